@@ -1,0 +1,198 @@
+"""Circuit Court: a marketplace for short food supply chains."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import format_currency
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from marketplace import sqlite as sqlite_setup
+from marketplace.config import load_settings
+from marketplace.extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def create_app(config: dict | None = None) -> Flask:
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "INSTANCE_PATH", str(ROOT / "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_settings(app.instance_path))
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    # French first: the site speaks French unless the visitor asks otherwise.
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def register_extensions(app: Flask) -> None:
+    sqlite_setup.configure(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "warning"
+
+    # Import models so that metadata and the user loader are complete.
+    from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.catalogue import models as _catalogue  # noqa: F401
+    from marketplace.producers import models as _producers  # noqa: F401
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from marketplace.accounts.models import User
+
+        try:
+            return db.session.get(User, int(user_id))
+        except ValueError:
+            return None
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _begin_mode():
+        # Requests that may write start SQLite transactions with BEGIN IMMEDIATE.
+        g._write_token = sqlite_setup.set_write_intent(request.method not in SAFE_METHODS)
+
+    @app.teardown_request
+    def _end_mode(exc):
+        token = g.pop("_write_token", None)
+        if token is not None:
+            sqlite_setup.reset_write_intent(token)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from marketplace.accounts.routes import admin_bp, bp as accounts_bp
+    from marketplace.catalogue.routes import bp as catalogue_bp, farm_bp
+    from marketplace.main.routes import bp as main_bp
+    from marketplace.producers.routes import bp as producers_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(producers_bp)
+    app.register_blueprint(catalogue_bp)
+    app.register_blueprint(farm_bp)
+    try:
+        from marketplace.catalogue.csv_routes import bp as csv_bp
+    except ImportError:  # pragma: no cover - module lands with the CSV work
+        csv_bp = None
+    if csv_bp is not None:
+        app.register_blueprint(csv_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    messages = {
+        400: _l("The request could not be understood."),
+        403: _l("You are not allowed to see this page."),
+        404: _l("This page does not exist."),
+        405: _l("This action is not allowed here."),
+        413: _l("The file is too large."),
+        500: _l("Something went wrong on our side. Please try again."),
+    }
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        if request.path.startswith("/api/"):
+            return {"error": str(messages.get(code, messages[500]))}, code
+        return (
+            render_template("errors/error.html", code=code, message=messages.get(code, "")),
+            code,
+        )
+
+    for code in messages:
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = _("Your form expired or was sent from elsewhere. Please go back and try again.")
+        return render_template("errors/error.html", code=400, message=message), 400
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    @app.template_filter("money")
+    def money(cents: int | None, currency: str = "EUR") -> str:
+        if cents is None:
+            return ""
+        return format_currency(cents / 100, currency)
+
+    @app.template_filter("vat")
+    def vat(bp: int) -> str:
+        from flask_babel import format_decimal
+
+        return format_decimal(bp / 100, format="#,##0.#") + " %"
+
+    from marketplace.catalogue.forms import MONTH_NAMES
+
+    @app.context_processor
+    def inject_locale():
+        return {
+            "current_locale": str(get_locale()),
+            "languages": app.config["LANGUAGES"],
+            "month_names": MONTH_NAMES,
+        }
+
+
+def register_cli(app: Flask) -> None:
+    from marketplace.accounts.cli import register as register_accounts_cli
+
+    register_accounts_cli(app)
+    for module_name in ("marketplace.demo.cli", "marketplace.catalogue.cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if not (exc.name and module_name.startswith(exc.name)):
+                raise
+            continue
+        module.register(app)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.extensions import db
+from marketplace.models import TimestampMixin, UTCDateTime
+
+
+class Role(enum.StrEnum):
+    PRODUCER = "producer"
+    HOUSEHOLD = "household"
+    RESTAURANT = "restaurant"
+    HOST = "host"
+    ADMIN = "admin"
+
+
+# Roles that sell or buy wholesale wait for an admin's approval.
+ROLES_NEEDING_APPROVAL = frozenset({Role.PRODUCER, Role.RESTAURANT})
+# Roles a person may pick when signing up; admins are made with `flask create-admin`.
+SIGNUP_ROLES = (Role.HOUSEHOLD, Role.PRODUCER, Role.RESTAURANT, Role.HOST)
+
+
+def enum_column(enum_cls, length: int = 20):
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    locale: Mapped[str | None] = mapped_column(String(5))
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.role in ROLES_NEEDING_APPROVAL
+
+    @property
+    def is_approved(self) -> bool:
+        return not self.needs_approval or self.approved_at is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from marketplace.accounts import services
+from marketplace.accounts.decorators import admin_required
+from marketplace.accounts.forms import ApproveForm, LoginForm, LogoutForm, SignupForm
+from marketplace.accounts.models import Role, User
+from marketplace.extensions import db
+
+bp = Blueprint("accounts", __name__)
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _home_for(user: User) -> str:
+    if user.role == Role.PRODUCER:
+        return url_for("producers.dashboard")
+    if user.role == Role.ADMIN:
+        return url_for("admin.approvals")
+    return url_for("catalogue.index")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+                role=Role(form.role.data),
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            )
+        except services.EmailTaken:
+            # Someone took the address between validation and insert.
+            db.session.rollback()
+            form.email.errors = [_("An account already uses this e-mail address.")]
+        else:
+            db.session.commit()
+            login_user(user)
+            if user.needs_approval:
+                flash(
+                    _("Welcome! Your account waits for an administrator's approval."), "info"
+                )
+            else:
+                flash(_("Welcome! Your account is ready."), "success")
+            return redirect(_home_for(user))
+    status = 400 if form.is_submitted() else 200
+    return render_template("accounts/signup.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(
+            form.email.data, form.password.data, current_app.config["PASSWORD_HASH_METHOD"]
+        )
+        if user is not None:
+            login_user(user)
+            flash(_("You are signed in."), "success")
+            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+        # Same words whether the e-mail exists or not.
+        form.password.errors = [_("Wrong e-mail or password.")]
+    status = 400 if form.is_submitted() else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("main.home"))
+
+
+@admin_bp.route("/approvals")
+@admin_required
+def approvals():
+    return render_template(
+        "accounts/approvals.html", users=services.pending_approvals(), form=ApproveForm()
+    )
+
+
+@admin_bp.route("/approvals/<int:user_id>", methods=["POST"])
+@admin_required
+def approve(user_id: int):
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = db.session.get(User, user_id)
+    if user is None or not user.needs_approval:
+        abort(404)
+    services.approve(user, by=current_user)
+    db.session.commit()
+    flash(_("%(name)s is approved.", name=user.display_name), "success")
+    return redirect(url_for("admin.approvals"))

@@ -1,0 +1,97 @@
+"""Account rules: sign-up, authentication, approval. Services flush; views commit."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
+from marketplace.extensions import db
+from marketplace.models import utcnow
+
+# A hash computed once, checked when the e-mail is unknown, so that a wrong
+# e-mail and a wrong password take the same time and give the same message.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+class EmailTaken(ValueError):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def email_taken(email: str) -> bool:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.email == normalise_email(email))
+    ) > 0
+
+
+def create_user(
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    hash_method: str = "scrypt",
+    locale: str | None = None,
+    approved: bool = False,
+) -> User:
+    email = normalise_email(email)
+    if email_taken(email):
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password, method=hash_method),
+        display_name=display_name.strip(),
+        role=role,
+        locale=locale,
+    )
+    if approved or role not in ROLES_NEEDING_APPROVAL:
+        user.approved_at = utcnow() if role in ROLES_NEEDING_APPROVAL else None
+    db.session.add(user)
+    db.session.flush()
+    if role == Role.PRODUCER:
+        from marketplace.producers.services import create_farm_for
+
+        create_farm_for(user)
+    return user
+
+
+def authenticate(email: str, password: str, hash_method: str = "scrypt") -> User | None:
+    user = find_user_by_email(email)
+    if user is None:
+        dummy = _DUMMY_HASH.setdefault(hash_method, generate_password_hash("x", method=hash_method))
+        check_password_hash(dummy, password or "")
+        return None
+    if check_password_hash(user.password_hash, password or ""):
+        return user
+    return None
+
+
+def pending_approvals() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role.in_(list(ROLES_NEEDING_APPROVAL)), User.approved_at.is_(None))
+            .order_by(User.created_at, User.id)
+        )
+    )
+
+
+def approve(user: User, by: User) -> None:
+    if user.approved_at is None:
+        user.approved_at = utcnow()
+        user.approved_by_id = by.id
+    db.session.flush()
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

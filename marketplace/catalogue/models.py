@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.extensions import db
+from marketplace.models import CURRENCY, TimestampMixin
+from marketplace.producers.models import Producer
+
+ALL_MONTHS = (1 << 12) - 1  # bit 0 = January ... bit 11 = December
+
+# VAT rates in basis points that French food sales use (5.5 %, 10 %, 20 %, 0 for
+# producers exempt under the "franchise en base").
+VAT_RATES_BP = (0, 550, 1000, 2000)
+
+MAX_PRICE_CENTS = 1_000_000  # 10,000 EUR for one unit is beyond any farm product
+MAX_STOCK = 1_000_000
+
+
+def months_to_mask(months) -> int:
+    mask = 0
+    for m in months:
+        m = int(m)
+        if not 1 <= m <= 12:
+            raise ValueError(f"month {m} out of range")
+        mask |= 1 << (m - 1)
+    return mask
+
+
+def mask_to_months(mask: int) -> list[int]:
+    return [m for m in range(1, 13) if mask & (1 << (m - 1))]
+
+
+class Category(db.Model):
+    """Shared categories (vegetables, fruit, dairy...), so buyers filter one list."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name_fr: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(default=0)
+
+    def name_for(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_fr
+
+
+class Product(TimestampMixin, db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint(f"season_months >= 1 AND season_months <= {ALL_MONTHS}", name="season"),
+        CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat"),
+        Index("ix_products_active_category", "is_active", "category_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    producer_id: Mapped[int] = mapped_column(
+        ForeignKey("producers.id", ondelete="CASCADE"), index=True
+    )
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    vat_rate_bp: Mapped[int] = mapped_column(default=550)
+    season_months: Mapped[int] = mapped_column(default=ALL_MONTHS)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    producer: Mapped[Producer] = relationship(back_populates="products")
+    category: Mapped[Category] = relationship()
+    variants: Mapped[list[Variant]] = relationship(
+        back_populates="product",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Variant.position, Variant.id",
+    )
+    photos: Mapped[list[ProductPhoto]] = relationship(
+        back_populates="product",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ProductPhoto.position, ProductPhoto.id",
+    )
+
+    @property
+    def months(self) -> list[int]:
+        return mask_to_months(self.season_months)
+
+    def in_season(self, month: int) -> bool:
+        return bool(self.season_months & (1 << (month - 1)))
+
+    @property
+    def active_variants(self) -> list[Variant]:
+        return [v for v in self.variants if v.is_active]
+
+    @property
+    def in_stock(self) -> bool:
+        return any(v.stock > 0 for v in self.active_variants)
+
+    @property
+    def min_price_cents(self) -> int | None:
+        prices = [v.price_cents for v in self.active_variants]
+        return min(prices) if prices else None
+
+    @property
+    def cover(self) -> ProductPhoto | None:
+        return self.photos[0] if self.photos else None
+
+
+class Variant(TimestampMixin, db.Model):
+    """A way a product is sold: 500 g bag, 1 kg, 5 kg crate, piece, bunch, dozen."""
+
+    __tablename__ = "variants"
+    __table_args__ = (
+        CheckConstraint("price_cents > 0", name="price_positive"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(60))
+    price_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    stock: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="variants")
+
+
+class ProductPhoto(TimestampMixin, db.Model):
+    __tablename__ = "product_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(255))
+    thumb_path: Mapped[str] = mapped_column(String(255))
+    position: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="photos")

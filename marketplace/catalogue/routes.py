@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.catalogue import services
+from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm
+from marketplace.catalogue.models import months_to_mask
+from marketplace.extensions import db
+from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.producers.routes import current_farm
+
+bp = Blueprint("catalogue", __name__)
+farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
+
+
+@bp.route("/catalogue")
+def index():
+    producer_id = request.args.get("producer", type=int)
+    filters = services.CatalogueFilters(
+        q=(request.args.get("q") or "")[:100],
+        category=(request.args.get("category") or "")[:40],
+        label=(request.args.get("label") or "")[:20],
+        producer_id=producer_id,
+        page=max(request.args.get("page", 1, type=int), 1),
+    )
+    pagination = services.browse(filters, current_app.config["CATALOGUE_PAGE_SIZE"])
+    producer = None
+    if producer_id is not None:
+        from marketplace.producers.services import get_public_producer
+
+        producer = get_public_producer(producer_id)
+    return render_template(
+        "catalogue/index.html",
+        pagination=pagination,
+        filters=filters,
+        categories=services.all_categories(),
+        labels=services.all_labels(),
+        filter_producer=producer,
+        month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+    )
+
+
+@bp.route("/products/<int:product_id>")
+def product(product_id: int):
+    item = services.get_public_product(product_id)
+    if item is None:
+        abort(404)
+    return render_template(
+        "catalogue/product.html",
+        product=item,
+        month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+    )
+
+
+# A producer's own catalogue ----------------------------------------------------
+
+def _category_choices():
+    locale = str(get_locale())
+    return [(c.id, c.name_for(locale)) for c in services.all_categories()]
+
+
+def _own_product_or_404(product_id: int):
+    try:
+        return services.get_own_product(current_farm(), product_id)
+    except services.NotFound:
+        abort(404)
+
+
+def _store_photo(form, product) -> bool:
+    """Save an uploaded photo; False (with a field error) when it is not an image."""
+    storage = form.photo.data
+    if not storage or not getattr(storage, "filename", None):
+        return True
+    try:
+        path, thumb = save_photo(
+            storage.stream,
+            current_app.config["UPLOAD_FOLDER"],
+            "products",
+            current_app.config["THUMBNAIL_SIZE"],
+        )
+    except ImageRejected:
+        form.photo.errors = [_("This file is not an image we can read.")]
+        return False
+    services.add_photo(product, path, thumb)
+    return True
+
+
+def _product_fields(form: ProductForm) -> dict:
+    return {
+        "name": form.name.data.strip(),
+        "category_id": form.category_id.data,
+        "description": (form.description.data or "").strip(),
+        "vat_rate_bp": form.vat_rate_bp.data,
+        "season_months": months_to_mask(form.months.data),
+        "is_active": form.is_active.data,
+    }
+
+
+def _variant_fields(form: VariantForm) -> dict:
+    return {
+        "label": form.label.data.strip(),
+        "price_cents": form.price.cents,
+        "stock": form.stock.data,
+        "is_active": form.is_active.data,
+    }
+
+
+@farm_bp.route("/")
+@producer_required
+def products():
+    farm = current_farm()
+    return render_template(
+        "farm/products.html", farm=farm, products=services.own_products(farm)
+    )
+
+
+@farm_bp.route("/new", methods=["GET", "POST"])
+@producer_required
+def new_product():
+    farm = current_farm()
+    form = ProductForm()
+    form.category_id.choices = _category_choices()
+    variant_form = VariantForm(prefix="variant")
+    if form.is_submitted():
+        product_ok = form.validate()
+        variant_ok = variant_form.validate()
+        if product_ok and variant_ok:
+            product = services.save_product(farm, None, **_product_fields(form))
+            services.save_variant(product, None, **_variant_fields(variant_form))
+            if _store_photo(form, product):
+                db.session.commit()
+                flash(_("The product is saved."), "success")
+                return redirect(url_for("farm.edit_product", product_id=product.id))
+            db.session.rollback()
+        return render_template("farm/new_product.html", form=form, variant_form=variant_form), 400
+    return render_template("farm/new_product.html", form=form, variant_form=variant_form)
+
+
+def _render_edit(product, form, variant_forms, new_variant_form, status=200):
+    return (
+        render_template(
+            "farm/edit_product.html",
+            product=product,
+            form=form,
+            variant_forms=variant_forms,
+            new_variant_form=new_variant_form,
+            delete_form=DeleteForm(),
+        ),
+        status,
+    )
+
+
+def _variant_forms(product, failed=None):
+    forms = []
+    for v in product.variants:
+        if failed is not None and failed[0] == v.id:
+            forms.append((v, failed[1]))
+            continue
+        f = VariantForm(prefix=f"v{v.id}", formdata=None, data={
+            "label": v.label, "price": v.price_cents, "stock": v.stock, "is_active": v.is_active,
+        })
+        forms.append((v, f))
+    return forms
+
+
+@farm_bp.route("/<int:product_id>", methods=["GET", "POST"])
+@producer_required
+def edit_product(product_id: int):
+    product = _own_product_or_404(product_id)
+    if request.method == "GET":
+        form = ProductForm(obj=product)
+        form.months.data = product.months
+    else:
+        form = ProductForm()
+    form.category_id.choices = _category_choices()
+    if form.validate_on_submit():
+        services.save_product(product.producer, product, **_product_fields(form))
+        if _store_photo(form, product):
+            db.session.commit()
+            flash(_("The product is saved."), "success")
+            return redirect(url_for("farm.edit_product", product_id=product.id))
+        db.session.rollback()
+        product = _own_product_or_404(product_id)
+    status = 400 if form.is_submitted() else 200
+    return _render_edit(
+        product, form, _variant_forms(product), VariantForm(prefix="new", formdata=None), status
+    )
+
+
+@farm_bp.route("/<int:product_id>/variants", methods=["POST"])
+@producer_required
+def add_variant(product_id: int):
+    product = _own_product_or_404(product_id)
+    new_form = VariantForm(prefix="new")
+    if new_form.validate_on_submit():
+        services.save_variant(product, None, **_variant_fields(new_form))
+        db.session.commit()
+        flash(_("The variant is added."), "success")
+        return redirect(url_for("farm.edit_product", product_id=product.id))
+    form = ProductForm(obj=product, formdata=None)
+    form.months.data = product.months
+    form.category_id.choices = _category_choices()
+    return _render_edit(product, form, _variant_forms(product), new_form, 400)
+
+
+@farm_bp.route("/<int:product_id>/variants/<int:variant_id>", methods=["POST"])
+@producer_required
+def edit_variant(product_id: int, variant_id: int):
+    farm = current_farm()
+    try:
+        variant = services.get_own_variant(farm, product_id, variant_id)
+    except services.NotFound:
+        abort(404)
+    product = variant.product
+    vform = VariantForm(prefix=f"v{variant.id}")
+    if vform.validate_on_submit():
+        services.save_variant(product, variant, **_variant_fields(vform))
+        db.session.commit()
+        flash(_("The variant is saved."), "success")
+        return redirect(url_for("farm.edit_product", product_id=product.id))
+    form = ProductForm(obj=product, formdata=None)
+    form.months.data = product.months
+    form.category_id.choices = _category_choices()
+    return _render_edit(
+        product,
+        form,
+        _variant_forms(product, failed=(variant.id, vform)),
+        VariantForm(prefix="new", formdata=None),
+        400,
+    )
+
+
+@farm_bp.route("/<int:product_id>/variants/<int:variant_id>/delete", methods=["POST"])
+@producer_required
+def delete_variant(product_id: int, variant_id: int):
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    try:
+        variant = services.get_own_variant(current_farm(), product_id, variant_id)
+    except services.NotFound:
+        abort(404)
+    services.delete(variant)
+    db.session.commit()
+    flash(_("The variant is deleted."), "info")
+    return redirect(url_for("farm.edit_product", product_id=product_id))
+
+
+@farm_bp.route("/<int:product_id>/photos/<int:photo_id>/delete", methods=["POST"])
+@producer_required
+def delete_product_photo(product_id: int, photo_id: int):
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    try:
+        photo = services.get_own_photo(current_farm(), product_id, photo_id)
+    except services.NotFound:
+        abort(404)
+    paths = (photo.path, photo.thumb_path)
+    services.delete(photo)
+    db.session.commit()
+    delete_photo(current_app.config["UPLOAD_FOLDER"], *paths)
+    flash(_("The photo is deleted."), "info")
+    return redirect(url_for("farm.edit_product", product_id=product_id))
+
+
+@farm_bp.route("/<int:product_id>/delete", methods=["POST"])
+@producer_required
+def delete_product(product_id: int):
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    product = _own_product_or_404(product_id)
+    paths = [p for photo in product.photos for p in (photo.path, photo.thumb_path)]
+    services.delete(product)
+    db.session.commit()
+    delete_photo(current_app.config["UPLOAD_FOLDER"], *paths)
+    flash(_("The product is deleted."), "info")
+    return redirect(url_for("farm.products"))

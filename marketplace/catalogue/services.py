@@ -1,0 +1,189 @@
+"""Catalogue rules: browsing with filters, and a producer's own products and variants.
+
+Services flush; views commit. Browsing issues a fixed number of queries whatever
+the number of rows: one count, one page of products (with producer and category
+joined), then one SELECT ... IN each for variants, photos and producer labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from marketplace.accounts.models import User
+from marketplace.catalogue.models import Category, Product, ProductPhoto, Variant
+from marketplace.extensions import db
+from marketplace.producers.models import Label, Producer, producer_labels
+
+
+class NotFound(LookupError):
+    pass
+
+
+def current_month(tz_name: str) -> int:
+    return datetime.now(ZoneInfo(tz_name)).month
+
+
+def all_categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.slug)))
+
+
+def all_labels() -> list[Label]:
+    return list(db.session.scalars(select(Label).order_by(Label.code)))
+
+
+@dataclass(frozen=True)
+class CatalogueFilters:
+    q: str = ""
+    category: str = ""
+    label: str = ""
+    producer_id: int | None = None
+    page: int = 1
+
+
+def _with_card_data(stmt):
+    return stmt.options(
+        joinedload(Product.producer),
+        joinedload(Product.category),
+        selectinload(Product.variants),
+        selectinload(Product.photos),
+        selectinload(Product.producer, Producer.labels),
+    )
+
+
+def _public_products():
+    return (
+        select(Product)
+        .join(Product.producer)
+        .join(Producer.user)
+        .where(Product.is_active.is_(True), User.approved_at.is_not(None))
+    )
+
+
+def browse(filters: CatalogueFilters, per_page: int):
+    stmt = _public_products()
+    if filters.category:
+        stmt = stmt.join(Product.category).where(Category.slug == filters.category)
+    if filters.label:
+        stmt = stmt.where(
+            exists()
+            .where(producer_labels.c.producer_id == Product.producer_id)
+            .where(producer_labels.c.label_id == Label.id)
+            .where(Label.code == filters.label)
+        )
+    if filters.producer_id is not None:
+        stmt = stmt.where(Product.producer_id == filters.producer_id)
+    q = filters.q.strip()
+    if q:
+        # LIKE wildcards typed by a buyer are searched as plain text.
+        cleaned = q.replace("\\", "").replace("%", "").replace("_", " ")
+        pattern = f"%{cleaned}%"
+        stmt = stmt.where(or_(Product.name.ilike(pattern), Producer.name.ilike(pattern)))
+    stmt = _with_card_data(stmt.order_by(Product.name, Product.id))
+    return db.paginate(stmt, page=filters.page, per_page=per_page, error_out=False)
+
+
+def get_public_product(product_id: int) -> Product | None:
+    return db.session.scalar(_with_card_data(_public_products().where(Product.id == product_id)))
+
+
+def products_of_producer(producer_id: int) -> list[Product]:
+    stmt = _with_card_data(
+        _public_products().where(Product.producer_id == producer_id).order_by(Product.name)
+    )
+    return list(db.session.scalars(stmt).unique())
+
+
+# A producer's own catalogue ----------------------------------------------------
+
+def own_products(producer: Producer) -> list[Product]:
+    stmt = (
+        select(Product)
+        .where(Product.producer_id == producer.id)
+        .options(
+            joinedload(Product.category),
+            selectinload(Product.variants),
+            selectinload(Product.photos),
+        )
+        .order_by(Product.name, Product.id)
+    )
+    return list(db.session.scalars(stmt).unique())
+
+
+def get_own_product(producer: Producer, product_id: int) -> Product:
+    product = db.session.scalar(
+        select(Product).where(Product.id == product_id, Product.producer_id == producer.id)
+    )
+    if product is None:
+        raise NotFound(product_id)
+    return product
+
+
+def get_own_variant(producer: Producer, product_id: int, variant_id: int) -> Variant:
+    variant = db.session.scalar(
+        select(Variant)
+        .join(Variant.product)
+        .where(
+            Variant.id == variant_id,
+            Variant.product_id == product_id,
+            Product.producer_id == producer.id,
+        )
+    )
+    if variant is None:
+        raise NotFound(variant_id)
+    return variant
+
+
+def get_own_photo(producer: Producer, product_id: int, photo_id: int) -> ProductPhoto:
+    photo = db.session.scalar(
+        select(ProductPhoto)
+        .join(ProductPhoto.product)
+        .where(
+            ProductPhoto.id == photo_id,
+            ProductPhoto.product_id == product_id,
+            Product.producer_id == producer.id,
+        )
+    )
+    if photo is None:
+        raise NotFound(photo_id)
+    return photo
+
+
+def save_product(producer: Producer, product: Product | None, **fields) -> Product:
+    if product is None:
+        product = Product(producer_id=producer.id)
+        db.session.add(product)
+    elif product.producer_id != producer.id:
+        raise NotFound(product.id)
+    for key, value in fields.items():
+        setattr(product, key, value)
+    db.session.flush()
+    return product
+
+
+def save_variant(product: Product, variant: Variant | None, **fields) -> Variant:
+    if variant is None:
+        position = max((v.position for v in product.variants), default=-1) + 1
+        variant = Variant(product=product, position=position)
+        db.session.add(variant)
+    for key, value in fields.items():
+        setattr(variant, key, value)
+    db.session.flush()
+    return variant
+
+
+def add_photo(product: Product, path: str, thumb_path: str) -> ProductPhoto:
+    position = max((p.position for p in product.photos), default=-1) + 1
+    photo = ProductPhoto(product=product, path=path, thumb_path=thumb_path, position=position)
+    db.session.add(photo)
+    db.session.flush()
+    return photo
+
+
+def delete(obj) -> None:
+    db.session.delete(obj)
+    db.session.flush()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from marketplace.accounts.routes import _safe_next
+from marketplace.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def home():
+    from marketplace.catalogue.services import all_categories
+
+    return render_template("main/home.html", categories=all_categories())
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("main.home"))
+
+
+@bp.route("/media/<path:filename>")
+def media(filename: str):
+    return send_from_directory(current_app.config["UPLOAD_FOLDER"], filename, max_age=86400)
+
+
+@bp.route("/healthz")
+def healthz():
+    db.session.execute(db.text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,84 @@
+"""Declarative base, shared column types and mixins, money helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CURRENCY = "EUR"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes, also on SQLite which stores them naive."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use an aware UTC datetime")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# Money -------------------------------------------------------------------
+
+class MoneyError(ValueError):
+    pass
+
+
+def parse_euros(text: str) -> int:
+    """Parse what a French or English speaker types ("3,50", "3.50 €", "12") into cents."""
+    cleaned = (text or "").strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
+    cleaned = cleaned.replace(",", ".")
+    if not cleaned:
+        raise MoneyError("empty")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise MoneyError("not a number") from exc
+    if not amount.is_finite():
+        raise MoneyError("not a number")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise MoneyError("more than two decimals")
+    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def cents_to_decimal_str(cents: int) -> str:
+    """12345 -> '123.45' (machine format, for CSV and form defaults)."""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"

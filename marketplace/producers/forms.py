@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DecimalField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from marketplace.forms import check_photo_size, photo_field
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _length(max_len):
+    return Length(max=max_len, message=_l("At most %(max)d characters."))
+
+
+class FarmProfileForm(FlaskForm):
+    name = StringField(
+        _l("Farm name"),
+        validators=[DataRequired(message=_l("Please enter the farm's name.")), _length(120)],
+    )
+    description = TextAreaField(
+        _l("Description"),
+        validators=[Optional(), _length(5000)],
+        description=_l("What you grow or raise, and how. Buyers read this first."),
+    )
+    commune = StringField(_l("Commune"), validators=[Optional(), _length(120)])
+    postcode = StringField(_l("Postcode"), validators=[Optional(), _length(10)])
+    address = StringField(_l("Address"), validators=[Optional(), _length(255)])
+    latitude = DecimalField(
+        _l("Latitude"),
+        places=None,
+        validators=[
+            Optional(),
+            NumberRange(min=-90, max=90, message=_l("Between -90 and 90.")),
+        ],
+        description=_l("In decimal degrees, e.g. 47.6582."),
+    )
+    longitude = DecimalField(
+        _l("Longitude"),
+        places=None,
+        validators=[
+            Optional(),
+            NumberRange(min=-180, max=180, message=_l("Between -180 and 180.")),
+        ],
+        description=_l("In decimal degrees, e.g. -2.7608."),
+    )
+    delivery_radius_km = IntegerField(
+        _l("Delivery radius (km)"),
+        default=30,
+        validators=[
+            DataRequired(message=_l("Please enter a distance in km.")),
+            NumberRange(min=1, max=300, message=_l("Between %(min)s and %(max)s km.")),
+        ],
+    )
+    labels = MultiCheckboxField(_l("Labels"), coerce=int, validate_choice=True)
+    photo = photo_field(_l("Farm photo"))
+    submit = SubmitField(_l("Save"))
+
+    def validate_photo(self, field):
+        check_photo_size(field)
+
+    def validate_longitude(self, field):
+        if (field.data is None) != (self.latitude.data is None):
+            raise ValidationError(_l("Give both latitude and longitude, or neither."))

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.extensions import db
+from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.producers import services
+from marketplace.producers.forms import FarmProfileForm
+
+bp = Blueprint("producers", __name__)
+
+
+def current_farm():
+    farm = services.farm_of(current_user)
+    if farm is None:
+        # A producer account always has a farm; create it if an old account lacks one.
+        farm = services.create_farm_for(current_user)
+        db.session.commit()
+    return farm
+
+
+@bp.route("/producers")
+def index():
+    page = request.args.get("page", 1, type=int)
+    pagination = services.list_public_producers(page, 30)
+    return render_template("producers/index.html", pagination=pagination)
+
+
+@bp.route("/producers/<int:producer_id>")
+def show(producer_id: int):
+    producer = services.get_public_producer(producer_id)
+    if producer is None:
+        abort(404)
+    from marketplace.catalogue import services as catalogue
+
+    products = catalogue.products_of_producer(producer.id)
+    return render_template(
+        "producers/show.html",
+        producer=producer,
+        products=products,
+        month=catalogue.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+    )
+
+
+@bp.route("/farm")
+@producer_required
+def dashboard():
+    farm = current_farm()
+    return render_template(
+        "producers/dashboard.html", farm=farm, product_count=services.count_products(farm)
+    )
+
+
+@bp.route("/farm/profile", methods=["GET", "POST"])
+@producer_required
+def edit_profile():
+    farm = current_farm()
+    form = FarmProfileForm(obj=farm)
+    locale = str(get_locale())
+    form.labels.choices = [(lb.id, f"{lb.code} — {lb.name_for(locale)}") for lb in services.all_labels()]
+    if request.method == "GET":
+        form.labels.data = [lb.id for lb in farm.labels]
+    if form.validate_on_submit():
+        photo_paths = None
+        if form.photo.data and getattr(form.photo.data, "filename", None):
+            try:
+                photo_paths = save_photo(
+                    form.photo.data.stream,
+                    current_app.config["UPLOAD_FOLDER"],
+                    "farms",
+                    current_app.config["THUMBNAIL_SIZE"],
+                )
+            except ImageRejected:
+                form.photo.errors = [_("This file is not an image we can read.")]
+        if not form.photo.errors:
+            old = (farm.photo_path, farm.thumb_path)
+            fields = {
+                "name": form.name.data.strip(),
+                "description": (form.description.data or "").strip(),
+                "commune": (form.commune.data or "").strip(),
+                "postcode": (form.postcode.data or "").strip(),
+                "address": (form.address.data or "").strip(),
+                "latitude": float(form.latitude.data) if form.latitude.data is not None else None,
+                "longitude": (
+                    float(form.longitude.data) if form.longitude.data is not None else None
+                ),
+                "delivery_radius_km": form.delivery_radius_km.data,
+            }
+            if photo_paths:
+                fields["photo_path"], fields["thumb_path"] = photo_paths
+            services.update_profile(farm, label_ids=form.labels.data or [], **fields)
+            db.session.commit()
+            if photo_paths:
+                delete_photo(current_app.config["UPLOAD_FOLDER"], *old)
+            flash(_("Your farm profile is saved."), "success")
+            return redirect(url_for("producers.dashboard"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("producers/edit_profile.html", form=form, farm=farm), status

@@ -1,0 +1,68 @@
+"""Farm profiles. Services flush; views commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from marketplace.accounts.models import User
+from marketplace.extensions import db
+from marketplace.producers.models import Label, Producer
+
+
+def create_farm_for(user: User, name: str | None = None) -> Producer:
+    producer = Producer(user_id=user.id, name=name or user.display_name)
+    db.session.add(producer)
+    db.session.flush()
+    return producer
+
+
+def farm_of(user: User) -> Producer | None:
+    return db.session.scalar(select(Producer).where(Producer.user_id == user.id))
+
+
+def all_labels() -> list[Label]:
+    return list(db.session.scalars(select(Label).order_by(Label.code)))
+
+
+def update_profile(producer: Producer, *, label_ids: list[int], **fields) -> None:
+    for key, value in fields.items():
+        if not hasattr(Producer, key):
+            raise AttributeError(key)
+        setattr(producer, key, value)
+    wanted = set(label_ids)
+    producer.labels = [label for label in all_labels() if label.id in wanted]
+    db.session.flush()
+
+
+def public_producers_query():
+    return (
+        select(Producer)
+        .join(Producer.user)
+        .where(User.approved_at.is_not(None))
+    )
+
+
+def list_public_producers(page: int, per_page: int):
+    stmt = (
+        public_producers_query()
+        .options(selectinload(Producer.labels))
+        .order_by(Producer.name, Producer.id)
+    )
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def get_public_producer(producer_id: int) -> Producer | None:
+    return db.session.scalar(
+        public_producers_query()
+        .where(Producer.id == producer_id)
+        .options(selectinload(Producer.labels))
+    )
+
+
+def count_products(producer: Producer) -> int:
+    from marketplace.catalogue.models import Product
+
+    return db.session.scalar(
+        select(func.count()).select_from(Product).where(Product.producer_id == producer.id)
+    )
