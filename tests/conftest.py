@@ -8,11 +8,13 @@ after each test.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from contextlib import contextmanager
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from marketplace import create_app
@@ -20,7 +22,22 @@ from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
 from tests import factories
 
-CSRF_RE = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
+CSRF_RE = re.compile(r'<input[^>]*name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, as in production: its own app context,
+    database session, `g` and locale, not the ones the test body holds."""
+
+    def open(self, *args, **kwargs):
+        # End the test body's transaction first: what it wrote is visible to the
+        # request, and what the request writes is visible to the test afterwards
+        # (SQLite keeps a read snapshot for a whole transaction).
+        _db.session.commit()
+        try:
+            return contextvars.Context().run(super().open, *args, **kwargs)
+        finally:
+            _db.session.commit()
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +72,7 @@ def _schema(_app_config):
 @pytest.fixture
 def app(_app_config, _schema):
     app = create_app(_app_config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         ensure_reference_data(_db.session)
         _db.session.commit()

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from marketplace.accounts import services
 from marketplace.accounts.models import SIGNUP_ROLES, Role
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
 
 ROLE_LABELS = {
     Role.HOUSEHOLD: _l("Household: I buy for my home"),
@@ -19,6 +23,7 @@ ROLE_LABELS = {
 class SignupForm(FlaskForm):
     display_name = StringField(
         _l("Your name"),
+        filters=[_strip],
         validators=[
             DataRequired(message=_l("Please enter your name.")),
             Length(max=120, message=_l("At most %(max)d characters.")),
@@ -26,6 +31,7 @@ class SignupForm(FlaskForm):
     )
     email = EmailField(
         _l("E-mail"),
+        filters=[_strip],
         validators=[
             DataRequired(message=_l("Please enter your e-mail address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),
@@ -49,7 +55,7 @@ class SignupForm(FlaskForm):
     )
     role = RadioField(
         _l("I am"),
-        choices=[(r.value, ROLE_LABELS[r]) for r in SIGNUP_ROLES],
+        choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in SIGNUP_ROLES],
         default=Role.HOUSEHOLD.value,
         validators=[DataRequired(message=_l("Please choose what kind of account you need."))],
     )
@@ -63,6 +69,7 @@ class SignupForm(FlaskForm):
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("E-mail"),
+        filters=[_strip],
         validators=[
             DataRequired(message=_l("Please enter your e-mail address.")),
             Length(max=254, message=_l("At most %(max)d characters.")),

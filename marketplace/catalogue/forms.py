@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from marketplace.catalogue.models import MAX_PRICE_CENTS, MAX_STOCK, VAT_RATES_BP
@@ -37,13 +45,13 @@ class ProductForm(FlaskForm):
     vat_rate_bp = SelectField(
         _l("VAT rate"),
         coerce=int,
-        choices=[(bp, VAT_LABELS[bp]) for bp in VAT_RATES_BP],
+        choices=[SelectChoice(bp, VAT_LABELS[bp]) for bp in VAT_RATES_BP],
         default=550,
     )
     months = MultiCheckboxField(
         _l("Months in season"),
         coerce=int,
-        choices=list(zip(range(1, 13), MONTH_NAMES, strict=True)),
+        choices=[SelectChoice(m, name) for m, name in zip(range(1, 13), MONTH_NAMES, strict=True)],
         default=list(range(1, 13)),
         validators=[DataRequired(message=_l("Tick at least one month."))],
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import services
@@ -59,7 +60,7 @@ def product(product_id: int):
 
 def _category_choices():
     locale = str(get_locale())
-    return [(c.id, c.name_for(locale)) for c in services.all_categories()]
+    return [SelectChoice(c.id, c.name_for(locale)) for c in services.all_categories()]
 
 
 def _own_product_or_404(product_id: int):

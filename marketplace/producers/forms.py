@@ -11,7 +11,7 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from marketplace.forms import check_photo_size, photo_field
 
@@ -71,6 +71,11 @@ class FarmProfileForm(FlaskForm):
     def validate_photo(self, field):
         check_photo_size(field)
 
-    def validate_longitude(self, field):
-        if (field.data is None) != (self.latitude.data is None):
-            raise ValidationError(_l("Give both latitude and longitude, or neither."))
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        # Optional() stops a field's own chain when it is empty, so the pair is checked here.
+        if ok and (self.longitude.data is None) != (self.latitude.data is None):
+            empty = self.longitude if self.longitude.data is None else self.latitude
+            empty.errors = [*empty.errors, _l("Give both latitude and longitude, or neither.")]
+            return False
+        return ok

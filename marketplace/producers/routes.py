@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.extensions import db
@@ -61,7 +62,9 @@ def edit_profile():
     farm = current_farm()
     form = FarmProfileForm(obj=farm)
     locale = str(get_locale())
-    form.labels.choices = [(lb.id, f"{lb.code} — {lb.name_for(locale)}") for lb in services.all_labels()]
+    form.labels.choices = [
+        SelectChoice(lb.id, f"{lb.code} — {lb.name_for(locale)}") for lb in services.all_labels()
+    ]
     if request.method == "GET":
         form.labels.data = [lb.id for lb in farm.labels]
     if form.validate_on_submit():

@@ -1,0 +1,148 @@
+import pytest
+from sqlalchemy import select
+
+from marketplace.accounts.models import Role, User
+from tests import factories
+
+
+def signup_data(**overrides):
+    data = {
+        "display_name": "Camille Le Goff",
+        "email": "camille@example.org",
+        "password": "des-carottes-bio",
+        "confirm": "des-carottes-bio",
+        "role": "household",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_household_signs_up_and_is_signed_in(client, db, form_post):
+    response = form_post("/signup", signup_data())
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.email == "camille@example.org"))
+    assert user.role == Role.HOUSEHOLD
+    assert user.is_approved
+    assert user.password_hash != "des-carottes-bio"
+    assert user.password_hash.startswith("pbkdf2:")
+    page = client.get("/catalogue").get_data(as_text=True)
+    assert "Camille Le Goff" in page
+
+
+def test_producer_signup_waits_for_approval_and_gets_a_farm(client, db, form_post):
+    response = form_post("/signup", signup_data(role="producer", email="Farm@Example.org "))
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/farm"
+    user = db.session.scalar(select(User).where(User.email == "farm@example.org"))
+    assert user.role == Role.PRODUCER
+    assert not user.is_approved
+    page = client.get("/farm").get_data(as_text=True)
+    assert "approval" in page or "approbation" in page
+
+
+def test_admin_approves_waiting_accounts(client, db, form_post, login):
+    waiting = factories.user(Role.RESTAURANT, approved=False, name="Le Bistrot du Port")
+    admin = factories.user(Role.ADMIN)
+    login(admin)
+    page = client.get("/admin/approvals").get_data(as_text=True)
+    assert "Le Bistrot du Port" in page
+    response = form_post(f"/admin/approvals/{waiting.id}", {}, page="/admin/approvals")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, waiting.id).is_approved
+    assert f"/admin/approvals/{waiting.id}" not in client.get("/admin/approvals").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", [Role.HOUSEHOLD, Role.PRODUCER, Role.HOST, Role.RESTAURANT])
+def test_only_admins_reach_approvals(client, login, role):
+    login(factories.user(role))
+    assert client.get("/admin/approvals").status_code == 403
+
+
+def test_approve_without_csrf_is_refused(client, db, login):
+    waiting = factories.user(Role.PRODUCER, approved=False)
+    login(factories.user(Role.ADMIN))
+    response = client.post(f"/admin/approvals/{waiting.id}")
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert not db.session.get(User, waiting.id).is_approved
+
+
+def test_signup_cannot_choose_admin(client, db, form_post):
+    response = form_post("/signup", signup_data(role="admin"))
+    assert response.status_code == 400
+    assert db.session.scalar(select(User).where(User.email == "camille@example.org")) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"email": "not-an-email"}, "email", "valid e-mail"),
+        ({"email": ""}, "email", "enter your e-mail"),
+        ({"display_name": ""}, "display_name", "enter your name"),
+        ({"display_name": "x" * 121}, "display_name", "At most 120"),
+        ({"password": "short", "confirm": "short"}, "password", "Between 8 and 200"),
+        ({"confirm": "something-else"}, "confirm", "passwords differ"),
+    ],
+)
+def test_signup_bad_input_is_explained_next_to_the_field(
+    app, client, db, form_post, overrides, field, message
+):
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    data = signup_data(**overrides)
+    response = form_post("/signup", data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
+    assert message in html
+    assert f'aria-describedby="{field}-error"' in html or f'{field}-error"' in html
+    # What was typed is kept (except passwords).
+    if overrides.get("display_name", "Camille Le Goff"):
+        assert data["display_name"][:50] in html
+    assert db.session.scalar(select(User)) is None
+
+
+def test_duplicate_email_is_refused(client, db, form_post):
+    factories.user(email="camille@example.org")
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    response = form_post("/signup", signup_data(email="CAMILLE@example.org"))
+    assert response.status_code == 400
+    assert "already uses this e-mail" in response.get_data(as_text=True)
+
+
+def test_wrong_password_and_unknown_email_get_the_same_message(client, form_post):
+    user = factories.user(email="known@example.org")
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    wrong_password = form_post("/login", {"email": user.email, "password": "nope-nope"})
+    unknown = form_post("/login", {"email": "nobody@example.org", "password": "nope-nope"})
+    assert wrong_password.status_code == unknown.status_code == 400
+    for response in (wrong_password, unknown):
+        assert "Wrong e-mail or password." in response.get_data(as_text=True)
+    # The e-mail typed is kept in the form.
+    assert 'value="known@example.org"' in wrong_password.get_data(as_text=True)
+
+
+def test_login_and_logout(client, login, form_post):
+    user = factories.user()
+    login(user)
+    assert user.display_name in client.get("/").get_data(as_text=True)
+    response = form_post("/logout", {}, page="/")
+    assert response.status_code == 302
+    assert user.display_name not in client.get("/").get_data(as_text=True)
+
+
+def test_login_refuses_foreign_next_url(client, form_post):
+    user = factories.user()
+    response = form_post("/login?next=https://evil.example/", {"email": user.email,
+                         "password": factories.PASSWORD}, page="/login")
+    assert response.status_code == 302
+    assert "evil.example" not in response.headers["Location"]
+
+
+def test_login_without_csrf_is_refused(client):
+    user = factories.user()
+    response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
+    assert response.status_code == 400

@@ -1,0 +1,296 @@
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from marketplace.accounts.models import Role
+from marketplace.catalogue.models import Product, ProductPhoto, Variant, months_to_mask
+from tests import factories
+
+
+def jpeg_bytes(size=(1200, 800), color=(200, 60, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def farm(app, login, client):
+    producer = factories.producer(name="Ferme du Lindin", labels=("AB",))
+    login(producer.user)
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    return producer
+
+
+def product_data(**overrides):
+    data = {
+        "name": "Carottes des sables",
+        "category_id": str(factories.category("vegetables").id),
+        "description": "Récoltées la veille.",
+        "vat_rate_bp": "550",
+        "months": ["6", "7", "8", "9"],
+        "is_active": "y",
+        "variant-label": "Botte de 1 kg",
+        "variant-price": "2,80",
+        "variant-stock": "40",
+        "variant-is_active": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_producer_adds_a_product_with_a_variant(client, db, farm, form_post):
+    response = form_post("/farm/products/new", product_data())
+    assert response.status_code == 302
+    product = db.session.scalar(select(Product).where(Product.producer_id == farm.id))
+    assert product.name == "Carottes des sables"
+    assert product.season_months == months_to_mask([6, 7, 8, 9])
+    assert product.vat_rate_bp == 550
+    [variant] = product.variants
+    assert (variant.label, variant.price_cents, variant.stock) == ("Botte de 1 kg", 280, 40)
+    listing = client.get("/farm/products/").get_data(as_text=True)
+    assert "Carottes des sables" in listing
+    assert "Carottes des sables" in client.get("/catalogue").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"variant-price": "-3"}, "variant-price", "more than zero"),
+        ({"variant-price": "0"}, "variant-price", "more than zero"),
+        ({"variant-price": "abc"}, "variant-price", "Enter a price in euros"),
+        ({"variant-price": "3,555"}, "variant-price", "Enter a price in euros"),
+        ({"variant-price": "99999999"}, "variant-price", "cannot exceed"),
+        ({"variant-price": ""}, "variant-price", "enter a price"),
+        ({"variant-stock": "-1"}, "variant-stock", "Between 0 and 1000000"),
+        ({"variant-stock": "abc"}, "variant-stock", "Not a valid integer"),
+        ({"variant-stock": "1.5"}, "variant-stock", "Not a valid integer"),
+        ({"variant-stock": "99999999999"}, "variant-stock", "Between 0 and 1000000"),
+        ({"name": ""}, "name", "name the product"),
+        ({"name": "x" * 121}, "name", "At most 120"),
+        ({"variant-label": "y" * 61}, "variant-label", "At most 60"),
+        ({"months": []}, "months", "at least one month"),
+        ({"category_id": "999999"}, "category_id", "Not a valid choice"),
+        ({"category_id": "abc"}, "category_id", ""),
+        ({"vat_rate_bp": "1234"}, "vat_rate_bp", "Not a valid choice"),
+        ({"description": "z" * 5001}, "description", "At most 5000"),
+    ],
+)
+def test_bad_product_input_is_refused_with_a_message(
+    client, db, farm, form_post, overrides, field, message
+):
+    response = form_post("/farm/products/new", product_data(**overrides))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
+    assert message in html
+    # What the producer typed is still there.
+    if field != "name":
+        assert 'value="Carottes des sables"' in html
+    assert db.session.scalar(select(Product)) is None
+
+
+def test_edit_product_and_variants(client, db, farm, form_post):
+    product = factories.product(farm, name="Pommes", variants=(("1 kg", 300, 5),))
+    variant = product.variants[0]
+    url = f"/farm/products/{product.id}"
+    response = form_post(url, {"name": "Pommes Reinette", "category_id": product.category_id,
+                               "vat_rate_bp": "550", "months": ["9", "10"], "is_active": "y"})
+    assert response.status_code == 302
+    response = form_post(f"{url}/variants/{variant.id}", {
+        f"v{variant.id}-label": "Sac de 2 kg", f"v{variant.id}-price": "5.20",
+        f"v{variant.id}-stock": "12", f"v{variant.id}-is_active": "y",
+        f"v{variant.id}-csrf_token": None,
+    } | {f"v{variant.id}-csrf_token": _token(client, url, f"v{variant.id}-csrf_token")},
+        page=url)
+    assert response.status_code == 302
+    response = form_post(f"{url}/variants", {
+        "new-label": "Cagette 6 kg", "new-price": "14", "new-stock": "3", "new-is_active": "y",
+        "new-csrf_token": _token(client, url, "new-csrf_token"),
+    }, page=url)
+    assert response.status_code == 302
+    db.session.expire_all()
+    product = db.session.get(Product, product.id)
+    assert product.name == "Pommes Reinette"
+    assert product.months == [9, 10]
+    assert [(v.label, v.price_cents, v.stock) for v in product.variants] == [
+        ("Sac de 2 kg", 520, 12), ("Cagette 6 kg", 1400, 3)
+    ]
+
+
+def _token(client, url, name):
+    import re
+
+    html = client.get(url).get_data(as_text=True)
+    return re.search(rf'name="{name}"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_bad_variant_edit_keeps_input_and_changes_nothing(client, db, farm, form_post):
+    product = factories.product(farm, variants=(("1 kg", 300, 5),))
+    variant = product.variants[0]
+    url = f"/farm/products/{product.id}"
+    response = client.post(f"{url}/variants/{variant.id}", data={
+        f"v{variant.id}-label": "1 kg", f"v{variant.id}-price": "-2",
+        f"v{variant.id}-stock": "-5",
+        f"v{variant.id}-csrf_token": _token(client, url, f"v{variant.id}-csrf_token"),
+    })
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'value="-2"' in html and 'value="-5"' in html
+    db.session.expire_all()
+    v = db.session.get(Variant, variant.id)
+    assert (v.price_cents, v.stock) == (300, 5)
+
+
+def test_producer_cannot_reach_another_producers_product(client, db, farm, form_post):
+    other = factories.product(factories.producer(name="Autre ferme"), name="Pas à moi")
+    variant = other.variants[0]
+    assert client.get(f"/farm/products/{other.id}").status_code == 404
+    token = _token(client, "/farm/products/new", "csrf_token")
+    for url in (
+        f"/farm/products/{other.id}",
+        f"/farm/products/{other.id}/variants",
+        f"/farm/products/{other.id}/variants/{variant.id}",
+        f"/farm/products/{other.id}/variants/{variant.id}/delete",
+        f"/farm/products/{other.id}/delete",
+    ):
+        assert client.post(url, data={"csrf_token": token, "name": "Volé"}).status_code == 404
+    # Own product id with someone else's variant id is refused as well.
+    mine = factories.product(farm)
+    response = client.post(f"/farm/products/{mine.id}/variants/{variant.id}/delete",
+                           data={"csrf_token": token})
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Product, other.id).name == "Pas à moi"
+    assert db.session.get(Variant, variant.id) is not None
+
+
+@pytest.mark.parametrize("role", [Role.HOUSEHOLD, Role.RESTAURANT, Role.HOST, Role.ADMIN])
+def test_only_producers_reach_the_farm_pages(client, login, role):
+    login(factories.user(role))
+    for url in ("/farm", "/farm/profile", "/farm/products/", "/farm/products/new"):
+        assert client.get(url).status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get("/farm/products/new")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_post_without_csrf_is_refused(client, db, farm):
+    response = client.post("/farm/products/new", data=product_data())
+    assert response.status_code == 400
+    assert db.session.scalar(select(Product)) is None
+
+
+def test_photo_upload_makes_a_thumbnail(app, client, db, farm, form_post):
+    data = product_data()
+    data["photo"] = (io.BytesIO(jpeg_bytes()), "carottes.jpg")
+    response = form_post("/farm/products/new", data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    photo = db.session.scalar(select(ProductPhoto))
+    folder = Path(app.config["UPLOAD_FOLDER"])
+    with Image.open(folder / photo.thumb_path) as thumb:
+        assert thumb.size == (app.config["THUMBNAIL_SIZE"], app.config["THUMBNAIL_SIZE"])
+    with Image.open(folder / photo.path) as full:
+        assert max(full.size) <= 1600
+    with client.get(f"/media/{photo.thumb_path}") as served:
+        assert served.status_code == 200
+        assert served.headers["Content-Type"] == "image/jpeg"
+
+
+def test_a_file_that_is_not_an_image_is_refused(client, db, farm, form_post):
+    data = product_data()
+    data["photo"] = (io.BytesIO(b"%PDF-1.4 not a picture"), "carottes.jpg")
+    response = form_post("/farm/products/new", data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="photo-error"' in html and "not an image" in html
+    assert 'value="Carottes des sables"' in html
+    assert db.session.scalar(select(Product)) is None
+
+
+def test_a_file_with_the_wrong_extension_is_refused(client, db, farm, form_post):
+    data = product_data()
+    data["photo"] = (io.BytesIO(jpeg_bytes()), "carottes.exe")
+    response = form_post("/farm/products/new", data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "JPEG, PNG, WebP or GIF" in response.get_data(as_text=True)
+
+
+def test_an_oversized_photo_is_refused_and_the_form_kept(app, client, db, farm, form_post):
+    app.config["MAX_UPLOAD_BYTES"] = 50_000
+    data = product_data()
+    data["photo"] = (io.BytesIO(b"\xff\xd8" + b"0" * 60_000), "big.jpg")
+    response = form_post("/farm/products/new", data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "too large" in html
+    assert 'value="Carottes des sables"' in html
+
+
+def test_a_request_over_the_server_limit_gets_413_not_500(app, client, farm, form_post):
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    data = product_data()
+    data["photo"] = (io.BytesIO(b"0" * 20_000), "big.jpg")
+    response = form_post("/farm/products/new", data, content_type="multipart/form-data")
+    assert response.status_code == 413
+
+
+def test_farm_profile(client, db, farm, form_post):
+    labels = {lb.code: lb.id for lb in db.session.scalars(
+        select(factories.Label))}
+    data = {
+        "name": "Ferme du Lindin", "description": "Maraîchage sur sol vivant.",
+        "commune": "Elven", "postcode": "56250", "address": "Lieu-dit Le Lindin",
+        "latitude": "47.7325", "longitude": "-2.5894", "delivery_radius_km": "25",
+        "labels": [str(labels["AB"]), str(labels["HVE"])],
+        "photo": (io.BytesIO(jpeg_bytes()), "ferme.png"),
+    }
+    response = form_post("/farm/profile", data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    producer = db.session.get(type(farm), farm.id)
+    assert producer.postcode == "56250"
+    assert producer.delivery_radius_km == 25
+    assert {lb.code for lb in producer.labels} == {"AB", "HVE"}
+    assert producer.thumb_path and producer.photo_path
+    public = client.get(f"/producers/{farm.id}").get_data(as_text=True)
+    assert "Maraîchage sur sol vivant." in public and "HVE" in public
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"latitude": "95"}, "latitude", "Between -90 and 90"),
+        ({"longitude": "abc"}, "longitude", "Not a valid decimal"),
+        ({"longitude": ""}, "longitude", "both latitude and longitude"),
+        ({"delivery_radius_km": "-4"}, "delivery_radius_km", "Between 1 and 300"),
+        ({"name": ""}, "name", "farm's name"),
+        ({"postcode": "1" * 11}, "postcode", "At most 10"),
+        ({"labels": ["99999"]}, "labels", "valid choice"),
+    ],
+)
+def test_farm_profile_bad_input(client, db, farm, form_post, overrides, field, message):
+    data = {"name": "Ferme du Lindin", "commune": "Elven", "latitude": "47.73",
+            "longitude": "-2.58", "delivery_radius_km": "25"}
+    data.update(overrides)
+    response = form_post("/farm/profile", data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html, html
+    assert 'value="Elven"' in html
+
+
+def test_unapproved_producer_prepares_but_is_not_public(client, db, login):
+    waiting = factories.producer(approved=False, name="Ferme en attente")
+    product = factories.product(waiting, name="Miel en attente")
+    login(waiting.user)
+    assert "Miel en attente" in client.get("/farm/products/").get_data(as_text=True)
+    assert "Miel en attente" not in client.get("/catalogue").get_data(as_text=True)
+    assert client.get(f"/products/{product.id}").status_code == 404
+    assert client.get(f"/producers/{waiting.id}").status_code == 404
