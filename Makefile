@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev db demo test e2e lint bench vendor translations clean
+.PHONY: run install install-dev db demo test e2e lint bench vendor translations messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 translations: install
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations
+
+# Extract every user-facing string and merge it into the French catalogue.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 db: install translations
 	$(BIN)/flask db upgrade
@@ -37,14 +42,24 @@ demo: db
 run: demo
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-test: install-dev translations
-	$(BIN)/python -m pytest -q
+# Tests: the whole tests/ tree, browser journeys (tests/e2e) included. They use the
+# database DATABASE_URL names, else SQLite files in temporary folders.
+# Extra pytest options: make test PYTEST_ARGS="-x -k catalogue"
+PYTEST_ARGS ?=
+
+.PHONY: ensure-chromium
+# Debian's chromium for tests/e2e: installed when root with apt-get, else a loud warning.
+ensure-chromium:
+	bash scripts/ensure-chromium.sh
+
+test: install-dev translations ensure-chromium
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS) tests
 
 lint: install-dev
 	$(BIN)/ruff check .
 
-e2e: install-dev translations
-	$(BIN)/python -m pytest -q tests/e2e
+e2e: install-dev translations ensure-chromium
+	$(BIN)/python -m pytest -q -ra -m e2e $(PYTEST_ARGS) tests/e2e
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
