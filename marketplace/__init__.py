@@ -108,8 +108,10 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from marketplace.accounts.routes import admin_bp, bp as accounts_bp
-    from marketplace.catalogue.routes import bp as catalogue_bp, farm_bp
+    from marketplace.accounts.routes import admin_bp
+    from marketplace.accounts.routes import bp as accounts_bp
+    from marketplace.catalogue.routes import bp as catalogue_bp
+    from marketplace.catalogue.routes import farm_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.producers.routes import bp as producers_bp
 

@@ -139,7 +139,8 @@ def test_bad_variant_edit_keeps_input_and_changes_nothing(client, db, farm, form
     })
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'value="-2"' in html and 'value="-5"' in html
+    assert 'value="-2"' in html
+    assert 'value="-5"' in html
     db.session.expire_all()
     v = db.session.get(Variant, variant.id)
     assert (v.price_cents, v.stock) == (300, 5)
@@ -209,7 +210,8 @@ def test_a_file_that_is_not_an_image_is_refused(client, db, farm, form_post):
     response = form_post("/farm/products/new", data, content_type="multipart/form-data")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'id="photo-error"' in html and "not an image" in html
+    assert 'id="photo-error"' in html
+    assert "not an image" in html
     assert 'value="Carottes des sables"' in html
     assert db.session.scalar(select(Product)) is None
 
@@ -258,9 +260,11 @@ def test_farm_profile(client, db, farm, form_post):
     assert producer.postcode == "56250"
     assert producer.delivery_radius_km == 25
     assert {lb.code for lb in producer.labels} == {"AB", "HVE"}
-    assert producer.thumb_path and producer.photo_path
+    assert producer.thumb_path
+    assert producer.photo_path
     public = client.get(f"/producers/{farm.id}").get_data(as_text=True)
-    assert "Maraîchage sur sol vivant." in public and "HVE" in public
+    assert "Maraîchage sur sol vivant." in public
+    assert "HVE" in public
 
 
 @pytest.mark.parametrize(

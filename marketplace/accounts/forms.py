@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from marketplace.accounts import services
 from marketplace.accounts.models import SIGNUP_ROLES, Role
 
+
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
