@@ -1,14 +1,107 @@
-# Placeholder: replaced by the CSV import/export work.
-from flask import Blueprint
+"""A producer imports and exports its own catalogue as CSV (see csv_io and docs/csv.md)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, send_file, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import SubmitField
+from wtforms.validators import ValidationError
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.catalogue import csv_io
+from marketplace.catalogue.reference import CATEGORIES
+from marketplace.extensions import db
+from marketplace.producers.routes import current_farm
 
 bp = Blueprint("farm_csv", __name__, url_prefix="/farm/catalogue")
 
+# A page listing thousands of errors helps nobody: the first ones are shown.
+MAX_ERRORS_SHOWN = 300
 
-@bp.route("/import")
+
+MAX_MB = csv_io.MAX_CSV_BYTES // (1024 * 1024)
+
+
+class CatalogueImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        validators=[
+            FileRequired(message=_l("Choose the CSV file to import.")),
+            FileAllowed(["csv"], _l("Send a .csv file (in your spreadsheet: Save as, CSV).")),
+        ],
+        description=_l(
+            "A .csv file saved as CSV UTF-8, at most %(mb)d MB and %(rows)d rows.",
+            mb=MAX_MB,
+            rows=csv_io.MAX_ROWS,
+        ),
+    )
+    submit = SubmitField(_l("Import the file"))
+
+    def validate_file(self, field):
+        stream = field.data.stream
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+        if size > csv_io.MAX_CSV_BYTES:
+            raise ValidationError(
+                _l("The file is too large (at most %(mb)d MB). Split it into several files.",
+                   mb=MAX_MB)
+            )
+
+
+def _render(form, errors=(), status=200):
+    errors = list(errors)
+    return (
+        render_template(
+            "farm/import.html",
+            form=form,
+            import_errors=errors[:MAX_ERRORS_SHOWN],
+            error_count=len(errors),
+            hidden_errors=max(len(errors) - MAX_ERRORS_SHOWN, 0),
+            category_codes=", ".join(slug for slug, _fr, _en in CATEGORIES),
+            name_max=csv_io.NAME_MAX,
+            label_max=csv_io.LABEL_MAX,
+            description_max=csv_io.DESCRIPTION_MAX,
+            max_rows=csv_io.MAX_ROWS,
+        ),
+        status,
+    )
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@producer_required
 def import_form():
-    return "todo"
+    farm = current_farm()
+    form = CatalogueImportForm()
+    if form.validate_on_submit():
+        try:
+            summary = csv_io.import_catalogue(farm, form.file.data.stream)
+        except csv_io.CsvImportError as exc:
+            db.session.rollback()
+            return _render(form, exc.errors, 400)
+        db.session.commit()
+        flash(csv_io.summary_message(summary), "success")
+        return redirect(url_for("farm.products"))
+    return _render(form, status=400 if form.is_submitted() else 200)
 
 
 @bp.route("/export.csv")
+@producer_required
 def export():
-    return "todo"
+    farm = current_farm()
+    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    response = send_file(
+        io.BytesIO(csv_io.export_csv(farm)),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=csv_io.export_filename(farm, today),
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
