@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, abort, g, request, session
 from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -88,6 +88,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul_bytes():
+        # No person types a NUL byte; PostgreSQL cannot store one in text and would
+        # fail with a 500 deep inside a query. Refuse it at the door, for every form.
+        for values in (request.args.listvalues(), request.form.listvalues()):
+            for value_list in values:
+                if any("\x00" in v for v in value_list):
+                    abort(400)
+
     @app.before_request
     def _begin_mode():
         # Requests that may write start SQLite transactions with BEGIN IMMEDIATE.

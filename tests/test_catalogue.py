@@ -45,12 +45,22 @@ def test_filters_by_category_label_producer_and_text(client, db):
 
 
 @pytest.mark.parametrize("query", [
-    "?page=abc", "?page=-5", "?page=99999", "?producer=abc", "?category=nope", "?label=%00",
+    "?page=abc", "?page=-5", "?page=99999", "?producer=abc", "?category=nope",
     "?q=%25%25_", "?q=" + "x" * 500, "?producer=99999999",
 ])
 def test_odd_query_strings_never_fail(client, db, query):
     factories.product(name="Carottes")
     assert client.get("/catalogue" + query).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["?label=%00", "?q=ab%00c", "?category=x%00"])
+def test_nul_bytes_are_a_bad_request_not_a_crash(client, db, query):
+    assert client.get("/catalogue" + query).status_code == 400
+
+
+def test_nul_bytes_in_a_form_are_refused(client, db, form_post):
+    response = form_post("/login", {"email": "a\x00@example.org", "password": "x"})
+    assert response.status_code == 400
 
 
 def test_pagination(app, client, db):

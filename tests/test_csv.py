@@ -283,6 +283,19 @@ def test_latin1_file_gets_a_clear_error(db, farm, upload):
     assert product_count(db) == 0
 
 
+@pytest.mark.parametrize("content", [
+    "product,category,vat_rate,variant,price,stock\nCar\x00otte,vegetables,5.5,1 kg,2.80,4\n",
+    "product,category,vat_rate,variant,price,stock\n".encode("utf-16"),
+])
+def test_nul_bytes_or_utf16_get_a_clear_error(db, farm, upload, content):
+    response = upload(content)
+    assert response.status_code == 400
+    rows = error_rows(response)
+    assert len(rows) == 1
+    assert "CSV UTF-8" in rows[0][1]
+    assert product_count(db) == 0
+
+
 def test_blank_lines_keep_spreadsheet_line_numbers(db, farm, upload):
     response = upload("\r\n" + csv_text("", GOOD_ROW, "", "Carottes,vegetables,,5.5,,,1 kg,-1,1,"))
     assert response.status_code == 400

@@ -376,6 +376,10 @@ def parse_csv(data) -> ParsedCsv:
     text = _decode(data)
     if not text.strip():
         raise _file_error(_("The file is empty."))
+    if "\x00" in text:
+        # A spreadsheet's CSV never holds NUL; a binary file or UTF-16 export does,
+        # and PostgreSQL cannot store it.
+        raise _file_error(_("This file is not a CSV text file. Save it as CSV UTF-8."))
     delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 0  # the last record read

@@ -1,0 +1,69 @@
+"""An approved producer signs in, adds a product through the form, and sees it for sale."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from marketplace.catalogue.models import ALL_MONTHS, Product
+from marketplace.extensions import db
+from tests import factories
+
+pytestmark = pytest.mark.e2e
+
+PRICE_3_50 = re.compile(r"3,50\s*€")  # French format; the space is a no-break one
+
+
+def test_producer_adds_a_product_that_reaches_the_catalogue(e2e_server, browser_page):
+    app = e2e_server.app
+    with app.app_context():
+        farm = factories.producer(name="Ferme des Trois Chênes", approved=True)
+        farm_id, email = farm.id, farm.user.email
+        fruit_id = factories.category("fruit").id
+    page = browser_page
+
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", factories.PASSWORD)
+    page.locator("form:has(#password) [type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/farm$"))
+
+    page.goto("/farm/products/new")
+    page.fill("#name", "Pommes Boskoop")
+    page.select_option("#category_id", value=str(fruit_id))
+    months = page.locator("input[name=months]")
+    expect(months).to_have_count(12)
+    for i in range(12):
+        expect(months.nth(i)).to_be_checked()
+    page.fill("#variant-label", "Sac de 2 kg")
+    page.fill("#variant-price", "3,50")
+    page.fill("#variant-stock", "12")
+    page.locator("form:has(#variant-label) [type=submit]").click()
+
+    # Saved: the browser is sent to the product's edit page.
+    expect(page).to_have_url(re.compile(r"/farm/products/\d+$"))
+    with app.app_context():
+        product = db.session.scalar(select(Product).where(Product.name == "Pommes Boskoop"))
+        assert product is not None
+        assert product.producer_id == farm_id
+        assert product.category_id == fruit_id
+        assert product.season_months == ALL_MONTHS
+        assert product.is_active
+        [variant] = product.variants
+        assert (variant.label, variant.price_cents, variant.stock) == ("Sac de 2 kg", 350, 12)
+
+    page.goto("/farm/products/")
+    row = page.locator("table tbody tr", has_text="Pommes Boskoop")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Sac de 2 kg")
+    expect(row).to_contain_text(PRICE_3_50)
+
+    # The farm is approved, so the product is on the public catalogue at once.
+    page.goto("/catalogue")
+    card = page.locator(".product-card", has_text="Pommes Boskoop")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text("Ferme des Trois Chênes")
+    expect(card).to_contain_text(PRICE_3_50)

@@ -1,0 +1,191 @@
+"""The migrations build, from nothing, the schema the models describe, and undo it.
+
+The unit fixtures make their tables with create_all(); production databases are
+made by `flask db upgrade`. This test runs the real migrations on an empty
+database and asks Alembic's autogenerate comparison whether anything differs
+from the models' metadata: a model changed without its migration fails here.
+
+Database: a fresh SQLite file; when DATABASE_URL names PostgreSQL, a throwaway
+database (circuit_migrations_<random>) on the same server, dropped afterwards,
+so the unit tests' database is never touched. The DATABASE_URL role needs
+CREATEDB (.ci/run creates it so).
+
+Column types are compared strictly (compare_type=True). Timestamps are a
+TypeDecorator (marketplace.models.UTCDateTime) in the models and a plain
+sa.DateTime(timezone=True) in the migration; Alembic compares a TypeDecorator by
+its impl, DateTime(timezone=True), so there is no spurious difference and no
+custom comparison is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from contextlib import contextmanager
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from marketplace import create_app
+from marketplace.catalogue import reference
+from marketplace.catalogue.models import Category
+from marketplace.extensions import db as _db
+from marketplace.producers.models import Label
+
+
+@pytest.fixture
+def _keep_logging():
+    """Undo the logging set-up that migrations/env.py applies (fileConfig).
+
+    fileConfig disables every logger alive at that moment and adds a stderr
+    handler to the root logger; without this, tests running afterwards would lose
+    their log records.
+    """
+    manager = logging.root.manager
+    disabled = {
+        name: lg.disabled for name, lg in manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    root_handlers, root_level = list(logging.root.handlers), logging.root.level
+    levels = {
+        name: lg.level for name, lg in manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    yield
+    for name, lg in list(manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger):
+            lg.disabled = disabled.get(name, False)
+            if name in levels:
+                lg.level = levels[name]
+    for handler in logging.root.handlers[:]:
+        if handler not in root_handlers:
+            logging.root.removeHandler(handler)
+    logging.root.setLevel(root_level)
+
+
+@contextmanager
+def _postgresql_scratch_database(url: sa.URL):
+    """A new, empty database next to the DATABASE_URL one; dropped on exit."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"circuit_migrations_{secrets.token_hex(4)}"
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        # Same encoding and locale as the database the tests were given.
+        encoding, collate, ctype = conn.execute(
+            "SELECT pg_encoding_to_char(encoding), datcollate, datctype"
+            " FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        conn.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}"
+            ).format(
+                sql.Identifier(name), sql.Literal(encoding), sql.Literal(collate),
+                sql.Literal(ctype),
+            )
+        )
+    try:
+        yield url.set(drivername="postgresql+psycopg", database=name)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path):
+    raw = os.environ.get("DATABASE_URL", "")
+    if not raw:
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    url = make_url(raw.replace("postgres://", "postgresql://", 1))
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    if url.get_backend_name() != "postgresql":
+        pytest.fail(f"test_migrations knows SQLite and PostgreSQL, not {url.get_backend_name()}")
+    with _postgresql_scratch_database(url) as scratch:
+        yield scratch.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def migration_app(scratch_database_url, tmp_path, _keep_logging):
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": scratch_database_url,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+    })
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _schema_differences() -> list:
+    with _db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": False}
+        )
+        return compare_metadata(context, _db.metadata)
+
+
+def _check_constraints_differences() -> list[str]:
+    """Autogenerate ignores CHECK constraints; compare their names by hand."""
+    inspector = sa.inspect(_db.engine)
+    problems = []
+    for table in _db.metadata.sorted_tables:
+        wanted = {
+            str(c.name) for c in table.constraints
+            if isinstance(c, sa.CheckConstraint) and c.name is not None
+        }
+        present = {c["name"] for c in inspector.get_check_constraints(table.name)}
+        if wanted - present:
+            problems.append(f"{table.name}: missing CHECK {sorted(wanted - present)}")
+        if present - wanted:
+            problems.append(f"{table.name}: unexpected CHECK {sorted(present - wanted)}")
+    return problems
+
+
+def _tables() -> set[str]:
+    return set(sa.inspect(_db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_from_nothing_matches_the_models_and_downgrades(migration_app):
+    assert _tables() == set()
+
+    flask_migrate.upgrade()
+
+    assert _tables() == {t.name for t in _db.metadata.sorted_tables}
+    differences = _schema_differences()
+    assert differences == [], (
+        "the migrations do not build the models' schema; write a migration "
+        f"(flask db migrate) for: {differences}"
+    )
+    assert _check_constraints_differences() == []
+
+    # The reference data migration holds the same rows as reference.py.
+    categories = _db.session.execute(
+        sa.select(Category.slug, Category.name_fr, Category.name_en).order_by(Category.position)
+    ).all()
+    assert [tuple(row) for row in categories] == reference.CATEGORIES
+    labels = _db.session.execute(sa.select(Label.code, Label.name_fr, Label.name_en)).all()
+    assert sorted(tuple(row) for row in labels) == sorted(reference.LABELS)
+    _db.session.rollback()
+
+    flask_migrate.downgrade(revision="base")
+    assert _tables() == set()
+
+    # Down then up again: the downgrades leave nothing behind that blocks a re-run.
+    flask_migrate.upgrade()
+    assert _schema_differences() == []
+    flask_migrate.downgrade(revision="base")
+    assert _tables() == set()
