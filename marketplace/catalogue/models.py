@@ -52,6 +52,8 @@ class Product(TimestampMixin, db.Model):
         CheckConstraint(f"season_months >= 1 AND season_months <= {ALL_MONTHS}", name="season"),
         CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat"),
         Index("ix_products_active_category", "is_active", "category_id"),
+        # Every public listing counts active products of approved producers.
+        Index("ix_products_active_producer", "is_active", "producer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

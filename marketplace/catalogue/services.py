@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue.models import Category, Product, ProductPhoto, Variant
@@ -46,8 +46,10 @@ class CatalogueFilters:
 
 
 def _with_card_data(stmt):
+    # The statement already joins producers and users to filter on approval:
+    # contains_eager fills Product.producer from that join instead of joining again.
     return stmt.options(
-        joinedload(Product.producer),
+        contains_eager(Product.producer).contains_eager(Producer.user),
         joinedload(Product.category),
         selectinload(Product.variants),
         selectinload(Product.photos),
