@@ -119,6 +119,7 @@ def register_request_hooks(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from marketplace.accounts.routes import admin_bp
     from marketplace.accounts.routes import bp as accounts_bp
+    from marketplace.catalogue.csv_routes import bp as csv_bp
     from marketplace.catalogue.routes import bp as catalogue_bp
     from marketplace.catalogue.routes import farm_bp
     from marketplace.main.routes import bp as main_bp
@@ -130,12 +131,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(producers_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(farm_bp)
-    try:
-        from marketplace.catalogue.csv_routes import bp as csv_bp
-    except ImportError:  # pragma: no cover - module lands with the CSV work
-        csv_bp = None
-    if csv_bp is not None:
-        app.register_blueprint(csv_bp)
+    app.register_blueprint(csv_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -197,13 +193,9 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from marketplace.accounts.cli import register as register_accounts_cli
+    from marketplace.catalogue.cli import register as register_catalogue_cli
+    from marketplace.demo.cli import register as register_demo_cli
 
     register_accounts_cli(app)
-    for module_name in ("marketplace.demo.cli", "marketplace.catalogue.cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if not (exc.name and module_name.startswith(exc.name)):
-                raise
-            continue
-        module.register(app)
+    register_catalogue_cli(app)
+    register_demo_cli(app)
