@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import StringField
@@ -48,7 +49,7 @@ class EuroField(StringField):
             raise ValidationError(_l("The price must be more than zero."))
         if cents > self.max_cents:
             raise ValidationError(
-                _l("The price cannot exceed %(max)s €.", max=cents_to_decimal_str(self.max_cents))
+                _l("The price cannot exceed %(max)s.", max=format_currency(self.max_cents / 100, "EUR"))
             )
         self.cents = cents
 

@@ -249,7 +249,7 @@ def test_farm_profile(client, db, farm, form_post):
     data = {
         "name": "Ferme du Lindin", "description": "Maraîchage sur sol vivant.",
         "commune": "Elven", "postcode": "56250", "address": "Lieu-dit Le Lindin",
-        "latitude": "47.7325", "longitude": "-2.5894", "delivery_radius_km": "25",
+        "latitude": "47,7325", "longitude": " -2.5894", "delivery_radius_km": "25",
         "labels": [str(labels["AB"]), str(labels["HVE"])],
         "photo": (io.BytesIO(jpeg_bytes()), "ferme.png"),
     }
@@ -259,6 +259,7 @@ def test_farm_profile(client, db, farm, form_post):
     producer = db.session.get(type(farm), farm.id)
     assert producer.postcode == "56250"
     assert producer.delivery_radius_km == 25
+    assert (producer.latitude, producer.longitude) == (47.7325, -2.5894)
     assert {lb.code for lb in producer.labels} == {"AB", "HVE"}
     assert producer.thumb_path
     assert producer.photo_path

@@ -16,6 +16,15 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from marketplace.forms import check_photo_size, photo_field
 
 
+class CoordinateField(DecimalField):
+    """Decimal degrees; accepts the French decimal comma ("47,6582")."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [valuelist[0].strip().replace(",", ".")]
+        super().process_formdata(valuelist)
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -38,23 +47,23 @@ class FarmProfileForm(FlaskForm):
     commune = StringField(_l("Commune"), validators=[Optional(), _length(120)])
     postcode = StringField(_l("Postcode"), validators=[Optional(), _length(10)])
     address = StringField(_l("Address"), validators=[Optional(), _length(255)])
-    latitude = DecimalField(
+    latitude = CoordinateField(
         _l("Latitude"),
         places=None,
         validators=[
             Optional(),
             NumberRange(min=-90, max=90, message=_l("Between -90 and 90.")),
         ],
-        description=_l("In decimal degrees, e.g. 47.6582."),
+        description=_l("In decimal degrees, e.g. 47,6582."),
     )
-    longitude = DecimalField(
+    longitude = CoordinateField(
         _l("Longitude"),
         places=None,
         validators=[
             Optional(),
             NumberRange(min=-180, max=180, message=_l("Between -180 and 180.")),
         ],
-        description=_l("In decimal degrees, e.g. -2.7608."),
+        description=_l("In decimal degrees, e.g. -2,7608."),
     )
     delivery_radius_km = IntegerField(
         _l("Delivery radius (km)"),
