@@ -48,9 +48,8 @@ class EuroField(StringField):
         if cents < self.min_cents:
             raise ValidationError(_l("The price must be more than zero."))
         if cents > self.max_cents:
-            raise ValidationError(
-                _l("The price cannot exceed %(max)s.", max=format_currency(self.max_cents / 100, "EUR"))
-            )
+            limit = format_currency(self.max_cents / 100, "EUR")
+            raise ValidationError(_l("The price cannot exceed %(max)s.", max=limit))
         self.cents = cents
 
 
