@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
+from marketplace.catalogue import search
 from marketplace.catalogue.models import Category, Product, ProductPhoto, Variant
 from marketplace.extensions import db
 from marketplace.producers.models import Label, Producer, producer_labels
@@ -79,12 +80,11 @@ def browse(filters: CatalogueFilters, per_page: int):
         )
     if filters.producer_id is not None:
         stmt = stmt.where(Product.producer_id == filters.producer_id)
-    q = filters.q.strip()
-    if q:
-        # LIKE wildcards typed by a buyer are searched as plain text.
-        cleaned = q.replace("\\", "").replace("%", "").replace("_", " ")
-        pattern = f"%{cleaned}%"
-        stmt = stmt.where(or_(Product.name.ilike(pattern), Producer.name.ilike(pattern)))
+    # Text: an indexed substring match on the product's or the farm's name, ignoring
+    # case and accents; every character typed is plain text (see search.py).
+    matches = search.name_matches(filters.q, db.session.get_bind().dialect.name)
+    if matches is not None:
+        stmt = stmt.where(matches)
     stmt = _with_card_data(stmt.order_by(Product.name, Product.id))
     return db.paginate(stmt, page=filters.page, per_page=per_page, error_out=False)
 
