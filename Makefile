@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev db demo test e2e lint bench vendor translations messages clean
+.PHONY: run install install-dev db gazetteer demo test e2e lint bench vendor translations messages bench-geo bench-catalogue clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,10 @@ messages: install
 db: install translations
 	$(BIN)/flask db upgrade
 
-demo: db
+gazetteer: db
+	$(BIN)/flask geo load-gazetteer --if-empty
+
+demo: gazetteer
 	$(BIN)/flask seed-demo --if-empty
 
 run: demo
@@ -64,11 +67,21 @@ e2e: install-dev translations ensure-chromium
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+bench-geo: install
+	$(BIN)/python bench/geo_radius.py
+
+bench-catalogue: install
+	$(BIN)/python bench/catalogue.py
+
 # Refresh vendored front-end files from the npm registry (needs Node.js; running the app does not).
 vendor:
 	npm install --no-audit --no-fund
 	mkdir -p static/vendor/bootstrap
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/LICENSE static/vendor/bootstrap/
+	rm -rf static/vendor/leaflet
+	mkdir -p static/vendor/leaflet/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE static/vendor/leaflet/
+	cp node_modules/leaflet/dist/images/*.png static/vendor/leaflet/images/
 
 clean:
 	rm -rf $(VENV) instance/circuit_court.db*

@@ -75,6 +75,8 @@ def register_extensions(app: Flask) -> None:
     # Import models so that metadata and the user loader are complete.
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.catalogue import models as _catalogue  # noqa: F401
+    from marketplace.geo import models as _geo  # noqa: F401
+    from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
 
     @login_manager.user_loader
@@ -119,9 +121,12 @@ def register_request_hooks(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from marketplace.accounts.routes import admin_bp
     from marketplace.accounts.routes import bp as accounts_bp
+    from marketplace.api.routes import bp as api_bp
     from marketplace.catalogue.csv_routes import bp as csv_bp
     from marketplace.catalogue.routes import bp as catalogue_bp
     from marketplace.catalogue.routes import farm_bp
+    from marketplace.geo.near_routes import bp as near_bp
+    from marketplace.geo.routes import bp as geo_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.producers.routes import bp as producers_bp
 
@@ -132,6 +137,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(farm_bp)
     app.register_blueprint(csv_bp)
+    app.register_blueprint(near_bp)
+    app.register_blueprint(geo_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -173,6 +181,14 @@ def register_template_helpers(app: Flask) -> None:
         if cents is None:
             return ""
         return format_currency(cents / 100, currency)
+
+    @app.template_filter("km")
+    def km(value: float | None) -> str:
+        from flask_babel import format_decimal
+
+        if value is None:
+            return ""
+        return format_decimal(value, format="#,##0.0")
 
     @app.template_filter("vat")
     def vat(bp: int) -> str:

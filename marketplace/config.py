@@ -65,6 +65,9 @@ def load_settings(instance_path: str) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Europe/Paris"),
         "LANGUAGES": ("fr", "en"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 24),
+        # Map tiles: empty means no tile layer (markers on a plain background, works offline).
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -14,6 +14,16 @@ fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 
+def render_item(type_, obj, autogen_context):
+    """Write our UTC datetime type as the plain SQL type it stores, so that revisions
+    do not import application code."""
+    from marketplace.models import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def get_engine():
     # Flask-SQLAlchemy 3: db.engine (db.get_engine() is deprecated).
     return current_app.extensions['migrate'].db.engine
@@ -85,20 +95,38 @@ def run_migrations_online():
     # The search tables and triggers are made by hand-written DDL, not by models.
     from marketplace.catalogue.search import include_name
     conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copy, drop and rename. With foreign keys
+            # on, dropping a parent table (users, producers...) would cascade and
+            # delete its children, so SQLite's documented procedure turns them off
+            # for the change (outside any transaction, or the pragma is ignored) and
+            # checks them after.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.commit()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -197,3 +197,16 @@ def test_communes_and_towns_are_where_they_should_be():
         assert re.fullmatch(r"\d{5}", postcode), name
     for lat, lon in [(46.0, -3.0), (43.0, 5.0), (50.0, 0.0), (46.95, 7.45), (49.6, 6.1)]:
         assert not france.in_mainland(lat, lon)  # sea, Switzerland, Luxembourg
+
+
+def test_demo_has_pickup_points_around_vannes(app, db):
+    from marketplace.pickup.models import PickupPoint
+
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    points = db.session.scalars(select(PickupPoint)).all()
+    assert len(points) >= 6
+    assert {p.kind.value for p in points} >= {"shop", "town_hall", "third_place", "farm_shop"}
+    assert all(haversine_km((p.latitude, p.longitude), VANNES) < 20 for p in points)
+    hosted = [p for p in points if p.host is not None]
+    assert {p.host.role.value for p in hosted} == {"host", "restaurant"}

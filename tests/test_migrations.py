@@ -200,3 +200,34 @@ def test_upgrade_from_nothing_matches_the_models_and_downgrades(migration_app):
     assert _schema_differences() == []
     flask_migrate.downgrade(revision="base")
     assert _tables() == set()
+
+
+def test_rebuilding_a_parent_table_keeps_its_children(migration_app):
+    """SQLite rebuilds a table (copy, drop, rename) to drop a column. With foreign
+    keys on, dropping `users` would cascade to farms and products; env.py turns them
+    off for the migration. Here: the step that adds users' location columns is
+    undone (a rebuild of users on SQLite) and redone, and every farm survives."""
+    flask_migrate.upgrade()
+    with _db.engine.begin() as conn:
+        user_id = conn.execute(sa.text(
+            "INSERT INTO users (email, password_hash, display_name, role, created_at, updated_at)"
+            " VALUES ('f@example.org', 'x', 'F', 'producer', :now, :now) RETURNING id"
+        ), {"now": _now()}).scalar_one()
+        conn.execute(sa.text(
+            "INSERT INTO producers (user_id, name, description, commune, postcode, address,"
+            " delivery_radius_km, created_at, updated_at)"
+            " VALUES (:u, 'Ferme', '', '', '', '', 30, :now, :now)"
+        ), {"u": user_id, "now": _now()})
+    flask_migrate.downgrade(revision="-1")
+    flask_migrate.upgrade()
+    with _db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM producers")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one() == 1
+    flask_migrate.downgrade(revision="base")
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return now.replace(tzinfo=None) if _db.engine.dialect.name == "sqlite" else now

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
@@ -48,6 +48,11 @@ class User(UserMixin, TimestampMixin, db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     locale: Mapped[str | None] = mapped_column(String(5))
+    # Where a buyer searches from (a commune, a postcode or the browser's position).
+    location_label: Mapped[str | None] = mapped_column(String(160))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    search_radius_km: Mapped[int | None]
 
     @property
     def needs_approval(self) -> bool:

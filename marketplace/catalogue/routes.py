@@ -1,8 +1,19 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from marketplace.accounts.decorators import producer_required
@@ -17,15 +28,50 @@ bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
 
 
+def _reach_filter():
+    """Producer ids allowed by distance, and what to say about it.
+
+    ?near=1: producers within the buyer's radius. ?pickup=ID: producers whose own
+    delivery radius reaches that pickup point (the two-sided match).
+    """
+    from marketplace.accounts.models import User
+    from marketplace.geo import location as buyer_location
+    from marketplace.geo.services import producers_serving, within_radius_ids
+    from marketplace.pickup.models import PickupPoint
+    from marketplace.producers.models import Producer
+
+    approved = (Producer.user.has(User.approved_at.is_not(None)),)
+    pickup_id = request.args.get("pickup", type=int)
+    if pickup_id is not None:
+        point = db.session.get(PickupPoint, pickup_id)
+        if point is None or not point.is_active:
+            abort(404)
+        hits = producers_serving(point.latitude, point.longitude, where=approved)
+        return frozenset(hit.obj.id for hit in hits), {"pickup": point}
+    if request.args.get("near"):
+        here = buyer_location.current_location(session, current_user)
+        if here is None:
+            return None, {"needs_location": True}
+        ids = within_radius_ids(
+            Producer, here.latitude, here.longitude, here.radius_km, where=approved
+        )
+        return frozenset(ids), {"near": here}
+    return None, {}
+
+
 @bp.route("/catalogue")
 def index():
     producer_id = request.args.get("producer", type=int)
+    producer_ids, reach = _reach_filter()
+    if reach.get("needs_location"):
+        return redirect(url_for("near.location", next=request.full_path))
     filters = services.CatalogueFilters(
         q=(request.args.get("q") or "")[:100],
         category=(request.args.get("category") or "")[:40],
         label=(request.args.get("label") or "")[:20],
         producer_id=producer_id,
         page=max(request.args.get("page", 1, type=int), 1),
+        producer_ids=producer_ids,
     )
     pagination = services.browse(filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
@@ -40,6 +86,7 @@ def index():
         categories=services.all_categories(),
         labels=services.all_labels(),
         filter_producer=producer,
+        reach=reach,
         month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
     )
 

@@ -44,6 +44,9 @@ class CatalogueFilters:
     label: str = ""
     producer_id: int | None = None
     page: int = 1
+    # Only these producers (distance matching: within the buyer's radius, or
+    # delivering to the chosen pickup point); None means no such restriction.
+    producer_ids: frozenset[int] | None = None
 
 
 def _with_card_data(stmt):
@@ -80,6 +83,8 @@ def browse(filters: CatalogueFilters, per_page: int):
         )
     if filters.producer_id is not None:
         stmt = stmt.where(Product.producer_id == filters.producer_id)
+    if filters.producer_ids is not None:
+        stmt = stmt.where(Product.producer_id.in_(sorted(filters.producer_ids)))
     # Text: an indexed substring match on the product's or the farm's name, ignoring
     # case and accents; every character typed is plain text (see search.py).
     matches = search.name_matches(filters.q, db.session.get_bind().dialect.name)

@@ -23,6 +23,7 @@ from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
 from marketplace.catalogue.models import Category, Product, Variant, months_to_mask
 from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.models import CURRENCY, utcnow
+from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Label, Producer, producer_labels
 
 from . import france
@@ -336,6 +337,7 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED) -> SeedRes
             for template in _pick(rng, POOLS[pool_name], how_many):
                 catalogue.add(pid, template, factor)
     catalogue.flush()
+    _insert_pickup_points(session, w)
 
     logins += [
         Login(email, Role.PRODUCER, PASSWORDS[Role.PRODUCER], _note(farm.name, "", approved))
@@ -345,6 +347,42 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED) -> SeedRes
         producers=len(producer_ids), products=catalogue.products, variants=catalogue.variants,
         users=users, pending_producers=1, seconds=perf_counter() - started, logins=logins,
     )
+
+
+# Pickup points around Vannes: (name, kind, address, postcode, commune, lat, lon, host email).
+# Points are placed at the commune's centre (GeoNames) or a well-known place in it.
+PICKUP_POINTS = (
+    ("Épicerie Le Relais", PickupKind.SHOP, "Place des Lices", "56000", "Vannes",
+     47.6571, -2.7578, "host"),
+    ("Café associatif de Kercado", PickupKind.THIRD_PLACE, "Rue Jean Gougaud", "56000",
+     "Vannes", 47.6466, -2.7788, "host"),
+    ("Le Bistrot du Port", PickupKind.RESTAURANT, "Quai Éric Tabarly", "56000", "Vannes",
+     47.6530, -2.7560, "restaurant"),
+    ("Mairie de Séné", PickupKind.TOWN_HALL, "Place de la Fontaine", "56860", "Séné",
+     47.6195, -2.7360, None),
+    ("La Fabrique, tiers-lieu", PickupKind.THIRD_PLACE, "Rue du Général de Gaulle", "56890",
+     "Saint-Avé", 47.6878, -2.7347, None),
+    ("Les Paniers d'Arradon", PickupKind.ASSOCIATION, "Salle des Vents", "56610", "Arradon",
+     47.6275, -2.8225, None),
+    ("Mairie de Theix-Noyalo", PickupKind.TOWN_HALL, "Place de la Mairie", "56450",
+     "Theix-Noyalo", 47.6286, -2.6539, None),
+    ("Magasin de la Ferme du Lindin", PickupKind.FARM_SHOP, "Le Lindin", "56420", "Plaudren",
+     47.7780, -2.6930, None),
+)
+
+
+def _insert_pickup_points(session, w: _Writer) -> None:
+    emails = {f"{key}@{DEMO_DOMAIN}" for *_, key in PICKUP_POINTS if key}
+    hosts = dict(session.execute(
+        select(User.email, User.id).where(User.email.in_(sorted(emails)))
+    ).all())
+    w.insert(PickupPoint.__table__, [
+        {"name": name, "kind": kind, "description": "", "address": address,
+         "postcode": postcode, "commune": commune, "latitude": lat, "longitude": lon,
+         "is_active": True,
+         "host_id": hosts.get(f"{host}@{DEMO_DOMAIN}") if host else None}
+        for name, kind, address, postcode, commune, lat, lon, host in PICKUP_POINTS
+    ])
 
 
 # Large size ------------------------------------------------------------------------------
