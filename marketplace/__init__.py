@@ -211,7 +211,9 @@ def register_cli(app: Flask) -> None:
     from marketplace.accounts.cli import register as register_accounts_cli
     from marketplace.catalogue.cli import register as register_catalogue_cli
     from marketplace.demo.cli import register as register_demo_cli
+    from marketplace.geo.cli import register as register_geo_cli
 
     register_accounts_cli(app)
     register_catalogue_cli(app)
     register_demo_cli(app)
+    register_geo_cli(app)

@@ -231,11 +231,28 @@ def test_openapi_document(client):
     assert set(doc["paths"]) >= {"/producers", "/pickup-points"}
     for path in ("/producers", "/pickup-points"):
         operation = doc["paths"][path]["get"]
-        assert [p["name"] for p in operation["parameters"]] == ["lat", "lon", "radius_km"]
-        assert all(p["required"] for p in operation["parameters"])
+        assert [p["name"] for p in operation["parameters"]] == ["lat", "lon", "radius_km", "limit"]
+        assert [p["required"] for p in operation["parameters"]] == [True, True, True, False]
         assert {"200", "400"} <= set(operation["responses"])
     radius = doc["paths"]["/producers"]["get"]["parameters"][2]["schema"]
     assert (radius["minimum"], radius["maximum"]) == (MIN_RADIUS_KM, MAX_RADIUS_KM)
     item = doc["components"]["schemas"]["Item"]
     assert set(item["required"]) == {"id", "name", "lat", "lon", "distance_km"}
     assert doc["servers"] == [{"url": "/api/v1"}]
+
+
+def test_limit_keeps_the_nearest(client, db):
+    from tests import factories as f
+
+    for i in range(5):
+        f.producer(name=f"Ferme {i}", lat=47.6582 + 0.01 * (i + 1), lon=-2.7608)
+    data = client.get("/api/v1/producers?lat=47.6582&lon=-2.7608&radius_km=30&limit=2").get_json()
+    assert [item["name"] for item in data["items"]] == ["Ferme 0", "Ferme 1"]
+    assert data["count"] == 2
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "2.5", "abc"])
+def test_bad_limit_is_refused(client, db, limit):
+    response = client.get(f"/api/v1/producers?lat=47.6&lon=-2.7&radius_km=30&limit={limit}")
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] == "limit"

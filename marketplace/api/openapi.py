@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
 
 def _query(name: str, description: str, minimum: float, maximum: float, example: float) -> dict:
     return {
@@ -26,6 +29,17 @@ PARAMETERS = [
         "A larger radius is refused with a 400, never silently reduced.",
         MIN_RADIUS_KM, MAX_RADIUS_KM, 30,
     ),
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": (
+            f"At most this many items, the nearest ones (default {DEFAULT_LIMIT}, "
+            f"at most {MAX_LIMIT}). `count` says how many were returned."
+        ),
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                   "default": DEFAULT_LIMIT},
+    },
 ]
 
 
@@ -141,7 +155,7 @@ def document() -> dict:
                         "error": {"type": "string", "description": "A readable message."},
                         "parameter": {
                             "type": "string",
-                            "enum": ["lat", "lon", "radius_km"],
+                            "enum": ["lat", "lon", "radius_km", "limit"],
                             "description": "The query parameter at fault.",
                         },
                     },

@@ -15,6 +15,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
 from marketplace.accounts.models import User
+from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
@@ -67,9 +68,20 @@ def search_args() -> tuple[float, float, float]:
     return lat, lon, radius_km
 
 
+def _limit() -> int:
+    if not request.args.get("limit", "").strip():
+        return DEFAULT_LIMIT
+    value = _number("limit", 1, MAX_LIMIT)
+    if value != int(value):
+        raise BadParameter("limit", _("The parameter %(name)s must be a number.", name="limit"))
+    return int(value)
+
+
 def _items(model, where) -> dict:
     lat, lon, radius_km = search_args()
-    hits = search_radius(model, lat, lon, radius_km, where=where)
+    # Only the nearest `limit` get an exact geodesic distance: a 100 km search in a
+    # dense region would otherwise compute thousands.
+    hits = search_radius(model, lat, lon, radius_km, where=where, limit=_limit())
     items = [
         {
             "id": hit.obj.id,

@@ -23,6 +23,9 @@ from marketplace.producers.models import Producer
 
 bp = Blueprint("near", __name__)
 
+# The nearest ones only: a page of 100 farms is already long on a phone.
+NEAR_LIMIT = 100
+
 UNKNOWN_REASONS = {
     "empty": lambda: _("Type a commune or a postcode, or use your position."),
     "too_long": lambda: _("That is too long for a place name."),
@@ -112,11 +115,11 @@ def index():
         )
     producers = search_radius(
         Producer, here.latitude, here.longitude, here.radius_km, where=approved_producers(),
-        options=(selectinload(Producer.labels),),
+        options=(selectinload(Producer.labels),), limit=NEAR_LIMIT,
     )
     points = search_radius(
         PickupPoint, here.latitude, here.longitude, here.radius_km,
-        where=(PickupPoint.is_active.is_(True),),
+        where=(PickupPoint.is_active.is_(True),), limit=NEAR_LIMIT,
     )
     return render_template(
         "near/index.html",

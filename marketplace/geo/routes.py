@@ -46,12 +46,19 @@ def _location_url() -> str:
     return "/location"
 
 
+MAP_LIMIT = 200
+
+
 def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
     args = (centre.latitude, centre.longitude, centre.radius_km)
+    # The nearest MAP_LIMIT of each: a map of thousands of pins helps nobody.
     producer_hits = search_radius(
-        Producer, *args, where=(Producer.user.has(User.approved_at.is_not(None)),)
+        Producer, *args, where=(Producer.user.has(User.approved_at.is_not(None)),),
+        limit=MAP_LIMIT,
     )
-    point_hits = search_radius(PickupPoint, *args, where=(PickupPoint.is_active.is_(True),))
+    point_hits = search_radius(
+        PickupPoint, *args, where=(PickupPoint.is_active.is_(True),), limit=MAP_LIMIT
+    )
     producers = [
         {
             "id": hit.obj.id,
