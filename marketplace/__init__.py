@@ -128,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.geo.near_routes import bp as near_bp
     from marketplace.geo.routes import bp as geo_bp
     from marketplace.main.routes import bp as main_bp
+    from marketplace.orders.routes import bp as orders_bp
     from marketplace.producers.routes import bp as producers_bp
 
     app.register_blueprint(main_bp)
@@ -140,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(near_bp)
     app.register_blueprint(geo_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(orders_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -197,6 +199,12 @@ def register_template_helpers(app: Flask) -> None:
         return format_decimal(bp / 100, format="#,##0.#") + " %"
 
     from marketplace.catalogue.forms import MONTH_NAMES
+
+    @app.context_processor
+    def inject_cart_count():
+        from marketplace.orders.routes import cart_count
+
+        return {"cart_count": cart_count}
 
     @app.context_processor
     def inject_locale():

@@ -1,0 +1,1 @@
+"""Orders: the cart across producers (checkout, orders and sub-orders come next)."""

@@ -1,0 +1,129 @@
+"""Cart views: parse, call the cart service, store the new cart, redirect.
+
+The cart lives in the session under CART_KEY, for visitors and signed-in buyers
+alike. A refused change renders the cart page (unchanged) with the reason and a
+4xx status.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from marketplace.catalogue.services import current_month
+from marketplace.extensions import db
+from marketplace.orders import cart as cart_service
+from marketplace.orders.forms import (
+    MESSAGES,
+    STATUS,
+    AddToCartForm,
+    RemoveLineForm,
+    UpdateLineForm,
+)
+
+bp = Blueprint("orders", __name__)
+
+CART_KEY = "cart"
+
+
+def session_cart() -> dict[str, int]:
+    return cart_service.load(session.get(CART_KEY))
+
+
+def cart_count() -> int:
+    """Number of lines, for a "Cart (n)" link."""
+    return cart_service.line_count(session_cart())
+
+
+def _store(new_cart: dict[str, int]) -> None:
+    session[CART_KEY] = new_cart
+
+
+def _render_cart(*, error: str | None = None, status: int = 200, back_url: str | None = None):
+    view = cart_service.price_cart(
+        session_cart(),
+        db.session,
+        month=current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+    )
+    return (
+        render_template(
+            "orders/cart.html",
+            cart=view,
+            error=error,
+            back_url=back_url,
+            max_quantity=cart_service.MAX_QUANTITY,
+        ),
+        status,
+    )
+
+
+def _refuse(exc: cart_service.CartError, back_url: str | None = None):
+    return _render_cart(
+        error=str(MESSAGES[exc.code]), status=STATUS.get(exc.code, 400), back_url=back_url
+    )
+
+
+@bp.get("/cart")
+def show():
+    return _render_cart()
+
+
+@bp.post("/cart/add")
+def add():
+    form = AddToCartForm()
+    # Only the variant id and the quantity are read: a price or producer id sent
+    # along is ignored, prices always come from the database.
+    try:
+        variant_id = cart_service.parse_variant_id(form.variant_id.data)
+    except cart_service.CartError as exc:
+        return _refuse(exc)
+    back_url = None
+    try:
+        variant = cart_service.orderable_variant(db.session, variant_id)
+        back_url = url_for("catalogue.product", product_id=variant.product_id)
+        quantity = cart_service.parse_quantity(form.quantity.data)
+        new_cart = cart_service.add(session_cart(), variant_id, quantity)
+    except cart_service.CartError as exc:
+        return _refuse(exc, back_url)
+    _store(new_cart)
+    flash(
+        _("%(product)s (%(variant)s) added to your cart.",
+          product=variant.product.name, variant=variant.label),
+        "success",
+    )
+    return redirect(back_url, code=303)
+
+
+@bp.post("/cart/update")
+def update():
+    form = UpdateLineForm()
+    try:
+        variant_id = cart_service.parse_variant_id(form.variant_id.data)
+        quantity = cart_service.parse_quantity(form.quantity.data)
+        new_cart = cart_service.set_quantity(session_cart(), variant_id, quantity)
+    except cart_service.CartError as exc:
+        return _refuse(exc)
+    _store(new_cart)
+    flash(_("Quantity updated."), "success")
+    return redirect(url_for("orders.show"), code=303)
+
+
+@bp.post("/cart/remove")
+def remove():
+    form = RemoveLineForm()
+    try:
+        variant_id = cart_service.parse_variant_id(form.variant_id.data)
+        new_cart = cart_service.remove(session_cart(), variant_id)
+    except cart_service.CartError as exc:
+        return _refuse(exc)
+    _store(new_cart)
+    flash(_("Removed from your cart."), "success")
+    return redirect(url_for("orders.show"), code=303)
