@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.geo.routes import bp as geo_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.orders.routes import bp as orders_bp
+    from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
 
     app.register_blueprint(main_bp)
@@ -142,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(geo_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(pickup_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -220,8 +222,10 @@ def register_cli(app: Flask) -> None:
     from marketplace.catalogue.cli import register as register_catalogue_cli
     from marketplace.demo.cli import register as register_demo_cli
     from marketplace.geo.cli import register as register_geo_cli
+    from marketplace.pickup.cli import register as register_pickup_cli
 
     register_accounts_cli(app)
     register_catalogue_cli(app)
     register_demo_cli(app)
     register_geo_cli(app)
+    register_pickup_cli(app)

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User, enum_column
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin
+from marketplace.models import TimestampMixin, UTCDateTime
 
 
 class PickupKind(enum.StrEnum):
@@ -21,7 +30,7 @@ class PickupKind(enum.StrEnum):
 
 
 class PickupPoint(TimestampMixin, db.Model):
-    """Where buyers collect their orders. Schedules and dated slots come with orders."""
+    """Where buyers collect their orders, on dated slots generated from weekly schedules."""
 
     __tablename__ = "pickup_points"
     __table_args__ = (
@@ -45,3 +54,90 @@ class PickupPoint(TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     host: Mapped[User | None] = relationship()
+
+
+class PickupSchedule(TimestampMixin, db.Model):
+    """A weekly opening of a pickup point, in local wall-clock time (Europe/Paris)."""
+
+    __tablename__ = "pickup_schedules"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        CheckConstraint("ends_at > starts_at", name="times"),
+        CheckConstraint("capacity > 0", name="capacity"),
+        CheckConstraint("cutoff_hours >= 0", name="cutoff"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pickup_point_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int]  # 0 = Monday, as datetime.weekday()
+    starts_at: Mapped[time] = mapped_column(Time())
+    ends_at: Mapped[time] = mapped_column(Time())
+    capacity: Mapped[int]
+    cutoff_hours: Mapped[int] = mapped_column(default=36)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    pickup_point: Mapped[PickupPoint] = relationship()
+
+
+class SlotStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class PickupSlot(TimestampMixin, db.Model):
+    """A dated opening with a number of places (orders); `taken` counts the places used."""
+
+    __tablename__ = "pickup_slots"
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity"),
+        CheckConstraint("taken >= 0 AND taken <= capacity", name="taken"),
+        CheckConstraint("ends_at > starts_at", name="times"),
+        UniqueConstraint("pickup_point_id", "starts_at"),
+        Index("ix_pickup_slots_starts_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pickup_point_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True
+    )
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pickup_schedules.id", ondelete="SET NULL"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    capacity: Mapped[int]
+    taken: Mapped[int] = mapped_column(default=0, server_default="0")
+    status: Mapped[SlotStatus] = mapped_column(
+        enum_column(SlotStatus), default=SlotStatus.OPEN, server_default=SlotStatus.OPEN.value
+    )
+    closed_reason: Mapped[str] = mapped_column(Text, default="")
+
+    pickup_point: Mapped[PickupPoint] = relationship()
+
+    @property
+    def places_left(self) -> int:
+        return self.capacity - self.taken
+
+
+class DeliveryRound(TimestampMixin, db.Model):
+    """A producer brings its orders to a pickup point on a weekday (0 = Monday)."""
+
+    __tablename__ = "delivery_rounds"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        UniqueConstraint("producer_id", "pickup_point_id", "weekday"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    producer_id: Mapped[int] = mapped_column(
+        ForeignKey("producers.id", ondelete="CASCADE"), index=True
+    )
+    pickup_point_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int]
+
+    pickup_point: Mapped[PickupPoint] = relationship()

@@ -1,0 +1,168 @@
+"""Hosts manage the schedules and dated slots of their points; producers their rounds."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.decorators import producer_required, role_required
+from marketplace.accounts.models import Role
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.producers import rounds as rounds_service
+from marketplace.producers import services as producer_services
+
+from . import services
+from .forms import CloseSlotForm, ConfirmForm, ScheduleForm, weekday_names
+
+bp = Blueprint("pickup", __name__)
+
+host_required = role_required(Role.HOST, Role.ADMIN)
+
+
+def _point_or_404(point_id: int):
+    point = services.managed_point(current_user, point_id)
+    if point is None:
+        abort(404)
+    return point
+
+
+def _render_point(point, *, form=None, close_form=None, close_slot_id=None, status=200):
+    return render_template(
+        "pickup/point.html",
+        point=point,
+        schedules=services.schedules_of(point),
+        slots=services.upcoming_slots(point, utcnow()),
+        form=form or ScheduleForm(formdata=None),
+        close_form=close_form or CloseSlotForm(formdata=None),
+        close_slot_id=close_slot_id,
+        confirm_form=ConfirmForm(formdata=None),
+        day_names=dict(weekday_names()),
+        now=utcnow(),
+    ), status
+
+
+@bp.route("/pickup/points")
+@host_required
+def points():
+    return render_template("pickup/points.html", points=services.points_managed_by(current_user))
+
+
+@bp.route("/pickup/points/<int:point_id>")
+@host_required
+def point(point_id: int):
+    return _render_point(_point_or_404(point_id))
+
+
+@bp.route("/pickup/points/<int:point_id>/schedules", methods=["POST"])
+@host_required
+def add_schedule(point_id: int):
+    point = _point_or_404(point_id)
+    form = ScheduleForm()
+    if not form.validate_on_submit():
+        return _render_point(point, form=form, status=400)
+    services.add_schedule(
+        point, weekday=form.weekday.data, starts_at=form.starts_at.data,
+        ends_at=form.ends_at.data, capacity=form.capacity.data,
+        cutoff_hours=form.cutoff_hours.data,
+    )
+    db.session.commit()
+    flash(_("Opening added. Its dated slots appear once they are generated."), "success")
+    return redirect(url_for("pickup.point", point_id=point.id))
+
+
+@bp.route("/pickup/points/<int:point_id>/schedules/<int:schedule_id>/delete", methods=["POST"])
+@host_required
+def delete_schedule(point_id: int, schedule_id: int):
+    point = _point_or_404(point_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not services.remove_schedule(point, schedule_id):
+        abort(404)
+    db.session.commit()
+    flash(_("Opening removed. Dates already generated stay until you close them."), "success")
+    return redirect(url_for("pickup.point", point_id=point.id))
+
+
+@bp.route("/pickup/points/<int:point_id>/slots/generate", methods=["POST"])
+@host_required
+def generate(point_id: int):
+    point = _point_or_404(point_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    created = services.generate_slots(
+        db.session, weeks=current_app.config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
+        tz=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+    )
+    db.session.commit()
+    flash(_("%(n)d date(s) created.", n=created), "success")
+    return redirect(url_for("pickup.point", point_id=point.id))
+
+
+@bp.route("/pickup/points/<int:point_id>/slots/<int:slot_id>/close", methods=["POST"])
+@host_required
+def close_slot(point_id: int, slot_id: int):
+    point = _point_or_404(point_id)
+    slot = services.slot_of_point(point, slot_id)
+    if slot is None:
+        abort(404)
+    form = CloseSlotForm()
+    if not form.validate_on_submit():
+        return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
+    services.close_slot(slot, form.reason.data)
+    db.session.commit()
+    flash(_("This date is closed."), "success")
+    return redirect(url_for("pickup.point", point_id=point.id))
+
+
+# Producer rounds ---------------------------------------------------------------------
+
+def _current_farm():
+    farm = producer_services.farm_of(current_user)
+    if farm is None:
+        farm = producer_services.create_farm_for(current_user)
+        db.session.commit()
+    return farm
+
+
+@bp.route("/farm/rounds", methods=["GET", "POST"])
+@producer_required
+def farm_rounds():
+    farm = _current_farm()
+    nearby = rounds_service.nearby_points(farm)
+    form = ConfirmForm()
+    error = None
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        allowed = {n.point.id for n in nearby}
+        wanted = set()
+        for value in request.form.getlist("round"):
+            point_id, _sep, weekday = value.partition(":")
+            if not (point_id.isdigit() and weekday.isdigit() and int(weekday) <= 6):
+                error = _("This choice could not be understood.")
+                break
+            if int(point_id) not in allowed:
+                error = _("One of the pickup points chosen is outside your delivery radius "
+                          "(%(km)d km).", km=farm.delivery_radius_km)
+                break
+            wanted.add((int(point_id), int(weekday)))
+        if error is None:
+            try:
+                rounds_service.set_rounds(farm, wanted)
+            except rounds_service.RoundError:
+                db.session.rollback()
+                error = _("One of the pickup points chosen is outside your delivery radius "
+                          "(%(km)d km).", km=farm.delivery_radius_km)
+            else:
+                db.session.commit()
+                flash(_("Your delivery rounds are saved."), "success")
+                return redirect(url_for("pickup.farm_rounds"))
+        status = 400
+    current = {(r.pickup_point_id, r.weekday) for r in rounds_service.rounds_of(farm)}
+    return render_template(
+        "farm/rounds.html", farm=farm, nearby=nearby, current=current, form=form,
+        error=error, days=weekday_names(),
+    ), status

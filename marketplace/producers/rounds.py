@@ -1,0 +1,108 @@
+"""Delivery rounds: which pickup points a producer serves on which weekdays.
+
+Plain functions with explicit arguments; they flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+
+from marketplace.extensions import db
+from marketplace.geo.services import distance_km, search_radius
+from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot
+from marketplace.producers.models import Producer
+
+
+class RoundError(ValueError):
+    """A round the producer may not declare; str() is a message for people."""
+
+    def __init__(self, message: str, point_id: int | None = None):
+        super().__init__(message)
+        self.point_id = point_id
+
+
+@dataclass(frozen=True)
+class NearbyPoint:
+    point: PickupPoint
+    distance_km: float
+
+
+def _has_position(producer: Producer) -> bool:
+    return producer.latitude is not None and producer.longitude is not None
+
+
+def point_within_radius(producer: Producer, point: PickupPoint) -> bool:
+    if not _has_position(producer):
+        return False
+    return distance_km(producer, point) <= producer.delivery_radius_km
+
+
+def nearby_points(producer: Producer) -> list[NearbyPoint]:
+    """Active pickup points within the producer's delivery radius, nearest first."""
+    if not _has_position(producer):
+        return []
+    hits = search_radius(PickupPoint, producer.latitude, producer.longitude,
+                         producer.delivery_radius_km, where=[PickupPoint.is_active.is_(True)])
+    return [NearbyPoint(hit.obj, hit.distance_km) for hit in hits]
+
+
+def rounds_of(producer: Producer) -> list[DeliveryRound]:
+    return list(db.session.scalars(
+        select(DeliveryRound).where(DeliveryRound.producer_id == producer.id)
+        .order_by(DeliveryRound.pickup_point_id, DeliveryRound.weekday)
+    ))
+
+
+def set_rounds(producer: Producer, rounds: Iterable[tuple[int, int]]) -> list[DeliveryRound]:
+    """Replace the producer's rounds by `rounds`, pairs of (pickup point id, weekday 0-6).
+
+    Raises RoundError (nothing changed) for a bad weekday, an unknown or inactive point,
+    or a point outside the producer's delivery radius.
+    """
+    wanted = sorted({(int(point_id), int(weekday)) for point_id, weekday in rounds})
+    points: dict[int, PickupPoint] = {}
+    if wanted:
+        ids = {point_id for point_id, _ in wanted}
+        points = {p.id: p for p in db.session.scalars(
+            select(PickupPoint).where(PickupPoint.id.in_(ids)))}
+    for point_id, weekday in wanted:
+        if not 0 <= weekday <= 6:
+            raise RoundError(f"Weekday {weekday} is not between 0 (Monday) and 6 (Sunday).")
+        point = points.get(point_id)
+        if point is None or not point.is_active:
+            raise RoundError(f"Pickup point {point_id} does not exist or is closed.", point_id)
+        if not point_within_radius(producer, point):
+            raise RoundError(
+                f"The pickup point {point.name} is outside your delivery radius "
+                f"({producer.delivery_radius_km} km).", point_id)
+    db.session.execute(delete(DeliveryRound).where(DeliveryRound.producer_id == producer.id))
+    created = [DeliveryRound(producer_id=producer.id, pickup_point_id=point_id, weekday=weekday)
+               for point_id, weekday in wanted]
+    db.session.add_all(created)
+    db.session.flush()
+    return created
+
+
+def local_weekday(slot: PickupSlot, tz: str = "Europe/Paris") -> int:
+    return slot.starts_at.astimezone(UTC).astimezone(ZoneInfo(tz)).weekday()
+
+
+def can_serve(producer: Producer, slot: PickupSlot, *, tz: str = "Europe/Paris") -> bool:
+    """The producer has a round at the slot's point on the slot's local weekday, and the
+    point lies within its delivery radius."""
+    has_round = db.session.scalar(
+        select(DeliveryRound.id).where(
+            DeliveryRound.producer_id == producer.id,
+            DeliveryRound.pickup_point_id == slot.pickup_point_id,
+            DeliveryRound.weekday == local_weekday(slot, tz),
+        ).limit(1)
+    ) is not None
+    if not has_round:
+        return False
+    point = slot.pickup_point or db.session.get(PickupPoint, slot.pickup_point_id)
+    return point_within_radius(producer, point)

@@ -1,0 +1,245 @@
+"""Hosts manage schedules and dates of their points; producers declare their rounds."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from marketplace.accounts.models import Role
+from marketplace.pickup import services
+from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
+from marketplace.producers import rounds
+from tests import factories
+from tests.test_pickup_services import RENNES, make_point, make_slot
+
+
+@pytest.fixture(autouse=True)
+def _pickup_blueprint(app):
+    # Until marketplace/__init__.py registers them.
+    if "pickup" not in app.blueprints:
+        from marketplace.pickup.cli import register
+        from marketplace.pickup.routes import bp
+
+        app.register_blueprint(bp)
+        register(app)
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    # The messages checked below are the English msgids.
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+
+@pytest.fixture
+def host(login):
+    return login(factories.user(Role.HOST))
+
+
+def schedule_data(**overrides):
+    data = {"weekday": "3", "starts_at": "17:00", "ends_at": "19:00",
+            "capacity": "20", "cutoff_hours": "36"}
+    data.update(overrides)
+    return data
+
+
+def test_host_lists_only_its_points(client, host):
+    make_point("Mon café", host=host)
+    make_point("Autre café", host=factories.user(Role.HOST))
+    page = client.get("/pickup/points").get_data(as_text=True)
+    assert "Mon café" in page
+    assert "Autre café" not in page
+
+
+def test_household_cannot_manage_points(client, login):
+    login(factories.user(Role.HOUSEHOLD))
+    assert client.get("/pickup/points").status_code == 403
+
+
+def test_host_adds_and_removes_a_schedule(client, host, form_post, db):
+    point = make_point(host=host)
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(), page=url)
+    assert response.status_code == 302
+    schedule = db.session.scalar(select(PickupSchedule))
+    assert (schedule.weekday, schedule.starts_at, schedule.ends_at, schedule.capacity,
+            schedule.cutoff_hours) == (3, time(17), time(19), 20, 36)
+    page = client.get(url).get_data(as_text=True)
+    assert "17:00" in page
+    assert "19:00" in page
+    response = form_post(f"{url}/schedules/{schedule.id}/delete", {}, page=url)
+    assert response.status_code == 302
+    assert db.session.scalar(select(PickupSchedule)) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ends_at": "16:00"}, "The closing time must be after the opening time."),
+        ({"ends_at": "17:00"}, "The closing time must be after the opening time."),
+        ({"capacity": "0"}, "Between 1 and 500 orders."),
+        ({"capacity": "501"}, "Between 1 and 500 orders."),
+        ({"cutoff_hours": "241"}, "Between 0 and 240 hours."),
+        ({"cutoff_hours": "-1"}, "Between 0 and 240 hours."),
+        ({"starts_at": "25:00"}, "Please enter a time as HH:MM"),
+        ({"weekday": "9"}, "Please choose a day."),
+        ({"weekday": "x"}, "Please choose a day."),
+        ({"capacity": ""}, "Please enter how many orders a slot takes."),
+    ],
+)
+def test_bad_schedule_input_is_refused(client, host, form_post, db, overrides, message):
+    point = make_point(host=host)
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(**overrides), page=url)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(PickupSchedule)) is None
+
+
+def test_other_hosts_point_is_404(client, host, form_post, db):
+    mine = make_point(host=host)
+    theirs = make_point("Autre", host=factories.user(Role.HOST))
+    slot = make_slot(db, theirs)
+    assert client.get(f"/pickup/points/{theirs.id}").status_code == 404
+    page = f"/pickup/points/{mine.id}"
+    assert form_post(f"/pickup/points/{theirs.id}/schedules", schedule_data(),
+                     page=page).status_code == 404
+    assert form_post(f"/pickup/points/{theirs.id}/slots/{slot.id}/close", {"reason": "x"},
+                     page=page).status_code == 404
+    # A slot of another point through my point's address is not found either.
+    assert form_post(f"/pickup/points/{mine.id}/slots/{slot.id}/close", {"reason": "x"},
+                     page=page).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, slot.id).status == SlotStatus.OPEN
+
+
+def test_admin_manages_any_point(client, login):
+    login(factories.user(Role.ADMIN))
+    point = make_point(host=factories.user(Role.HOST))
+    assert client.get(f"/pickup/points/{point.id}").status_code == 200
+
+
+def test_missing_csrf_is_400(client, host, db):
+    point = make_point(host=host)
+    slot = make_slot(db, point)
+    url = f"/pickup/points/{point.id}"
+    assert client.post(f"{url}/schedules", data=schedule_data()).status_code == 400
+    assert client.post(f"{url}/slots/{slot.id}/close", data={"reason": "x"}).status_code == 400
+    assert db.session.scalar(select(PickupSchedule)) is None
+
+
+def test_host_sees_and_closes_a_date(client, host, form_post, db):
+    point = make_point(host=host)
+    slot = make_slot(db, point, capacity=12, taken=3)
+    url = f"/pickup/points/{point.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "3 / 12" in page
+    response = form_post(f"{url}/slots/{slot.id}/close", {"reason": ""}, page=url)
+    assert response.status_code == 400
+    assert "Please give a reason" in response.get_data(as_text=True)
+    response = form_post(f"{url}/slots/{slot.id}/close", {"reason": "Jour férié"}, page=url)
+    assert response.status_code == 302
+    db.session.expire_all()
+    slot = db.session.get(PickupSlot, slot.id)
+    assert slot.status == SlotStatus.CLOSED
+    assert slot.closed_reason == "Jour férié"
+    assert "Jour férié" in client.get(url).get_data(as_text=True)
+
+
+def test_host_generates_dates(client, host, form_post, db):
+    point = make_point(host=host)
+    services.add_schedule(point, weekday=2, starts_at=time(17), ends_at=time(19),
+                          capacity=10, cutoff_hours=24)
+    db.session.commit()
+    url = f"/pickup/points/{point.id}"
+    assert form_post(f"{url}/slots/generate", {}, page=url).status_code == 302
+    assert len(db.session.scalars(select(PickupSlot)).all()) >= 3
+
+
+def test_cli_generate_slots(app, db):
+    point = make_point()
+    services.add_schedule(point, weekday=0, starts_at=time(9), ends_at=time(10),
+                          capacity=5, cutoff_hours=0)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["pickup", "generate-slots", "--weeks", "3"])
+    assert result.exit_code == 0, result.output
+    assert "3 slot(s) created." in result.output
+    result = runner.invoke(args=["pickup", "generate-slots", "--weeks", "3"])
+    assert "0 slot(s) created." in result.output
+
+
+# Producer rounds -------------------------------------------------------------------------
+
+@pytest.fixture
+def farm(login):
+    producer = factories.producer()
+    login(producer.user)
+    return producer
+
+
+def test_rounds_page_offers_only_points_within_radius(client, farm):
+    make_point("Vannes centre")
+    make_point("Rennes gare", at=RENNES)
+    make_point("Theix bourg", at=(47.6295, -2.6538))
+    page = client.get("/farm/rounds").get_data(as_text=True)
+    assert "Vannes centre" in page
+    assert "Theix bourg" in page
+    assert "Rennes gare" not in page
+    assert page.index("Theix bourg") < page.index("Vannes centre")   # nearest first
+    assert " km" in page
+
+
+def test_rounds_are_saved_in_one_post(client, farm, form_post, db):
+    near = make_point("Vannes centre")
+    other = make_point("Theix bourg", at=(47.6295, -2.6538))
+    response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{other.id}:5",
+                                                    f"{near.id}:1"]})
+    assert response.status_code == 302
+    assert {(r.pickup_point_id, r.weekday) for r in db.session.scalars(select(DeliveryRound))} \
+        == {(near.id, 3), (other.id, 5), (near.id, 1)}
+    page = client.get("/farm/rounds").get_data(as_text=True)
+    assert re.search(rf'value="{near.id}:3"[^>]*checked', page)
+    assert not re.search(rf'value="{near.id}:2"[^>]*checked', page)
+    # Unticking everything removes every round.
+    assert form_post("/farm/rounds", {}).status_code == 302
+    assert db.session.scalars(select(DeliveryRound)).all() == []
+
+
+def test_tampered_round_outside_radius_is_400(client, farm, form_post, db):
+    near = make_point("Vannes centre")
+    far = make_point("Rennes gare", at=RENNES)
+    rounds.set_rounds(farm, [(near.id, 2)])
+    db.session.commit()
+    response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{far.id}:3"]})
+    assert response.status_code == 400
+    assert "outside your delivery radius" in response.get_data(as_text=True)
+    for bad in ("abc", f"{near.id}:7", f"{near.id}"):
+        assert form_post("/farm/rounds", {"round": [bad]}).status_code == 400
+    assert [(r.pickup_point_id, r.weekday) for r in db.session.scalars(select(DeliveryRound))] \
+        == [(near.id, 2)]
+
+
+def test_rounds_need_a_producer_and_csrf(client, login, db):
+    login(factories.user(Role.HOST))
+    assert client.get("/farm/rounds").status_code == 403
+
+
+def test_rounds_post_without_csrf_is_400(client, farm, db):
+    near = make_point("Vannes centre")
+    assert client.post("/farm/rounds", data={"round": [f"{near.id}:3"]}).status_code == 400
+    assert db.session.scalars(select(DeliveryRound)).all() == []
+
+
+def test_slot_cutoff_shown_in_local_time(client, host, db):
+    point = make_point(host=host)
+    starts = datetime.now(UTC) + timedelta(days=2)
+    db.session.add(PickupSlot(pickup_point_id=point.id, starts_at=starts,
+                              ends_at=starts + timedelta(hours=2),
+                              cutoff_at=starts - timedelta(hours=36), capacity=4))
+    db.session.commit()
+    page = client.get(f"/pickup/points/{point.id}").get_data(as_text=True)
+    assert "0 / 4" in page
