@@ -11,7 +11,7 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.producers import rounds as rounds_service
-from marketplace.producers import services as producer_services
+from marketplace.producers.routes import current_farm
 
 from . import services
 from .forms import CloseSlotForm, ConfirmForm, ScheduleForm, weekday_names
@@ -118,18 +118,10 @@ def close_slot(point_id: int, slot_id: int):
 
 # Producer rounds ---------------------------------------------------------------------
 
-def _current_farm():
-    farm = producer_services.farm_of(current_user)
-    if farm is None:
-        farm = producer_services.create_farm_for(current_user)
-        db.session.commit()
-    return farm
-
-
 @bp.route("/farm/rounds", methods=["GET", "POST"])
 @producer_required
 def farm_rounds():
-    farm = _current_farm()
+    farm = current_farm()
     nearby = rounds_service.nearby_points(farm)
     form = ConfirmForm()
     error = None
