@@ -210,3 +210,22 @@ def test_demo_has_pickup_points_around_vannes(app, db):
     assert all(haversine_km((p.latitude, p.longitude), VANNES) < 20 for p in points)
     hosted = [p for p in points if p.host is not None]
     assert {p.host.role.value for p in hosted} == {"host", "restaurant"}
+
+
+def test_demo_points_have_openings_rounds_and_dated_slots(app, db):
+    from marketplace.pickup.models import DeliveryRound, PickupSlot
+    from marketplace.producers.rounds import can_serve
+
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    slots = db.session.scalars(select(PickupSlot)).all()
+    assert len(slots) >= 8 * 3  # every opening, some weeks ahead
+    rounds = db.session.scalars(select(DeliveryRound)).all()
+    assert len(rounds) >= 30
+    # Every round is one the farm can actually serve.
+    served = 0
+    for r in rounds[:40]:
+        slot = next(s for s in slots if s.pickup_point_id == r.pickup_point_id)
+        producer = db.session.get(Producer, r.producer_id)
+        served += can_serve(producer, slot) or 0
+    assert served > 0

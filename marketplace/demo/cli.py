@@ -55,7 +55,10 @@ def seed_demo_command(if_empty: bool, size: str, producers: int | None, products
                     "empty database: use a new one, or pass --if-empty to skip quietly."
                 )
             if size == "demo":
-                result = seeding.seed_demo(db.session, hash_method=hash_method, seed=random_seed)
+                result = seeding.seed_demo(
+                    db.session, hash_method=hash_method, seed=random_seed,
+                    tz=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+                )
             else:
                 producers = LARGE_PRODUCERS if producers is None else producers
                 products = LARGE_PRODUCTS if products is None else products

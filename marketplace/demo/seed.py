@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 from time import perf_counter
 
 from sqlalchemy import insert, select, text
@@ -288,7 +289,8 @@ def _radius_reaching_vannes(rng: random.Random, lat: float, lon: float) -> int:
 
 # Demo size ---------------------------------------------------------------------------
 
-def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED) -> SeedResult:
+def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
+              tz: str = "Europe/Paris") -> SeedResult:
     """The Vannes territory: 30 approved farms, one waiting, and every kind of account."""
     started = perf_counter()
     rng = random.Random(seed)
@@ -338,6 +340,7 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED) -> SeedRes
                 catalogue.add(pid, template, factor)
     catalogue.flush()
     _insert_pickup_points(session, w)
+    _schedule_demo_pickups(session, tz=tz)
 
     logins += [
         Login(email, Role.PRODUCER, PASSWORDS[Role.PRODUCER], _note(farm.name, "", approved))
@@ -369,6 +372,48 @@ PICKUP_POINTS = (
     ("Magasin de la Ferme du Lindin", PickupKind.FARM_SHOP, "Le Lindin", "56420", "Plaudren",
      47.7780, -2.6930, None),
 )
+
+
+# Weekly openings of the demo points: (point name, weekday 0=Monday, opens, closes,
+# orders per slot, cut-off hours).
+PICKUP_OPENINGS = (
+    ("Épicerie Le Relais", 3, time(17, 0), time(19, 0), 40, 36),
+    ("Épicerie Le Relais", 5, time(10, 0), time(12, 0), 40, 36),
+    ("Café associatif de Kercado", 2, time(17, 30), time(19, 30), 25, 36),
+    ("Le Bistrot du Port", 1, time(15, 0), time(17, 0), 15, 24),
+    ("Mairie de Séné", 4, time(16, 30), time(18, 30), 30, 36),
+    ("La Fabrique, tiers-lieu", 3, time(18, 0), time(20, 0), 30, 36),
+    ("Les Paniers d'Arradon", 4, time(18, 0), time(19, 30), 20, 48),
+    ("Mairie de Theix-Noyalo", 2, time(16, 30), time(18, 30), 20, 36),
+    ("Magasin de la Ferme du Lindin", 5, time(9, 0), time(12, 30), 50, 24),
+)
+
+
+def _schedule_demo_pickups(session, *, tz: str) -> None:
+    """Openings, each farm's rounds (every opening within its delivery radius) and
+    four weeks of dated slots, so that the demo can take orders at once."""
+    from marketplace.geo.services import distance_km
+    from marketplace.pickup.models import DeliveryRound, PickupSchedule
+    from marketplace.pickup.services import generate_slots
+
+    points = {p.name: p for p in session.scalars(select(PickupPoint))}
+    for name, weekday, opens, closes, capacity, cutoff in PICKUP_OPENINGS:
+        session.add(PickupSchedule(pickup_point_id=points[name].id, weekday=weekday,
+                                   starts_at=opens, ends_at=closes, capacity=capacity,
+                                   cutoff_hours=cutoff))
+    session.flush()
+    approved = session.scalars(
+        select(Producer).join(Producer.user).where(User.approved_at.is_not(None))
+    ).all()
+    for farm in approved:
+        for name, weekday, *_ in PICKUP_OPENINGS:
+            point = points[name]
+            km = distance_km((farm.latitude, farm.longitude), (point.latitude, point.longitude))
+            if km <= farm.delivery_radius_km:
+                session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
+                                          weekday=weekday))
+    session.flush()
+    generate_slots(session, weeks=4, now=utcnow(), tz=tz)
 
 
 def _insert_pickup_points(session, w: _Writer) -> None:
