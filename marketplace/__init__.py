@@ -76,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.catalogue import models as _catalogue  # noqa: F401
     from marketplace.geo import models as _geo  # noqa: F401
+    from marketplace.orders import models as _orders  # noqa: F401
     from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
 
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.geo.near_routes import bp as near_bp
     from marketplace.geo.routes import bp as geo_bp
     from marketplace.main.routes import bp as main_bp
+    from marketplace.orders.checkout_routes import bp as checkout_bp
     from marketplace.orders.routes import bp as orders_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
@@ -143,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(geo_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(checkout_bp)
     app.register_blueprint(pickup_bp)
 
 

@@ -1,0 +1,178 @@
+"""Checkout and the buyer's orders: thin views over orders.services.
+
+Only the slot id is read from the checkout form: prices, producers and quantities
+come from the session cart and the database, whatever else the form carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
+
+from marketplace.extensions import db
+from marketplace.geo.location import current_location
+from marketplace.geo.services import distance_km
+from marketplace.models import utcnow
+from marketplace.orders import cart as cart_service
+from marketplace.orders import services
+from marketplace.orders.models import Actor
+from marketplace.orders.routes import CART_KEY, session_cart
+from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+
+bp = Blueprint("checkout", __name__)
+
+MAX_SLOTS_SHOWN = 200
+
+
+@dataclass
+class PointChoice:
+    point: PickupPoint
+    distance_km: float | None
+    slots: list[PickupSlot] = field(default_factory=list)
+
+
+def _tz() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def _choices(now) -> list[PointChoice]:
+    """Active points with open slots (before cut-off, room left), nearest first."""
+    slots = db.session.scalars(
+        select(PickupSlot)
+        .join(PickupSlot.pickup_point)
+        .where(
+            PickupPoint.is_active.is_(True),
+            PickupSlot.status == SlotStatus.OPEN,
+            PickupSlot.cutoff_at > now,
+            PickupSlot.taken < PickupSlot.capacity,
+        )
+        .options(contains_eager(PickupSlot.pickup_point))
+        .order_by(PickupSlot.starts_at, PickupSlot.id)
+        .limit(MAX_SLOTS_SHOWN)
+    ).all()
+    location = current_location(session, current_user)
+    points: dict[int, PointChoice] = {}
+    for slot in slots:
+        choice = points.get(slot.pickup_point_id)
+        if choice is None:
+            point = slot.pickup_point
+            km = distance_km((location.latitude, location.longitude), point) if location else None
+            choice = points[point.id] = PointChoice(point, km)
+        choice.slots.append(slot)
+    return sorted(points.values(), key=lambda c: (
+        c.distance_km if c.distance_km is not None else 0.0, c.point.name.casefold(), c.point.id))
+
+
+def _parse_slot_id(raw) -> int | None:
+    text = str(raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
+
+
+def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
+    now = utcnow()
+    view = cart_service.price_cart(session_cart(), db.session)
+    chosen = db.session.get(PickupSlot, slot_id) if slot_id else None
+    problems: dict[int, str] = {}
+    slot_problem = None
+    if chosen is not None:
+        problems = services.serving_problems(db.session, view, chosen, tz=_tz())
+        problem = services.slot_problem(chosen, now)
+        slot_problem = str(problem.message) if problem else None
+    return render_template(
+        "orders/checkout.html",
+        cart=view,
+        choices=_choices(now),
+        chosen=chosen,
+        problems=problems,
+        slot_problem=slot_problem,
+        error=error,
+        error_line=error_line,
+        location=current_location(session, current_user),
+    ), status
+
+
+@bp.get("/checkout")
+@login_required
+def show():
+    return _render_checkout(slot_id=_parse_slot_id(request.args.get("slot_id")))
+
+
+@bp.post("/checkout")
+@login_required
+def place():
+    slot_id = _parse_slot_id(request.form.get("slot_id"))
+    try:
+        order = services.checkout(
+            db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
+            now=utcnow(), tz=_tz(),
+        )
+        db.session.commit()
+    except services.CheckoutError as exc:
+        db.session.rollback()
+        return _render_checkout(
+            slot_id=slot_id, error=str(exc.message),
+            error_line=exc.line.variant_id if exc.line else None, status=exc.status,
+        )
+    except Exception:
+        db.session.rollback()
+        raise
+    session.pop(CART_KEY, None)
+    flash(_("Your order is placed. Please note the pickup slot."), "success")
+    return redirect(url_for("checkout.order", order_id=order.id), code=303)
+
+
+@bp.get("/orders")
+@login_required
+def orders():
+    return render_template("orders/orders.html",
+                           orders=services.orders_of(db.session, current_user))
+
+
+def _own_order_or_404(order_id: int):
+    order = services.order_of(db.session, current_user, order_id)
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order(order_id: int):
+    order = _own_order_or_404(order_id)
+    return render_template(
+        "orders/order.html", order=order,
+        can_cancel=services.can_cancel(order, Actor.BUYER, utcnow()),
+    )
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):
+    order = _own_order_or_404(order_id)
+    try:
+        services.cancel(order, Actor.BUYER, utcnow(), session=db.session)
+        db.session.commit()
+    except services.TransitionError:
+        db.session.rollback()
+        flash(_("This order can no longer be cancelled: the cut-off has passed or it "
+                "was already cancelled."), "danger")
+        return render_template("orders/order.html", order=order, can_cancel=False), 409
+    flash(_("Your order is cancelled."), "success")
+    return redirect(url_for("checkout.order", order_id=order.id), code=303)

@@ -1,0 +1,160 @@
+"""Orders: one order per checkout, one sub-order per producer, lines with copied prices.
+
+The state machine lives in ONE table, ``TRANSITIONS``: for each (from, to) move,
+the roles that may make it. ``services.transition`` is the only code that changes
+a status.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.accounts.models import enum_column
+from marketplace.extensions import db
+from marketplace.models import CURRENCY, UTCDateTime, utcnow
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    READY = "ready"
+    COLLECTED = "collected"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class Actor(enum.StrEnum):
+    BUYER = "buyer"
+    PRODUCER = "producer"
+    HOST = "host"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+S, A = OrderStatus, Actor
+
+# The one state machine: (from, to) -> who may make the move. Applies to orders and
+# to sub-orders alike (a producer marks its sub-order ready; the host marks collected).
+TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[Actor]] = {
+    (S.PENDING_PAYMENT, S.CONFIRMED): frozenset({A.SYSTEM, A.ADMIN}),  # payment received
+    (S.PENDING_PAYMENT, S.CANCELLED): frozenset({A.BUYER, A.SYSTEM, A.ADMIN}),  # or expired
+    (S.CONFIRMED, S.READY): frozenset({A.PRODUCER, A.ADMIN}),
+    (S.CONFIRMED, S.CANCELLED): frozenset({A.BUYER, A.PRODUCER, A.ADMIN}),
+    (S.CONFIRMED, S.REFUNDED): frozenset({A.SYSTEM, A.ADMIN}),
+    (S.READY, S.COLLECTED): frozenset({A.HOST, A.ADMIN}),
+    (S.READY, S.CANCELLED): frozenset({A.ADMIN}),
+    (S.CANCELLED, S.REFUNDED): frozenset({A.SYSTEM, A.ADMIN}),
+    (S.COLLECTED, S.REFUNDED): frozenset({A.ADMIN}),
+}
+
+del S, A
+
+# Orders that still hold stock and a slot place.
+ACTIVE_STATUSES = frozenset({
+    OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.READY,
+})
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_cents >= 0", name="total"),
+        CheckConstraint("vat_cents >= 0 AND vat_cents <= total_cents", name="vat"),
+        Index("ix_orders_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    pickup_slot_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_slots.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus), default=OrderStatus.PENDING_PAYMENT
+    )
+    total_cents: Mapped[int] = mapped_column(default=0)
+    vat_cents: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    buyer = relationship("User")
+    pickup_slot = relationship("PickupSlot")
+    sub_orders: Mapped[list[SubOrder]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SubOrder.id",
+    )
+
+    @property
+    def lines(self) -> list[OrderLine]:
+        return [line for sub in self.sub_orders for line in sub.lines]
+
+    @property
+    def food_km_total(self) -> float:
+        return sum(sub.food_km for sub in self.sub_orders)
+
+    @property
+    def food_km_average(self) -> float:
+        return self.food_km_total / len(self.sub_orders) if self.sub_orders else 0.0
+
+
+class SubOrder(db.Model):
+    __tablename__ = "sub_orders"
+    __table_args__ = (
+        CheckConstraint("subtotal_cents >= 0", name="subtotal"),
+        CheckConstraint("vat_cents >= 0", name="vat"),
+        CheckConstraint("food_km >= 0", name="food_km"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    producer_id: Mapped[int] = mapped_column(
+        ForeignKey("producers.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus), default=OrderStatus.PENDING_PAYMENT
+    )
+    subtotal_cents: Mapped[int] = mapped_column(default=0)
+    vat_cents: Mapped[int] = mapped_column(default=0)
+    food_km: Mapped[float] = mapped_column(Float, default=0.0)
+
+    order: Mapped[Order] = relationship(back_populates="sub_orders")
+    producer = relationship("Producer")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="sub_order", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="OrderLine.id",
+    )
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price_cents >= 0", name="unit_price"),
+        CheckConstraint("vat_rate_bp >= 0", name="vat_rate"),
+        CheckConstraint("vat_cents >= 0", name="vat"),
+        CheckConstraint("line_total_cents >= 0", name="line_total"),
+        CheckConstraint("distance_km >= 0", name="distance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub_order_id: Mapped[int] = mapped_column(
+        ForeignKey("sub_orders.id", ondelete="CASCADE"), index=True
+    )
+    variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("variants.id", ondelete="SET NULL"), index=True
+    )
+    product_name: Mapped[str] = mapped_column(String(160))
+    variant_label: Mapped[str] = mapped_column(String(60))
+    unit_price_cents: Mapped[int]
+    quantity: Mapped[int]
+    vat_rate_bp: Mapped[int]
+    vat_cents: Mapped[int]
+    line_total_cents: Mapped[int]
+    distance_km: Mapped[float] = mapped_column(Float, default=0.0)
+
+    sub_order: Mapped[SubOrder] = relationship(back_populates="lines")

@@ -1,0 +1,357 @@
+"""Checkout and the order state machine.
+
+Plain functions with explicit arguments; they flush, never commit. ``checkout``
+runs inside the caller's transaction: the caller commits on success and rolls
+back on ``CheckoutError`` (or any other error), so a refused checkout leaves no
+order, no reserved stock and no taken slot place.
+
+Stock and slot places are changed only with conditional UPDATEs whose row count
+says whether they applied (never read-then-write), so concurrent buyers can never
+oversell a variant or overfill a slot, on SQLite (writes in BEGIN IMMEDIATE) and
+on PostgreSQL (row locks, WHERE re-checked after a wait in READ COMMITTED).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _
+from flask_babel import lazy_ngettext as ngettext
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from marketplace.catalogue.models import Variant
+from marketplace.geo.services import distance_km
+from marketplace.models import CURRENCY
+from marketplace.orders import cart as cart_service
+from marketplace.pickup import services as pickup_services
+from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.producers.models import Producer
+from marketplace.producers.rounds import can_serve
+
+from .models import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Actor,
+    Order,
+    OrderLine,
+    OrderStatus,
+    SubOrder,
+)
+
+# Refusal codes ----------------------------------------------------------------------
+EMPTY_CART = "empty_cart"
+SLOT_UNKNOWN = "slot_unknown"
+SLOT_FULL = "slot_full"
+SLOT_CLOSED = "slot_closed"
+SLOT_CUT_OFF = "slot_cut_off"
+VARIANT_GONE = "variant_gone"
+NOT_ENOUGH_STOCK = "not_enough_stock"
+CANNOT_SERVE = "cannot_serve"
+
+# HTTP status a view gives each refusal: a conflict with the current state is 409.
+STATUS = {
+    EMPTY_CART: 400,
+    SLOT_UNKNOWN: 400,
+    SLOT_FULL: 409,
+    SLOT_CLOSED: 409,
+    SLOT_CUT_OFF: 409,
+    VARIANT_GONE: 409,
+    NOT_ENOUGH_STOCK: 409,
+    CANNOT_SERVE: 409,
+}
+
+
+class CheckoutError(Exception):
+    """A refused checkout: ``code`` above, ``message`` for people (a lazy translated
+    string: str() it in a request), ``line`` the cart line concerned, if any."""
+
+    def __init__(self, code: str, message, line: cart_service.CartLine | None = None):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.line = line
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 400)
+
+
+class TransitionError(ValueError):
+    """A status change the state machine does not allow (or not to this actor)."""
+
+
+# Checkout ---------------------------------------------------------------------------
+
+def _line_name(line: cart_service.CartLine) -> str:
+    if line.product_name:
+        return f"{line.product_name} ({line.variant_label})"
+    return _("An item of your cart")
+
+
+def slot_problem(slot: PickupSlot | None, now: datetime) -> CheckoutError | None:
+    """Why a buyer cannot choose this slot now, or None."""
+    if slot is None:
+        return CheckoutError(SLOT_UNKNOWN, _("Choose a pickup slot."))
+    if slot.status != SlotStatus.OPEN:
+        return CheckoutError(SLOT_CLOSED, _("This pickup slot is closed. Choose another one."))
+    if slot.cutoff_at <= now:
+        return CheckoutError(
+            SLOT_CUT_OFF,
+            _("Orders for this pickup slot are closed (past the cut-off). Choose another one."),
+        )
+    if slot.taken >= slot.capacity:
+        return CheckoutError(SLOT_FULL, _("This pickup slot is full. Choose another one."))
+    return None
+
+
+def serving_problems(session: Session, view: cart_service.CartView, slot: PickupSlot, *,
+                     tz: str) -> dict[int, str]:
+    """variant id -> why the slot cannot serve that cart line (producer's rounds, radius)."""
+    problems: dict[int, str] = {}
+    verdicts: dict[int, bool] = {}
+    point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
+    for line in view.lines:
+        if line.producer_id not in verdicts:
+            producer = session.get(Producer, line.producer_id)
+            verdicts[line.producer_id] = producer is not None and can_serve(producer, slot, tz=tz)
+        if not verdicts[line.producer_id]:
+            problems[line.variant_id] = _(
+                "%(producer)s does not deliver to %(point)s on that day.",
+                producer=line.producer_name, point=point.name,
+            )
+    return problems
+
+
+def _unavailable_error(line: cart_service.CartLine) -> CheckoutError:
+    return CheckoutError(
+        VARIANT_GONE,
+        _("%(item)s is no longer sold: remove it from your cart.", item=_line_name(line)),
+        line,
+    )
+
+
+def _reserve(session: Session, line: cart_service.CartLine) -> None:
+    table = Variant.__table__
+    result = session.execute(
+        update(table)
+        .where(table.c.id == line.variant_id, table.c.stock >= line.quantity,
+               table.c.is_active.is_(True))
+        .values(stock=table.c.stock - line.quantity)
+    )
+    if result.rowcount == 1:
+        return
+    row = session.execute(
+        select(table.c.stock, table.c.is_active).where(table.c.id == line.variant_id)
+    ).first()
+    if row is None or not row.is_active:
+        raise _unavailable_error(line)
+    left = row.stock
+    if left <= 0:
+        message = _("%(item)s is out of stock: remove it from your cart.", item=_line_name(line))
+    else:
+        message = ngettext(
+            "Only %(num)d left of %(item)s: lower the quantity in your cart.",
+            "Only %(num)d left of %(item)s: lower the quantity in your cart.",
+            left, item=_line_name(line),
+        )
+    raise CheckoutError(NOT_ENOUGH_STOCK, message, line)
+
+
+def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
+             tz: str = "Europe/Paris", hold: timedelta | None = None) -> Order:
+    """Turn the cart into an order for the slot, in the caller's transaction.
+
+    Prices come from the database only. Raises CheckoutError; the caller must then
+    roll back. An unpaid order holds its stock and place until ``expires_at``: the
+    slot's cut-off, or ``now + hold`` if sooner.
+    """
+    cart = cart_service.load(cart)
+    if not cart:
+        raise CheckoutError(EMPTY_CART, _("Your cart is empty."))
+    try:
+        slot_id = int(slot_id)
+    except (TypeError, ValueError):
+        slot_id = None
+    slot = session.get(PickupSlot, slot_id) if slot_id and 0 < slot_id < 2**63 else None
+    problem = slot_problem(slot, now)
+    if problem:
+        raise problem
+    view = cart_service.price_cart(cart, session)
+    if view.unavailable:
+        raise _unavailable_error(view.unavailable[0])
+    if not view.lines:
+        raise CheckoutError(EMPTY_CART, _("Your cart is empty."))
+    problems = serving_problems(session, view, slot, tz=tz)
+    for line in view.lines:
+        if line.variant_id in problems:
+            raise CheckoutError(CANNOT_SERVE, problems[line.variant_id], line)
+
+    # The place first, then the stock in variant id order: concurrent checkouts
+    # lock rows in the same order (no deadlock on PostgreSQL).
+    if not pickup_services.take_place(session, slot.id, now=now):
+        session.refresh(slot)
+        raise slot_problem(slot, now) or CheckoutError(
+            SLOT_FULL, _("This pickup slot is full. Choose another one."))
+    for line in sorted(view.lines, key=lambda ln: ln.variant_id):
+        _reserve(session, line)
+
+    point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
+    expires_at = slot.cutoff_at if hold is None else min(slot.cutoff_at, now + hold)
+    order = Order(buyer_id=buyer.id, pickup_slot_id=slot.id, status=OrderStatus.PENDING_PAYMENT,
+                  currency=view.currency or CURRENCY, created_at=now, expires_at=expires_at,
+                  total_cents=0, vat_cents=0)
+    for group in view.groups:
+        producer = session.get(Producer, group.producer_id)
+        km = _food_km(producer, point)
+        sub = SubOrder(producer_id=group.producer_id, status=OrderStatus.PENDING_PAYMENT,
+                       food_km=km, subtotal_cents=0, vat_cents=0)
+        for line in group.lines:
+            sub.lines.append(OrderLine(
+                variant_id=line.variant_id,
+                product_name=line.product_name,
+                variant_label=line.variant_label,
+                unit_price_cents=line.unit_price_cents,
+                quantity=line.quantity,
+                vat_rate_bp=line.vat_rate_bp,
+                vat_cents=line.vat_cents,
+                line_total_cents=line.total_cents,
+                distance_km=km,
+            ))
+            sub.subtotal_cents += line.total_cents
+            sub.vat_cents += line.vat_cents
+        order.sub_orders.append(sub)
+        order.total_cents += sub.subtotal_cents
+        order.vat_cents += sub.vat_cents
+    session.add(order)
+    session.flush()
+    return order
+
+
+def _food_km(producer: Producer | None, point: PickupPoint) -> float:
+    if producer is None or producer.latitude is None or producer.longitude is None:
+        return 0.0
+    return round(distance_km(producer, point), 3)
+
+
+# State machine -------------------------------------------------------------------------
+
+def allowed(current: OrderStatus, new: OrderStatus, actor: Actor) -> bool:
+    return Actor(actor) in TRANSITIONS.get((OrderStatus(current), OrderStatus(new)), frozenset())
+
+
+def transition(target: Order | SubOrder, new_status: OrderStatus, actor_role: Actor):
+    """Move an order or a sub-order to ``new_status``; TransitionError if not allowed.
+
+    Moving an order moves its sub-orders that were in the same status along.
+    """
+    new_status, actor_role = OrderStatus(new_status), Actor(actor_role)
+    old = target.status
+    if not allowed(old, new_status, actor_role):
+        raise TransitionError(f"{actor_role.value} may not move {old.value} -> {new_status.value}")
+    target.status = new_status
+    if isinstance(target, Order):
+        for sub in target.sub_orders:
+            if sub.status == old:
+                sub.status = new_status
+    return target
+
+
+def _give_back(session: Session, order: Order) -> None:
+    table = Variant.__table__
+    for line in sorted(order.lines, key=lambda ln: ln.variant_id or 0):
+        if line.variant_id is None:
+            continue  # the variant was deleted: nothing to give back to
+        session.execute(
+            update(table).where(table.c.id == line.variant_id)
+            .values(stock=table.c.stock + line.quantity)
+        )
+    pickup_services.release_place(session, order.pickup_slot_id)
+
+
+def _cancel_once(session: Session, order: Order, from_statuses) -> bool:
+    """Mark cancelled with a conditional UPDATE and give stock and place back, once."""
+    table = Order.__table__
+    result = session.execute(
+        update(table).where(table.c.id == order.id, table.c.status.in_(list(from_statuses)))
+        .values(status=OrderStatus.CANCELLED)
+    )
+    if result.rowcount != 1:
+        session.refresh(order)
+        return False
+    session.execute(
+        update(SubOrder.__table__).where(SubOrder.__table__.c.order_id == order.id)
+        .values(status=OrderStatus.CANCELLED)
+    )
+    _give_back(session, order)
+    session.flush()
+    session.expire(order, ["status"])
+    for sub in order.sub_orders:
+        session.expire(sub, ["status"])
+    return True
+
+
+def can_cancel(order: Order, actor: Actor, now: datetime) -> bool:
+    if not allowed(order.status, OrderStatus.CANCELLED, actor):
+        return False
+    if Actor(actor) in (Actor.ADMIN, Actor.SYSTEM):
+        return True
+    return order.pickup_slot.cutoff_at > now
+
+
+def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None) -> Order:
+    """Cancel before the slot's cut-off (admin and system: any time it is allowed),
+    giving the stock and the slot place back. TransitionError otherwise."""
+    from marketplace.extensions import db
+
+    session = session or db.session
+    actor = Actor(actor)
+    if not allowed(order.status, OrderStatus.CANCELLED, actor):
+        raise TransitionError(f"{actor.value} may not cancel a {order.status.value} order")
+    if not can_cancel(order, actor, now):
+        raise TransitionError("past the cut-off")
+    if not _cancel_once(session, order, [order.status]):
+        raise TransitionError("the order changed meanwhile")
+    return order
+
+
+def expire_unpaid(session: Session, now: datetime) -> int:
+    """Cancel unpaid orders past ``expires_at``, giving stock and places back.
+
+    Idempotent (and safe against a concurrent cancel): each order is switched with a
+    conditional UPDATE and released only by the call that switched it.
+    """
+    orders = session.scalars(
+        select(Order)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        .options(selectinload(Order.sub_orders).selectinload(SubOrder.lines))
+        .order_by(Order.id)
+    ).all()
+    expired = 0
+    for order in orders:
+        if _cancel_once(session, order, [OrderStatus.PENDING_PAYMENT]):
+            expired += 1
+    return expired
+
+
+def orders_of(session: Session, buyer) -> list[Order]:
+    return list(session.scalars(
+        select(Order).where(Order.buyer_id == buyer.id)
+        .options(selectinload(Order.sub_orders))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    ))
+
+
+def order_of(session: Session, buyer, order_id: int) -> Order | None:
+    """The buyer's order, or None (another buyer's order is not found)."""
+    order = session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    if order is None or order.buyer_id != buyer.id:
+        return None
+    return order
+
+
+__all__ = [
+    "ACTIVE_STATUSES", "CheckoutError", "TransitionError", "allowed", "can_cancel", "cancel",
+    "checkout", "expire_unpaid", "order_of", "orders_of", "serving_problems", "slot_problem",
+    "transition",
+]
