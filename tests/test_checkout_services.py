@@ -349,3 +349,29 @@ def test_thirty_buyers_for_twelve_places(app, db, market):
     assert db.session.get(PickupSlot, m["slot"].id).taken == 12
     assert db.session.get(Variant, variant_id).stock == 500 - 24
     assert counts(db)[0] == 12
+
+
+def test_food_miles_on_the_producer_pages(client, db, market, login):
+    from geopy.distance import geodesic
+
+    m = market
+    order = services.checkout(db.session, buyer=m["buyer"], cart={str(m["eggs"].id): 2},
+                              slot_id=m["slot"].id, now=datetime.now(UTC), tz=TZ)
+    db.session.commit()
+    expected = geodesic((47.70, -2.70), VANNES).km
+    [sub] = order.sub_orders
+    assert sub.food_km == pytest.approx(expected, abs=0.01)
+    miles = services.food_miles_of_producer(db.session, m["farm_b"].id)
+    assert miles.orders == 1
+    assert miles.average_km == pytest.approx(expected, abs=0.01)
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    page = client.get(f"/producers/{m['farm_b'].id}").get_data(as_text=True)
+    assert f"Food miles: 1 order, {expected:.1f} km" in page
+    # A farm without orders says nothing of it; a cancelled order no longer counts.
+    assert "Food miles" not in client.get(f"/producers/{m['farm_a'].id}").get_data(as_text=True)
+    services.cancel(order, actor=Actor.BUYER, now=datetime.now(UTC))
+    db.session.commit()
+    assert services.food_miles_of_producer(db.session, m["farm_b"].id).orders == 0
+    login(m["farm_b"].user)
+    assert "Food miles" not in client.get("/farm").get_data(as_text=True)

@@ -13,11 +13,12 @@ on PostgreSQL (row locks, WHERE re-checked after a wait in READ COMMITTED).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from marketplace.catalogue.models import Variant
@@ -355,3 +356,24 @@ __all__ = [
     "checkout", "expire_unpaid", "order_of", "orders_of", "serving_problems", "slot_problem",
     "transition",
 ]
+
+
+@dataclass(frozen=True)
+class FoodMiles:
+    orders: int
+    total_km: float
+
+    @property
+    def average_km(self) -> float:
+        return self.total_km / self.orders if self.orders else 0.0
+
+
+def food_miles_of_producer(session: Session, producer_id: int) -> FoodMiles:
+    """How far a farm's orders travel to their pickup points (cancelled ones left out),
+    in one aggregate query."""
+    count, total = session.execute(
+        select(func.count(SubOrder.id), func.coalesce(func.sum(SubOrder.food_km), 0.0))
+        .where(SubOrder.producer_id == producer_id)
+        .where(SubOrder.status.not_in([OrderStatus.CANCELLED]))
+    ).one()
+    return FoodMiles(orders=int(count), total_km=float(total))

@@ -37,12 +37,14 @@ def show(producer_id: int):
     if producer is None:
         abort(404)
     from marketplace.catalogue import services as catalogue
+    from marketplace.orders.services import food_miles_of_producer
 
     products = catalogue.products_of_producer(producer.id)
     return render_template(
         "producers/show.html",
         producer=producer,
         products=products,
+        food_miles=food_miles_of_producer(db.session, producer.id),
         month=catalogue.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
     )
 
@@ -51,8 +53,13 @@ def show(producer_id: int):
 @producer_required
 def dashboard():
     farm = current_farm()
+    from marketplace.orders.services import food_miles_of_producer
+
     return render_template(
-        "producers/dashboard.html", farm=farm, product_count=services.count_products(farm)
+        "producers/dashboard.html",
+        farm=farm,
+        product_count=services.count_products(farm),
+        food_miles=food_miles_of_producer(db.session, farm.id),
     )
 
 
