@@ -375,3 +375,18 @@ def test_food_miles_on_the_producer_pages(client, db, market, login):
     assert services.food_miles_of_producer(db.session, m["farm_b"].id).orders == 0
     login(m["farm_b"].user)
     assert "Food miles" not in client.get("/farm").get_data(as_text=True)
+
+
+def test_food_miles_shown_when_a_slot_is_checked(client, db, market, login):
+    from geopy.distance import geodesic
+
+    m = market
+    login(m["buyer"])
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+        session["cart"] = {str(m["carrots"].id): 1, str(m["eggs"].id): 1}
+    page = client.get(f"/checkout?slot_id={m['slot'].id}").get_data(as_text=True)
+    farm_a = db.session.get(type(m["farm_a"]), m["farm_a"].id)
+    total = (geodesic((farm_a.latitude, farm_a.longitude), VANNES).km
+             + geodesic((47.70, -2.70), VANNES).km)
+    assert f"Food miles for this slot: {total:.1f} km from 2 farms" in page

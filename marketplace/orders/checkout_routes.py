@@ -91,7 +91,9 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     chosen = db.session.get(PickupSlot, slot_id) if slot_id else None
     problems: dict[int, str] = {}
     slot_problem = None
+    food_miles = None
     if chosen is not None:
+        food_miles = services.food_miles_for_slot(db.session, view, chosen)
         problems = services.serving_problems(db.session, view, chosen, tz=_tz())
         problem = services.slot_problem(chosen, now)
         slot_problem = str(problem.message) if problem else None
@@ -102,6 +104,7 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
         chosen=chosen,
         problems=problems,
         slot_problem=slot_problem,
+        food_miles=food_miles,
         error=error,
         error_line=error_line,
         location=current_location(session, current_user),

@@ -377,3 +377,20 @@ def food_miles_of_producer(session: Session, producer_id: int) -> FoodMiles:
         .where(SubOrder.status.not_in([OrderStatus.CANCELLED]))
     ).one()
     return FoodMiles(orders=int(count), total_km=float(total))
+
+
+def food_miles_for_slot(session: Session, view, slot: PickupSlot) -> FoodMiles:
+    """What the cart's farms would drive to this slot's pickup point: the food miles
+    an order placed now would carry (one sub-order per farm)."""
+    producer_ids = sorted({group.producer_id for group in view.groups})
+    if not producer_ids:
+        return FoodMiles(orders=0, total_km=0.0)
+    point = session.get(PickupPoint, slot.pickup_point_id)
+    farms = session.execute(
+        select(Producer.latitude, Producer.longitude).where(Producer.id.in_(producer_ids))
+    ).all()
+    total = sum(
+        distance_km((lat, lon), (point.latitude, point.longitude))
+        for lat, lon in farms if lat is not None and lon is not None
+    )
+    return FoodMiles(orders=len(farms), total_km=total)
