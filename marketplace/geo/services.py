@@ -39,6 +39,7 @@ from typing import Any
 from geographiclib.geodesic import Geodesic
 from geopy.distance import ELLIPSOIDS
 from sqlalchemy import Float, bindparam, func, or_, select
+from sqlalchemy.orm import lazyload
 
 from marketplace.extensions import db
 
@@ -327,7 +328,13 @@ def _exact_hits(lat: float, lon: float, k_lo: float, scored: list, limit: int | 
 
 @functools.lru_cache(maxsize=64)
 def _load_select(model):
-    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+    # Relationships load lazily unless the caller asks (options): a model's joined
+    # defaults (Producer.user) would cost every search a join and objects nobody shows.
+    return (
+        select(model)
+        .where(model.id.in_(bindparam("ids", expanding=True)))
+        .options(lazyload("*"))
+    )
 
 
 def _load(session, model, hits: list[tuple[float, int]], options: Sequence) -> list[Hit]:
