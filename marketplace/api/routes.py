@@ -14,12 +14,12 @@ import re
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace.accounts.models import User
 from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
+from marketplace.producers.services import is_public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -98,7 +98,7 @@ def _items(model, where) -> dict:
 @bp.get("/producers")
 def producers():
     # Public farms only: their account has been approved by an admin.
-    return _items(Producer, (Producer.user.has(User.approved_at.is_not(None)),))
+    return _items(Producer, (is_public(),))
 
 
 @bp.get("/pickup-points")

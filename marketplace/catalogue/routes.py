@@ -34,13 +34,13 @@ def _reach_filter():
     ?near=1: producers within the buyer's radius. ?pickup=ID: producers whose own
     delivery radius reaches that pickup point (the two-sided match).
     """
-    from marketplace.accounts.models import User
     from marketplace.geo import location as buyer_location
     from marketplace.geo.services import producers_serving, within_radius_ids
     from marketplace.pickup.models import PickupPoint
     from marketplace.producers.models import Producer
+    from marketplace.producers.services import is_public
 
-    approved = (Producer.user.has(User.approved_at.is_not(None)),)
+    approved = (is_public(),)
     pickup_id = request.args.get("pickup", type=int)
     if pickup_id is not None:
         point = db.session.get(PickupPoint, pickup_id)

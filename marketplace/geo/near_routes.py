@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from marketplace.accounts.models import User
 from marketplace.accounts.routes import _safe_next
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
@@ -20,6 +19,7 @@ from marketplace.geo.resolver import resolve_place
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
+from marketplace.producers.services import is_public
 
 bp = Blueprint("near", __name__)
 
@@ -100,7 +100,7 @@ def location():
 
 
 def approved_producers():
-    return (Producer.user.has(User.approved_at.is_not(None)),)
+    return (is_public(),)
 
 
 @bp.route("/near")

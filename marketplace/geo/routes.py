@@ -9,11 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from marketplace.accounts.models import User
 from marketplace.geo.location import DEFAULT_RADIUS_KM, BuyerLocation, current_location
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Producer
+from marketplace.producers.services import is_public
 
 bp = Blueprint("geo", __name__)
 
@@ -53,7 +53,7 @@ def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
     args = (centre.latitude, centre.longitude, centre.radius_km)
     # The nearest MAP_LIMIT of each: a map of thousands of pins helps nobody.
     producer_hits = search_radius(
-        Producer, *args, where=(Producer.user.has(User.approved_at.is_not(None)),),
+        Producer, *args, where=(is_public(),),
         limit=MAP_LIMIT,
     )
     point_hits = search_radius(

@@ -35,6 +35,12 @@ def update_profile(producer: Producer, *, label_ids: list[int], **fields) -> Non
     db.session.flush()
 
 
+def is_public():
+    """The criterion for a public farm (its account approved by an admin), as an
+    EXISTS on the producer alone: usable in any WHERE, radius searches included."""
+    return Producer.user.has(User.approved_at.is_not(None))
+
+
 def public_producers_query():
     return (
         select(Producer)
