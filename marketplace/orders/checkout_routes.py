@@ -133,9 +133,6 @@ def place():
             slot_id=slot_id, error=str(exc.message),
             error_line=exc.line.variant_id if exc.line else None, status=exc.status,
         )
-    except Exception:
-        db.session.rollback()
-        raise
     session.pop(CART_KEY, None)
     flash(_("Your order is placed. Please note the pickup slot."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
