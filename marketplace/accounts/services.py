@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -92,6 +90,3 @@ def approve(user: User, by: User) -> None:
         user.approved_by_id = by.id
     db.session.flush()
 
-
-def constant_time_equals(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
