@@ -89,4 +89,3 @@ def approve(user: User, by: User) -> None:
         user.approved_at = utcnow()
         user.approved_by_id = by.id
     db.session.flush()
-
