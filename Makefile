@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev db gazetteer demo test e2e lint bench vendor translations messages bench-geo bench-catalogue clean
+.PHONY: run install install-dev db gazetteer demo test e2e lint bench vendor translations messages bench-geo bench-catalogue bench-checkout bench-pick-list clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,33 @@ gazetteer: db
 demo: gazetteer
 	$(BIN)/flask seed-demo --if-empty
 
-run: demo
+# The server, with the scheduled jobs (expiry of unpaid orders, reminders, e-mail
+# retries, slot generation: `flask jobs run`) beside it for as long as it runs.
+run: demo mail-sink
+	@export MAIL_SERVER=127.0.0.1 MAIL_PORT=$(MAIL_SINK_PORT); \
+	$(BIN)/flask jobs run >> instance/jobs.log 2>&1 & jobs_pid=$$!; \
+	trap 'kill $$jobs_pid 2>/dev/null' EXIT INT TERM; \
+	echo "Scheduled jobs running (pid $$jobs_pid, log in instance/jobs.log)"; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# The local SMTP server (aiosmtpd) `make run` sends e-mail to: started in the background
+# unless something listens on the port already. E-mails land in instance/mail/*.eml;
+# stop it with: kill $(cat instance/smtp_sink.pid)
+MAIL_SINK_PORT ?= 8025
+LISTENING = $(BIN)/python -c 'import socket, sys; sys.exit(socket.socket().connect_ex(("127.0.0.1", $(MAIL_SINK_PORT))) != 0)'
+
+.PHONY: mail-sink
+mail-sink: install
+	@mkdir -p instance
+	@if $(LISTENING); then \
+		echo "An SMTP server already listens on 127.0.0.1:$(MAIL_SINK_PORT)."; \
+	else \
+		nohup $(BIN)/python scripts/smtp_sink.py --port $(MAIL_SINK_PORT) --dir instance/mail \
+			>> instance/smtp_sink.log 2>&1 < /dev/null & echo $$! > instance/smtp_sink.pid; \
+		for i in $$(seq 50); do $(LISTENING) && break; sleep 0.1; done; \
+		$(LISTENING) || { tail -n 20 instance/smtp_sink.log; exit 1; }; \
+		echo "SMTP sink on 127.0.0.1:$(MAIL_SINK_PORT) (pid $$(cat instance/smtp_sink.pid)): e-mails in instance/mail/, log in instance/smtp_sink.log"; \
+	fi
 
 # Tests: the whole tests/ tree, browser journeys (tests/e2e) included. They use the
 # database DATABASE_URL names, else SQLite files in temporary folders.
@@ -65,13 +90,21 @@ e2e: install-dev translations ensure-chromium
 	$(BIN)/python -m pytest -q -ra -m e2e $(PYTEST_ARGS) tests/e2e
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 bench-geo: install
 	$(BIN)/python bench/geo_radius.py
 
 bench-catalogue: install
 	$(BIN)/python bench/catalogue.py
+
+# gunicorn with 2 workers, 32 buyers placing orders for 60 s; fails on any oversold unit.
+bench-checkout: install
+	$(BIN)/python bench/checkout.py
+
+# One farm's pick list for a slot with 5,000 order lines: one query, its time.
+bench-pick-list: install
+	$(BIN)/python bench/pick_list.py
 
 # Refresh vendored front-end files from the npm registry (needs Node.js; running the app does not).
 vendor:

@@ -68,6 +68,8 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(ROOT / "translations"),
     )
     login_manager.init_app(app)
+    from marketplace.notifications import init_app as init_notifications
+    init_notifications(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "warning"
@@ -130,6 +132,8 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.geo.routes import bp as geo_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.orders.checkout_routes import bp as checkout_bp
+    from marketplace.orders.farm_routes import bp as farm_orders_bp
+    from marketplace.orders.host_routes import bp as distribution_bp
     from marketplace.orders.routes import bp as orders_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
@@ -147,6 +151,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(pickup_bp)
+    app.register_blueprint(farm_orders_bp)
+    app.register_blueprint(distribution_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -225,10 +231,16 @@ def register_cli(app: Flask) -> None:
     from marketplace.catalogue.cli import register as register_catalogue_cli
     from marketplace.demo.cli import register as register_demo_cli
     from marketplace.geo.cli import register as register_geo_cli
+    from marketplace.jobs import register as register_jobs_cli
+    from marketplace.notifications.cli import register as register_notifications_cli
+    from marketplace.orders.cli import register as register_orders_cli
     from marketplace.pickup.cli import register as register_pickup_cli
 
     register_accounts_cli(app)
     register_catalogue_cli(app)
     register_demo_cli(app)
     register_geo_cli(app)
+    register_orders_cli(app)
+    register_jobs_cli(app)
     register_pickup_cli(app)
+    register_notifications_cli(app)

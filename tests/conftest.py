@@ -22,6 +22,8 @@ from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
 from tests import factories
 
+pytest_plugins = ["tests.mailbox"]  # smtp_server (session) and mailbox fixtures
+
 CSRF_RE = re.compile(r'<input[^>]*name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -41,7 +43,7 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def _app_config(tmp_path_factory):
+def _app_config(tmp_path_factory, smtp_server):
     base = tmp_path_factory.mktemp("instance")
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
     return {
@@ -53,6 +55,8 @@ def _app_config(tmp_path_factory):
         "UPLOAD_FOLDER": str(base / "uploads"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "CATALOGUE_PAGE_SIZE": 24,
+        "MAIL_SERVER": smtp_server.hostname,
+        "MAIL_PORT": smtp_server.port,
     }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 import marketplace.orders.models  # noqa: F401 - until marketplace/__init__.py imports it
 from marketplace.catalogue.models import Variant
-from marketplace.orders.models import Order, OrderStatus
+from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.pickup.models import PickupSlot
 from tests import factories
 from tests.conftest import CSRF_RE, csrf_token
@@ -94,9 +94,13 @@ def test_checkout_places_the_order_and_empties_the_cart(client, db, form_post, s
     assert order.buyer_id == shop["buyer"].id
     assert order.sub_orders[0].producer_id == shop["farm"].id
     assert get_cart(client) == {}
+    # Pay at pickup (the one method offered before card payment): confirmed at once.
+    assert order.status == OrderStatus.CONFIRMED
+    assert order.payment_method == PaymentMethod.AT_PICKUP
+    assert order.expires_at is None
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)
-    assert "Waiting for payment" in page
-    assert "Payment comes next" in page
+    assert "Confirmed" in page
+    assert "To pay at pickup: €10.50" in page
     assert "Food miles" in page
     assert "km per farm on average" in page
     assert "Carottes" in page
@@ -169,4 +173,4 @@ def test_another_buyers_order_is_not_found(client, db, form_post, shop):
     response = client.post(f"/orders/{order.id}/cancel", data={"csrf_token": token})
     assert response.status_code == 404
     db.session.expire_all()
-    assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+    assert db.session.get(Order, order.id).status == OrderStatus.CONFIRMED

@@ -16,6 +16,7 @@ from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.catalogue.reference import CATEGORIES
 from marketplace.demo import france
 from marketplace.demo.products import ALCOHOL_VAT_BP, FOOD_VAT_BP, POOLS, months
+from marketplace.demo.seed import DEMO_NEIGHBOURS
 from marketplace.demo.territory import COMMUNES, FARMS
 from marketplace.producers.models import Producer
 
@@ -109,13 +110,28 @@ def test_demo_has_every_role_and_printed_passwords_work(app, db, demo):
     printed = logins(demo)
     assert "admin@demo.circuit-court.fr" in {email for email, _, _ in printed}
     assert {role for _, role, _ in printed} == {r.value for r in Role}
-    assert len(printed) == count(db, User)
+    # Every account is printed but the neighbours who placed the demo orders.
+    assert len(printed) == count(db, User) - len(DEMO_NEIGHBOURS)
     for email, role, password in printed:
         user = authenticate(email, password, app.config["PASSWORD_HASH_METHOD"])
         assert user is not None, email
         assert user.role.value == role
         assert len(password) >= 8
     assert authenticate("admin@demo.circuit-court.fr", "wrong-password") is None
+
+
+def test_demo_has_orders_to_prepare_and_hand_over(app, db, demo):
+    from marketplace.orders.fulfilment import distribution_sheet, pick_list
+    from marketplace.orders.models import Order, OrderStatus
+
+    orders = db.session.scalars(select(Order)).all()
+    assert len(orders) >= 4
+    assert {o.status for o in orders} == {OrderStatus.CONFIRMED}
+    slot_id = orders[0].pickup_slot_id
+    assert {o.pickup_slot_id for o in orders} == {slot_id}
+    assert len(distribution_sheet(db.session, slot_id)) == len(orders)
+    farm_id = orders[0].sub_orders[0].producer_id
+    assert pick_list(db.session, farm_id, slot_id)
 
 
 def test_demo_catalogue_page_shows_demo_products(client, demo):

@@ -331,6 +331,9 @@ def export_rows(producer: Producer) -> list[list[str]]:
     return rows
 
 
+escape_cell = _escape  # for other exports (pick and packing lists)
+
+
 def rows_to_csv(rows: Iterable[list[str]]) -> bytes:
     """UTF-8 with a BOM (so Excel shows accents right), comma-separated, CRLF lines."""
     out = io.StringIO(newline="")

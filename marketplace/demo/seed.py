@@ -341,6 +341,7 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
     catalogue.flush()
     _insert_pickup_points(session, w)
     _schedule_demo_pickups(session, tz=tz)
+    _demo_orders(session, rng, hashes[Role.HOUSEHOLD], tz=tz)
 
     logins += [
         Login(email, Role.PRODUCER, PASSWORDS[Role.PRODUCER], _note(farm.name, "", approved))
@@ -414,6 +415,55 @@ def _schedule_demo_pickups(session, *, tz: str) -> None:
                                           weekday=weekday))
     session.flush()
     generate_slots(session, weeks=4, now=utcnow(), tz=tz)
+
+
+# Neighbours who ordered for the host's next opening, so that the farms' pick lists
+# and the host's distribution sheet have something to show.
+DEMO_NEIGHBOURS = ("Yann Le Gall", "Sophie Tanguy", "Malo Guillemot", "Inès Benali",
+                   "Paul Jégo")
+
+
+def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -> None:
+    """Pay-at-pickup orders for the next opening of the host's shop, placed through the
+    real checkout (stock and places taken as for anyone)."""
+    from marketplace.orders.models import PaymentMethod
+    from marketplace.orders.services import CheckoutError, checkout
+    from marketplace.pickup.models import PickupSlot, SlotStatus
+    from marketplace.producers.rounds import can_serve
+
+    now = utcnow()
+    slot = session.scalars(
+        select(PickupSlot).join(PickupSlot.pickup_point)
+        .where(PickupPoint.name == PICKUP_POINTS[0][0], PickupSlot.status == SlotStatus.OPEN,
+               PickupSlot.cutoff_at > now)
+        .order_by(PickupSlot.starts_at)
+    ).first()
+    if slot is None:
+        return
+    farms = [f for f in session.scalars(
+        select(Producer).join(Producer.user).where(User.approved_at.is_not(None))
+        .order_by(Producer.id)) if can_serve(f, slot, tz=tz)]
+    variants = list(session.scalars(
+        select(Variant).join(Variant.product)
+        .where(Product.producer_id.in_([f.id for f in farms]), Product.is_active.is_(True),
+               Variant.is_active.is_(True), Variant.stock >= 5)
+        .order_by(Variant.id)))
+    if not variants:
+        return
+    buyers = [session.scalar(select(User).where(User.email == f"household@{DEMO_DOMAIN}"))]
+    for n, name in enumerate(DEMO_NEIGHBOURS, start=1):
+        buyers.append(User(email=f"neighbour{n}@{DEMO_DOMAIN}", display_name=name,
+                           password_hash=household_hash, role=Role.HOUSEHOLD, locale="fr"))
+        session.add(buyers[-1])
+    session.flush()
+    for buyer in buyers:
+        cart = {str(v.id): rng.randint(1, 2) for v in rng.sample(variants, k=3)}
+        try:
+            with session.begin_nested():
+                checkout(session, buyer=buyer, cart=cart, slot_id=slot.id, now=now, tz=tz,
+                         payment_method=PaymentMethod.AT_PICKUP)
+        except CheckoutError:
+            continue  # a demo order that does not fit is simply left out
 
 
 def _insert_pickup_points(session, w: _Writer) -> None:

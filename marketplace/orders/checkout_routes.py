@@ -20,6 +20,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
@@ -29,14 +31,16 @@ from marketplace.geo.location import current_location
 from marketplace.geo.services import distance_km
 from marketplace.models import utcnow
 from marketplace.orders import cart as cart_service
-from marketplace.orders import services
-from marketplace.orders.models import Actor
+from marketplace.orders import fulfilment, services
+from marketplace.orders.models import Actor, OrderStatus, PaymentMethod
 from marketplace.orders.routes import CART_KEY, session_cart
+from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 
 bp = Blueprint("checkout", __name__)
 
 MAX_SLOTS_SHOWN = 200
+ENABLED_PAYMENT_METHODS = frozenset({PaymentMethod.AT_PICKUP.value})
 
 
 @dataclass
@@ -121,10 +125,15 @@ def show():
 @login_required
 def place():
     slot_id = _parse_slot_id(request.form.get("slot_id"))
+    # Pay at pickup is the one method offered until card payment comes (issue 5): a
+    # form without the field means it; any other value is refused with a message.
+    payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
     try:
+        if payment_method not in ENABLED_PAYMENT_METHODS:
+            raise services.CheckoutError(services.PAYMENT_METHOD, _l("Choose how to pay."))
         order = services.checkout(
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
-            now=utcnow(), tz=_tz(),
+            now=utcnow(), tz=_tz(), payment_method=payment_method,
         )
         db.session.commit()
     except services.CheckoutError as exc:
@@ -134,7 +143,11 @@ def place():
             error_line=exc.line.variant_id if exc.line else None, status=exc.status,
         )
     session.pop(CART_KEY, None)
-    flash(_("Your order is placed. Please note the pickup slot."), "success")
+    if order.status == OrderStatus.CONFIRMED:
+        flash(_("Your order is confirmed: you pay at pickup. A confirmation e-mail is on its "
+                "way."), "success")
+    else:
+        flash(_("Your order is placed. Please note the pickup slot."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
 
 
@@ -176,3 +189,31 @@ def cancel(order_id: int):
         return render_template("orders/order.html", order=order, can_cancel=False), 409
     flash(_("Your order is cancelled."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
+
+
+@bp.post("/orders/<int:order_id>/reorder")
+@login_required
+def reorder(order_id: int):
+    """Put a past order's items back in the cart (what is still sold), in one click."""
+    order = _own_order_or_404(order_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    wanted, missing = fulfilment.reorder_lines(db.session, order)
+    cart = session_cart()
+    added = 0
+    for variant_id, quantity in wanted.items():
+        try:
+            cart = cart_service.add(cart, variant_id, quantity)
+            added += 1
+        except cart_service.CartError:
+            missing.append(next(f"{ln.product_name} ({ln.variant_label})"
+                                for ln in order.lines if ln.variant_id == variant_id))
+    session[CART_KEY] = cart
+    if added:
+        flash(ngettext("%(num)d item of order %(number)s is back in your cart.",
+                       "%(num)d items of order %(number)s are back in your cart.",
+                       added, number=order.id), "success")
+    if missing:
+        flash(_("No longer sold or over the cart's limits: %(items)s.",
+                items=", ".join(missing)), "warning")
+    return redirect(url_for("orders.show"), code=303)

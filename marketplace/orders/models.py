@@ -27,6 +27,19 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+class PaymentMethod(enum.StrEnum):
+    AT_PICKUP = "at_pickup"  # paid to the host at the counter
+    CARD = "card"  # paid online (Stripe)
+
+
+class CounterPayment(enum.StrEnum):
+    """How a pay-at-pickup order was paid at the counter, as the host records it."""
+
+    CASH = "cash"
+    CHEQUE = "cheque"
+    CARD = "card"
+
+
 class Actor(enum.StrEnum):
     BUYER = "buyer"
     PRODUCER = "producer"
@@ -46,6 +59,10 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[Actor]] = {
     (S.CONFIRMED, S.CANCELLED): frozenset({A.BUYER, A.PRODUCER, A.ADMIN}),
     (S.CONFIRMED, S.REFUNDED): frozenset({A.SYSTEM, A.ADMIN}),
     (S.READY, S.COLLECTED): frozenset({A.HOST, A.ADMIN}),
+    # The farm brought the order but did not press "ready": the host may still hand it over.
+    (S.CONFIRMED, S.COLLECTED): frozenset({A.HOST, A.ADMIN}),
+    # Undo a check-off ticked by mistake on the distribution sheet.
+    (S.COLLECTED, S.READY): frozenset({A.HOST, A.ADMIN}),
     (S.READY, S.CANCELLED): frozenset({A.ADMIN}),
     (S.CANCELLED, S.REFUNDED): frozenset({A.SYSTEM, A.ADMIN}),
     (S.COLLECTED, S.REFUNDED): frozenset({A.ADMIN}),
@@ -81,6 +98,13 @@ class Order(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment_method: Mapped[PaymentMethod] = mapped_column(
+        enum_column(PaymentMethod), default=PaymentMethod.AT_PICKUP,
+        server_default=PaymentMethod.AT_PICKUP.value,
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Pay at pickup: how the host was paid (cash, cheque, card at the counter).
+    paid_with: Mapped[CounterPayment | None] = mapped_column(enum_column(CounterPayment))
 
     buyer = relationship("User")
     pickup_slot = relationship("PickupSlot")
@@ -92,6 +116,19 @@ class Order(db.Model):
     @property
     def lines(self) -> list[OrderLine]:
         return [line for sub in self.sub_orders for line in sub.lines]
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None
+
+    @property
+    def active_sub_orders(self) -> list[SubOrder]:
+        return [sub for sub in self.sub_orders if sub.status != OrderStatus.CANCELLED]
+
+    @property
+    def amount_due_cents(self) -> int:
+        """What the buyer owes for what the farms actually supply (short lines left out)."""
+        return sum(sub.supplied_cents for sub in self.active_sub_orders)
 
     @property
     def food_km_total(self) -> float:
@@ -121,6 +158,8 @@ class SubOrder(db.Model):
     subtotal_cents: Mapped[int] = mapped_column(default=0)
     vat_cents: Mapped[int] = mapped_column(default=0)
     food_km: Mapped[float] = mapped_column(Float, default=0.0)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="sub_orders")
     producer = relationship("Producer")
@@ -128,6 +167,14 @@ class SubOrder(db.Model):
         back_populates="sub_order", cascade="all, delete-orphan", passive_deletes=True,
         order_by="OrderLine.id",
     )
+
+    @property
+    def supplied_cents(self) -> int:
+        return sum(line.supplied_total_cents for line in self.lines)
+
+    @property
+    def short_cents(self) -> int:
+        return self.subtotal_cents - self.supplied_cents
 
 
 class OrderLine(db.Model):
@@ -139,6 +186,7 @@ class OrderLine(db.Model):
         CheckConstraint("vat_cents >= 0", name="vat"),
         CheckConstraint("line_total_cents >= 0", name="line_total"),
         CheckConstraint("distance_km >= 0", name="distance"),
+        CheckConstraint("quantity_short >= 0 AND quantity_short <= quantity", name="short"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,5 +204,17 @@ class OrderLine(db.Model):
     vat_cents: Mapped[int]
     line_total_cents: Mapped[int]
     distance_km: Mapped[float] = mapped_column(Float, default=0.0)
+    # Units the farm could not supply (hail, no eggs this week), set when packing.
+    quantity_short: Mapped[int] = mapped_column(default=0, server_default="0")
 
     sub_order: Mapped[SubOrder] = relationship(back_populates="lines")
+
+    @property
+    def supplied_quantity(self) -> int:
+        return self.quantity - self.quantity_short
+
+    @property
+    def supplied_total_cents(self) -> int:
+        if not self.quantity_short:
+            return self.line_total_cents
+        return self.unit_price_cents * self.supplied_quantity

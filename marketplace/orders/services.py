@@ -37,6 +37,7 @@ from .models import (
     Order,
     OrderLine,
     OrderStatus,
+    PaymentMethod,
     SubOrder,
 )
 
@@ -49,6 +50,7 @@ SLOT_CUT_OFF = "slot_cut_off"
 VARIANT_GONE = "variant_gone"
 NOT_ENOUGH_STOCK = "not_enough_stock"
 CANNOT_SERVE = "cannot_serve"
+PAYMENT_METHOD = "payment_method"
 
 # HTTP status a view gives each refusal: a conflict with the current state is 409.
 STATUS = {
@@ -60,6 +62,7 @@ STATUS = {
     VARIANT_GONE: 409,
     NOT_ENOUGH_STOCK: 409,
     CANNOT_SERVE: 409,
+    PAYMENT_METHOD: 400,
 }
 
 
@@ -160,13 +163,20 @@ def _reserve(session: Session, line: cart_service.CartLine) -> None:
 
 
 def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
-             tz: str = "Europe/Paris", hold: timedelta | None = None) -> Order:
+             tz: str = "Europe/Paris", hold: timedelta | None = None,
+             payment_method: PaymentMethod = PaymentMethod.CARD) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
-    roll back. An unpaid order holds its stock and place until ``expires_at``: the
-    slot's cut-off, or ``now + hold`` if sooner.
+    roll back. Pay at pickup (where the point takes it): the order is confirmed at
+    once and the buyer told. Card: the order waits for its payment and holds its
+    stock and place until ``expires_at``: the slot's cut-off, or ``now + hold`` if
+    sooner.
     """
+    try:
+        payment_method = PaymentMethod(payment_method)
+    except ValueError:
+        raise CheckoutError(PAYMENT_METHOD, _("Choose how to pay.")) from None
     cart = cart_service.load(cart)
     if not cart:
         raise CheckoutError(EMPTY_CART, _("Your cart is empty."))
@@ -198,10 +208,14 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         _reserve(session, line)
 
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
+    if payment_method == PaymentMethod.AT_PICKUP and not point.accepts_pay_at_pickup:
+        raise CheckoutError(PAYMENT_METHOD, _(
+            "%(point)s does not take payment at pickup: pay by card or choose another point.",
+            point=point.name))
     expires_at = slot.cutoff_at if hold is None else min(slot.cutoff_at, now + hold)
     order = Order(buyer_id=buyer.id, pickup_slot_id=slot.id, status=OrderStatus.PENDING_PAYMENT,
                   currency=view.currency or CURRENCY, created_at=now, expires_at=expires_at,
-                  total_cents=0, vat_cents=0)
+                  total_cents=0, vat_cents=0, payment_method=payment_method)
     for group in view.groups:
         producer = session.get(Producer, group.producer_id)
         km = _food_km(producer, point)
@@ -226,6 +240,20 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         order.vat_cents += sub.vat_cents
     session.add(order)
     session.flush()
+    if payment_method == PaymentMethod.AT_PICKUP:
+        confirm(session, order)
+    return order
+
+
+def confirm(session: Session, order: Order) -> Order:
+    """The order is sure: payment received, or to be paid at pickup. Tells the buyer
+    (once: the e-mail is keyed by the order)."""
+    from marketplace.notifications import orders as notify
+
+    transition(order, OrderStatus.CONFIRMED, Actor.SYSTEM)
+    order.expires_at = None
+    session.flush()
+    notify.order_confirmed(session, order)
     return order
 
 
@@ -300,10 +328,13 @@ def can_cancel(order: Order, actor: Actor, now: datetime) -> bool:
     return order.pickup_slot.cutoff_at > now
 
 
-def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None) -> Order:
+def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None,
+           reason: str = "") -> Order:
     """Cancel before the slot's cut-off (admin and system: any time it is allowed),
-    giving the stock and the slot place back. TransitionError otherwise."""
+    giving the stock and the slot place back, and tell the buyer. TransitionError
+    otherwise."""
     from marketplace.extensions import db
+    from marketplace.notifications import orders as notify
 
     session = session or db.session
     actor = Actor(actor)
@@ -313,6 +344,7 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
         raise TransitionError("past the cut-off")
     if not _cancel_once(session, order, [order.status]):
         raise TransitionError("the order changed meanwhile")
+    notify.order_cancelled(session, order, reason=reason)
     return order
 
 
@@ -328,9 +360,12 @@ def expire_unpaid(session: Session, now: datetime) -> int:
         .options(selectinload(Order.sub_orders).selectinload(SubOrder.lines))
         .order_by(Order.id)
     ).all()
+    from marketplace.notifications import orders as notify
+
     expired = 0
     for order in orders:
         if _cancel_once(session, order, [OrderStatus.PENDING_PAYMENT]):
+            notify.order_cancelled(session, order, reason=_("The payment did not arrive in time."))
             expired += 1
     return expired
 
@@ -353,8 +388,8 @@ def order_of(session: Session, buyer, order_id: int) -> Order | None:
 
 __all__ = [
     "ACTIVE_STATUSES", "CheckoutError", "TransitionError", "allowed", "can_cancel", "cancel",
-    "checkout", "expire_unpaid", "order_of", "orders_of", "serving_problems", "slot_problem",
-    "transition",
+    "checkout", "confirm", "expire_unpaid", "order_of", "orders_of", "serving_problems",
+    "slot_problem", "transition",
 ]
 
 

@@ -80,6 +80,9 @@ class CloseSlotForm(FlaskForm):
         validators=[DataRequired(message=_l("Please give a reason (for example a holiday).")),
                     Length(max=500, message=_l("At most %(max)d characters."))],
     )
+    # What becomes of the date's orders: "move:<slot id>" or "cancel" (choices depend
+    # on the point's other dates: checked by the view).
+    then = StringField(_l("Its orders"), validators=[Length(max=40)])
     submit = SubmitField(_l("Close this date"))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,6 +53,9 @@ class PickupPoint(TimestampMixin, db.Model):
     latitude: Mapped[float]
     longitude: Mapped[float]
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The host takes payment at the counter (cash, cheque, card) for orders placed
+    # with "pay at pickup".
+    accepts_pay_at_pickup: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     host: Mapped[User | None] = relationship()
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from marketplace.accounts.decorators import producer_required, role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.orders import fulfilment
 from marketplace.producers import rounds as rounds_service
 from marketplace.producers.routes import current_farm
 
 from . import services
 from .forms import CloseSlotForm, ConfirmForm, ScheduleForm, weekday_names
+from .models import SlotStatus
 
 bp = Blueprint("pickup", __name__)
 
@@ -29,11 +32,13 @@ def _point_or_404(point_id: int):
 
 
 def _render_point(point, *, form=None, close_form=None, close_slot_id=None, status=200):
+    slots = services.upcoming_slots(point, utcnow())
     return render_template(
         "pickup/point.html",
         point=point,
         schedules=services.schedules_of(point),
-        slots=services.upcoming_slots(point, utcnow()),
+        slots=slots,
+        open_slots=[s for s in slots if s.status == SlotStatus.OPEN],
         form=form or ScheduleForm(formdata=None),
         close_form=close_form or CloseSlotForm(formdata=None),
         close_slot_id=close_slot_id,
@@ -110,9 +115,47 @@ def close_slot(point_id: int, slot_id: int):
     form = CloseSlotForm()
     if not form.validate_on_submit():
         return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
+    now = utcnow()
+    orders = fulfilment.active_orders_of_slot(db.session, slot.id)
+    then = (form.then.data or "").strip()
+    moved = cancelled = 0
+    target = None
+    if orders:
+        if then == "cancel":
+            pass
+        elif then.startswith("move:") and then[5:].isdigit() and len(then) < 25:
+            target = services.slot_of_point(point, int(then[5:]))
+            if target is None:
+                abort(404)
+        else:
+            form.then.errors = [ngettext(
+                "This date has %(num)d order: choose a date to move it to, or cancel it.",
+                "This date has %(num)d orders: choose a date to move them to, or cancel them.",
+                len(orders))]
+            return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
     services.close_slot(slot, form.reason.data)
+    try:
+        if target is not None:
+            moved = fulfilment.move_orders(db.session, slot, target, now=now,
+                                           reason=form.reason.data.strip())
+        elif orders:
+            cancelled = fulfilment.cancel_orders_of_slot(db.session, slot, now=now,
+                                                         reason=form.reason.data.strip())
+    except fulfilment.FulfilmentError as exc:
+        db.session.rollback()
+        form.then.errors = [str(exc.message)]
+        return _render_point(point, close_form=form, close_slot_id=slot.id, status=409)
     db.session.commit()
-    flash(_("This date is closed."), "success")
+    if moved:
+        flash(ngettext("This date is closed. %(num)d order moved; its buyer is told.",
+                       "This date is closed. %(num)d orders moved; their buyers are told.",
+                       moved), "success")
+    elif cancelled:
+        flash(ngettext("This date is closed. %(num)d order cancelled; its buyer is told.",
+                       "This date is closed. %(num)d orders cancelled; their buyers are told.",
+                       cancelled), "success")
+    else:
+        flash(_("This date is closed."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
 
 

@@ -1,0 +1,88 @@
+"""`flask jobs run`: the scheduled upkeep, in-process (ARCHITECTURE: "jobs: in-process").
+
+Every --interval seconds (default 60): expire unpaid orders past their hold (stock
+and places go back), queue the day-before reminders, send what the outbox holds;
+every hour, generate the dated slots of the weekly openings. Each task is
+idempotent, so two runners, a restart or a missed tick change nothing; `--once`
+runs one round (for cron or a systemd timer instead of a long-running process).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.sqlite import write_intent
+
+log = logging.getLogger(__name__)
+
+SLOTS_EVERY_S = 3600
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(jobs_cli)
+
+
+@click.group("jobs")
+def jobs_cli() -> None:
+    """Scheduled upkeep."""
+
+
+def run_once(*, generate_slots: bool = True) -> dict[str, int]:
+    """One round of every task; returns what each did."""
+    from marketplace.notifications import orders as notify
+    from marketplace.notifications import services as outbox
+    from marketplace.orders import services as orders
+    from marketplace.pickup import services as pickup
+
+    config = current_app.config
+    done: dict[str, int] = {}
+    with write_intent():
+        done["expired"] = orders.expire_unpaid(db.session, utcnow())
+        db.session.commit()
+    with write_intent():
+        done["reminders"] = notify.send_reminders(db.session, utcnow())
+        db.session.commit()
+    if generate_slots:
+        with write_intent():
+            done["slots"] = pickup.generate_slots(
+                db.session, weeks=config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
+                tz=config["BABEL_DEFAULT_TIMEZONE"])
+            db.session.commit()
+    done["sent"], done["failed"] = outbox.deliver_pending(db.engine, config)
+    return done
+
+
+@jobs_cli.command("run")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(5, 3600),
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="Run one round and stop.")
+@with_appcontext
+def run_command(interval: int, once: bool) -> None:
+    """Expire unpaid orders, send reminders and e-mails, generate slots; repeatedly."""
+    last_slots = 0.0
+    while True:
+        started = time.monotonic()
+        slots_due = started - last_slots >= SLOTS_EVERY_S
+        try:
+            done = run_once(generate_slots=slots_due)
+        except Exception:  # a failed round (database restarting) must not stop the runner
+            if once:
+                raise
+            db.session.rollback()
+            log.exception("scheduled jobs: round failed; next try in %s s", interval)
+        else:
+            if slots_due:
+                last_slots = started
+            click.echo(" ".join(f"{key}={value}" for key, value in done.items()))
+        finally:
+            db.session.remove()
+        if once:
+            return
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

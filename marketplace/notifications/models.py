@@ -1,0 +1,38 @@
+"""The outbox: e-mails written in the same transaction as the change they announce,
+sent after it commits (or later, by `flask notifications deliver`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.extensions import db
+from marketplace.models import UTCDateTime, utcnow
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_sent_at", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    # One message per event ("order-confirmed:42"), even if the event is applied twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by the sender that took the message, so two senders never both send it; a
+    # claim older than services.CLAIM_TIMEOUT is from a sender that died and is retaken.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Tries so far, the one that succeeded included.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    def __repr__(self) -> str:
+        state = "sent" if self.sent_at else f"pending, {self.attempts} attempt(s)"
+        return f"<OutboxMessage {self.id} {self.dedupe_key or ''} {state}>"

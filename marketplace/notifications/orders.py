@@ -1,0 +1,159 @@
+"""The e-mails of an order's life, one function per event, and the reminders.
+
+Each function renders a plain-text e-mail in the buyer's language (templates/mail/),
+with times in the site's time zone, and queues it in the caller's transaction under
+a key that makes it unique: applying the same event twice sends one e-mail. Each
+returns the queued message, or None when that e-mail was already queued.
+They need a Flask app context (templates, translations, settings), not a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_babel import force_locale, format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+
+from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrder
+from marketplace.pickup.models import PickupSlot
+
+from .models import OutboxMessage
+from .services import queue
+
+SLOT_FORMAT = "EEEE d MMMM, HH:mm"
+REMINDER_KEY = "order-reminder:"
+# Orders reminded: those whose slot starts between now + start and now + end. Run
+# once a day (e.g. at 18:00) to remind every order the day before.
+REMINDER_WINDOW = (timedelta(hours=12), timedelta(hours=36))
+REMINDED_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY)
+
+
+@contextmanager
+def _language_of(user) -> Iterator[None]:
+    config = current_app.config
+    locale = user.locale if user.locale in config["LANGUAGES"] else None
+    with force_locale(locale or config["BABEL_DEFAULT_LOCALE"]):
+        yield
+
+
+def order_url(order_id: int) -> str:
+    """The order's page at PUBLIC_URL (commands have no request to take a host from)."""
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/",
+                                       url_scheme=parts.scheme or "http")
+    return adapter.build("checkout.order", {"order_id": order_id}, force_external=True)
+
+
+def _when(slot: PickupSlot) -> str:
+    return format_datetime(slot.starts_at, SLOT_FORMAT)
+
+
+def _queue(session: Session, order: Order, key: str, make_subject: Callable[[], str],
+           template: str, **context) -> OutboxMessage | None:
+    buyer = order.buyer
+    # The subject is made here too: gettext must run in the buyer's language.
+    with _language_of(buyer):
+        subject = make_subject()
+        body = render_template(template, order=order, buyer=buyer, slot=order.pickup_slot,
+                               order_url=order_url(order.id), **context)
+    return queue(session, to=buyer.email, subject=subject, body=body, key=key)
+
+
+def order_confirmed(session: Session, order: Order) -> OutboxMessage | None:
+    return _queue(
+        session, order, f"order-confirmed:{order.id}",
+        lambda: _("Order %(number)s confirmed", number=order.id),
+        "mail/order_confirmed.txt",
+    )
+
+
+def sub_order_ready(session: Session, sub_order: SubOrder) -> OutboxMessage | None:
+    """One farm's part of an order is ready to collect."""
+    order = sub_order.order
+    return _queue(
+        session, order, f"sub-order-ready:{sub_order.id}",
+        lambda: _("Order %(number)s: your items from %(producer)s are ready",
+                  number=order.id, producer=sub_order.producer.name),
+        "mail/sub_order_ready.txt", sub_order=sub_order,
+    )
+
+
+def amount_to_pay_at_pickup(order: Order) -> int:
+    """What the buyer still hands over at the counter (0 for an order paid by card)."""
+    if order.payment_method != PaymentMethod.AT_PICKUP or order.is_paid:
+        return 0
+    return order.amount_due_cents
+
+
+def order_reminder(session: Session, order: Order, *,
+                   to_pay_cents: int | None = None) -> OutboxMessage | None:
+    """The day before: what to collect, where, when, and what is left to pay at
+    pickup (``to_pay_cents``, by default ``amount_to_pay_at_pickup``; 0: paid)."""
+    if to_pay_cents is None:
+        to_pay_cents = amount_to_pay_at_pickup(order)
+    return _queue(
+        session, order, f"{REMINDER_KEY}{order.id}",
+        lambda: _("Reminder: collect order %(number)s on %(when)s",
+                  number=order.id, when=_when(order.pickup_slot)),
+        "mail/order_reminder.txt", to_pay_cents=to_pay_cents,
+    )
+
+
+def order_cancelled(session: Session, order: Order, reason: str = "") -> OutboxMessage | None:
+    return _queue(
+        session, order, f"order-cancelled:{order.id}",
+        lambda: _("Order %(number)s cancelled", number=order.id),
+        "mail/order_cancelled.txt", reason=reason,
+    )
+
+
+def slot_moved(session: Session, order: Order, old_slot: PickupSlot, new_slot: PickupSlot,
+               reason: str = "") -> OutboxMessage | None:
+    """The order moved from ``old_slot`` to ``new_slot`` (time, or point, or both)."""
+    return _queue(
+        session, order, f"slot-moved:{order.id}:{new_slot.id}",
+        lambda: _("Order %(number)s: new pickup time", number=order.id),
+        "mail/slot_moved.txt", old_slot=old_slot, new_slot=new_slot, reason=reason,
+    )
+
+
+# Reminders --------------------------------------------------------------------------------
+
+def reminders_due(session: Session, now: datetime, *,
+                  window: tuple[timedelta, timedelta] = REMINDER_WINDOW) -> list[Order]:
+    """Confirmed or ready orders whose slot starts within ``window`` of ``now`` and
+    that have no reminder queued yet, in one query (buyer, slot and point loaded)."""
+    start, end = window
+    reminder_key = literal(REMINDER_KEY) + cast(Order.id, String)
+    return list(session.scalars(
+        select(Order)
+        .join(Order.pickup_slot)
+        .where(Order.status.in_(REMINDED_STATUSES),
+               PickupSlot.starts_at >= now + start,
+               PickupSlot.starts_at < now + end,
+               ~exists().where(OutboxMessage.dedupe_key == reminder_key))
+        .options(contains_eager(Order.pickup_slot).joinedload(PickupSlot.pickup_point),
+                 joinedload(Order.buyer))
+        .order_by(PickupSlot.starts_at, Order.id)
+    ))
+
+
+def send_reminders(session: Session, now: datetime, *,
+                   window: tuple[timedelta, timedelta] = REMINDER_WINDOW) -> int:
+    """Queue the reminder of every order due; returns how many were queued."""
+    orders = reminders_due(session, now, window=window)
+    if not orders:
+        return 0
+    # What each e-mail lists, in two queries rather than a few per order.
+    session.scalars(
+        select(Order).where(Order.id.in_([order.id for order in orders]))
+        .options(selectinload(Order.sub_orders).options(
+            selectinload(SubOrder.lines), joinedload(SubOrder.producer)))
+    ).all()
+    return sum(1 for order in orders if order_reminder(session, order) is not None)

@@ -1,0 +1,137 @@
+"""The farm's side of orders: incoming orders per slot, pick list, packing list
+(printable, and as CSV), marking a buyer's order ready with any missing units."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.pickup.forms import ConfirmForm
+from marketplace.pickup.models import PickupSlot
+from marketplace.producers.routes import current_farm
+
+from . import fulfilment
+
+bp = Blueprint("farm_orders", __name__, url_prefix="/farm/orders")
+
+SHORT_FIELD = re.compile(r"^short-(\d{1,18})$")
+
+
+def _slot_or_404(slot_id: int) -> PickupSlot:
+    slot = db.session.get(PickupSlot, slot_id) if 0 < slot_id < 2**63 else None
+    if slot is None:
+        abort(404)
+    return slot
+
+
+@bp.get("")
+@producer_required
+def index():
+    farm = current_farm()
+    # Yesterday's slots stay listed for a day: the farm may still check what was collected.
+    slots = fulfilment.incoming_slots(db.session, farm.id, since=utcnow() - timedelta(days=1))
+    return render_template("farm/orders.html", farm=farm, slots=slots)
+
+
+def _render_slot(slot, farm, *, error=None, error_sub=None, status=200):
+    return render_template(
+        "farm/slot_orders.html", farm=farm, slot=slot,
+        pick_list=fulfilment.pick_list(db.session, farm.id, slot.id),
+        packing=fulfilment.packing_list(db.session, farm.id, slot.id),
+        form=ConfirmForm(formdata=None), error=error, error_sub=error_sub,
+        raw=request.form if error else {},
+    ), status
+
+
+@bp.get("/slots/<int:slot_id>")
+@producer_required
+def slot(slot_id: int):
+    return _render_slot(_slot_or_404(slot_id), current_farm())
+
+
+def _filename(kind: str, slot: PickupSlot) -> str:
+    day = format_datetime(slot.starts_at, "yyyy-MM-dd")
+    return f"{kind}-{day}-slot{slot.id}.csv"
+
+
+def _csv_response(rows, filename: str):
+    response = send_file(io.BytesIO(rows_to_csv(rows)), mimetype="text/csv",
+                         as_attachment=True, download_name=filename, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/slots/<int:slot_id>/pick-list.csv")
+@producer_required
+def pick_list_csv(slot_id: int):
+    slot, farm = _slot_or_404(slot_id), current_farm()
+    rows = [[_("product"), _("variant"), _("quantity"), _("missing"), _("to pick"), _("buyers")]]
+    for line in fulfilment.pick_list(db.session, farm.id, slot.id):
+        rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
+                     str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
+    return _csv_response(rows, _filename("pick-list", slot))
+
+
+@bp.get("/slots/<int:slot_id>/packing-list.csv")
+@producer_required
+def packing_list_csv(slot_id: int):
+    slot, farm = _slot_or_404(slot_id), current_farm()
+    rows = [[_("order"), _("buyer"), _("product"), _("variant"), _("quantity"), _("missing"),
+             _("amount (EUR)"), _("status")]]
+    for sub in fulfilment.packing_list(db.session, farm.id, slot.id):
+        for line in sub.lines:
+            rows.append([
+                str(sub.order_id), escape_cell(sub.order.buyer.display_name),
+                escape_cell(line.product_name), escape_cell(line.variant_label),
+                str(line.quantity), str(line.quantity_short),
+                f"{line.supplied_total_cents // 100}.{line.supplied_total_cents % 100:02d}",
+                sub.status.value,
+            ])
+    return _csv_response(rows, _filename("packing-list", slot))
+
+
+@bp.post("/sub-orders/<int:sub_order_id>/ready")
+@producer_required
+def mark_ready(sub_order_id: int):
+    farm = current_farm()
+    sub = fulfilment.sub_order_of(db.session, farm.id, sub_order_id)
+    if sub is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    slot = db.session.get(PickupSlot, sub.order.pickup_slot_id)
+    raw = {int(m.group(1)): value for key, value in request.form.items()
+           if (m := SHORT_FIELD.match(key))}
+    try:
+        shorts = fulfilment.parse_shorts(sub, raw)
+        fulfilment.mark_ready(db.session, sub, now=utcnow(), shorts=shorts)
+        db.session.commit()
+    except fulfilment.FulfilmentError as exc:
+        db.session.rollback()
+        return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)
+    missing = sum(line.quantity_short for line in sub.lines)
+    if missing:
+        flash(_("Order %(number)s is ready, with %(num)d missing unit(s): the buyer is told.",
+                number=sub.order_id, num=missing), "success")
+    else:
+        flash(_("Order %(number)s is ready: the buyer is told.", number=sub.order_id), "success")
+    return redirect(url_for("farm_orders.slot", slot_id=slot.id, _anchor=f"sub-{sub.id}"),
+                    code=303)

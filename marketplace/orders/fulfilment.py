@@ -1,0 +1,395 @@
+"""After checkout: what each farm prepares, what each host hands over.
+
+Producer: incoming orders per slot, the pick list (total of each variant, one
+aggregate query) and the packing list (per buyer); marking a sub-order ready,
+with the units it could not supply ("short"). Host: the distribution sheet of a
+slot and its check-off (collected, and how a pay-at-pickup order was paid).
+Host or admin: moving the orders of a closed date to another date of the point.
+
+Plain functions with explicit arguments; they flush, never commit. Every status
+change goes through ``services.transition`` (the one state machine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from marketplace.catalogue.models import Variant
+from marketplace.notifications import orders as notify
+from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+
+from .models import (
+    ACTIVE_STATUSES,
+    Actor,
+    CounterPayment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    SubOrder,
+)
+from .services import TransitionError, allowed, transition
+
+# Sub-orders a farm still has to prepare or has prepared (not cancelled, not refunded).
+FULFILMENT_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COLLECTED)
+
+
+class FulfilmentError(ValueError):
+    """Refused input: ``message`` says why in plain words (a lazy string)."""
+
+    def __init__(self, message):
+        super().__init__("refused")  # the lazy message is rendered in a request, not here
+        self.message = message
+
+
+# Producer: incoming orders ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IncomingSlot:
+    slot_id: int
+    starts_at: datetime
+    ends_at: datetime
+    cutoff_at: datetime
+    slot_status: SlotStatus
+    point_name: str
+    point_commune: str
+    orders: int
+    ready: int
+    collected: int
+    total_cents: int
+
+
+def incoming_slots(session: Session, producer_id: int, *, since: datetime,
+                   limit: int = 100) -> list[IncomingSlot]:
+    """The farm's slots that end after ``since`` and hold at least one of its sub-orders
+    (pending payment ones left out: not sure yet), soonest first, in one query."""
+    statuses = list(FULFILMENT_STATUSES)
+    rows = session.execute(
+        select(
+            PickupSlot.id, PickupSlot.starts_at, PickupSlot.ends_at, PickupSlot.cutoff_at,
+            PickupSlot.status, PickupPoint.name, PickupPoint.commune,
+            func.count(SubOrder.id),
+            func.sum(case((SubOrder.status == OrderStatus.READY, 1), else_=0)),
+            func.sum(case((SubOrder.status == OrderStatus.COLLECTED, 1), else_=0)),
+            func.sum(SubOrder.subtotal_cents),
+        )
+        .select_from(SubOrder)
+        .join(Order, Order.id == SubOrder.order_id)
+        .join(PickupSlot, PickupSlot.id == Order.pickup_slot_id)
+        .join(PickupPoint, PickupPoint.id == PickupSlot.pickup_point_id)
+        .where(SubOrder.producer_id == producer_id, SubOrder.status.in_(statuses),
+               PickupSlot.ends_at > since)
+        .group_by(PickupSlot.id, PickupSlot.starts_at, PickupSlot.ends_at, PickupSlot.cutoff_at,
+                  PickupSlot.status, PickupPoint.name, PickupPoint.commune)
+        .order_by(PickupSlot.starts_at, PickupSlot.id)
+        .limit(limit)
+    ).all()
+    return [IncomingSlot(*row[:7], orders=int(row[7]), ready=int(row[8] or 0),
+                         collected=int(row[9] or 0), total_cents=int(row[10] or 0))
+            for row in rows]
+
+
+@dataclass(frozen=True)
+class PickLine:
+    variant_id: int | None
+    product_name: str
+    variant_label: str
+    quantity: int
+    short: int
+    buyers: int
+
+    @property
+    def to_pick(self) -> int:
+        return self.quantity - self.short
+
+
+def pick_list(session: Session, producer_id: int, slot_id: int) -> list[PickLine]:
+    """Total quantity of each variant the farm brings to the slot: ONE aggregate query,
+    whatever the number of lines. Grouped by the names copied on the lines, so a
+    variant renamed or deleted since still shows what the buyers ordered."""
+    rows = session.execute(
+        select(
+            OrderLine.variant_id, OrderLine.product_name, OrderLine.variant_label,
+            func.sum(OrderLine.quantity), func.sum(OrderLine.quantity_short),
+            func.count(func.distinct(SubOrder.id)),
+        )
+        .select_from(OrderLine)
+        .join(SubOrder, SubOrder.id == OrderLine.sub_order_id)
+        .join(Order, Order.id == SubOrder.order_id)
+        .where(SubOrder.producer_id == producer_id, Order.pickup_slot_id == slot_id,
+               SubOrder.status.in_(list(FULFILMENT_STATUSES)))
+        .group_by(OrderLine.variant_id, OrderLine.product_name, OrderLine.variant_label)
+        .order_by(OrderLine.product_name, OrderLine.variant_label, OrderLine.variant_id)
+    ).all()
+    return [PickLine(row[0], row[1], row[2], int(row[3]), int(row[4] or 0), int(row[5]))
+            for row in rows]
+
+
+def packing_list(session: Session, producer_id: int, slot_id: int) -> list[SubOrder]:
+    """The farm's sub-orders for the slot, one per buyer, with their lines and buyer
+    (three queries whatever their number), by buyer name."""
+    from marketplace.accounts.models import User
+
+    return list(session.scalars(
+        select(SubOrder)
+        .join(Order, Order.id == SubOrder.order_id)
+        .join(User, User.id == Order.buyer_id)
+        .where(SubOrder.producer_id == producer_id, Order.pickup_slot_id == slot_id,
+               SubOrder.status.in_(list(FULFILMENT_STATUSES)))
+        .options(joinedload(SubOrder.order).joinedload(Order.buyer),
+                 selectinload(SubOrder.lines))
+        .order_by(func.lower(User.display_name), Order.id)
+    ).unique())
+
+
+def sub_order_of(session: Session, producer_id: int, sub_order_id: int) -> SubOrder | None:
+    """The farm's own sub-order, or None (another farm's is not found)."""
+    sub = session.get(SubOrder, sub_order_id) if 0 < sub_order_id < 2**63 else None
+    return sub if sub is not None and sub.producer_id == producer_id else None
+
+
+def parse_shorts(sub: SubOrder, raw: dict[int, str]) -> dict[int, int]:
+    """line id -> units short, from the packing form's text fields. FulfilmentError
+    names the line when a value is not a whole number between 0 and the quantity."""
+    from flask_babel import lazy_gettext as _
+
+    by_id = {line.id: line for line in sub.lines}
+    shorts: dict[int, int] = {}
+    for line_id, text in raw.items():
+        line = by_id.get(line_id)
+        if line is None:
+            raise FulfilmentError(_("This line is not part of this order."))
+        text = (text or "").strip() or "0"
+        if not (text.isascii() and text.isdigit()) or int(text) > line.quantity:
+            raise FulfilmentError(_(
+                "%(item)s: the missing quantity must be a whole number from 0 to %(max)d.",
+                item=f"{line.product_name} ({line.variant_label})", max=line.quantity,
+            ))
+        shorts[line_id] = int(text)
+    return shorts
+
+
+def _sync_order(order: Order, actor: Actor) -> None:
+    """The order follows its sub-orders: ready when every active one is ready,
+    collected when every one is collected (moves checked by the state machine)."""
+    active = order.active_sub_orders
+    if not active:
+        return
+    statuses = {sub.status for sub in active}
+    for target in (OrderStatus.COLLECTED, OrderStatus.READY):
+        if statuses == {target} and order.status != target and allowed(order.status, target,
+                                                                          actor):
+            order.status = target
+            return
+
+
+def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int]) -> None:
+    """Record the units the farm cannot supply, while the sub-order is not yet collected."""
+    from flask_babel import lazy_gettext as _
+
+    if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
+        raise FulfilmentError(_("This order can no longer be changed."))
+    for line in sub.lines:
+        if line.id in shorts:
+            line.quantity_short = shorts[line.id]
+    session.flush()
+
+
+def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
+               shorts: dict[int, int] | None = None) -> SubOrder:
+    """The farm has packed this buyer's sub-order (with any short units); the buyer is told."""
+    from flask_babel import lazy_gettext as _
+
+    if shorts:
+        set_shorts(session, sub, shorts)
+    if sub.status == OrderStatus.READY:
+        return sub
+    if not allowed(sub.status, OrderStatus.READY, Actor.PRODUCER):
+        raise FulfilmentError(_("This order cannot be marked ready: it was cancelled or "
+                                "already handed over."))
+    transition(sub, OrderStatus.READY, Actor.PRODUCER)
+    sub.ready_at = now
+    _sync_order(sub.order, Actor.PRODUCER)
+    session.flush()
+    notify.sub_order_ready(session, sub)
+    return sub
+
+
+# Host: distribution sheet ----------------------------------------------------------------
+
+def distribution_sheet(session: Session, slot_id: int) -> list[Order]:
+    """Every order of the slot that is to be handed over or was, with its buyer,
+    sub-orders, farms and lines (a fixed number of queries), by buyer name."""
+    from marketplace.accounts.models import User
+
+    return list(session.scalars(
+        select(Order)
+        .join(User, User.id == Order.buyer_id)
+        .where(Order.pickup_slot_id == slot_id, Order.status.in_(list(FULFILMENT_STATUSES)))
+        .options(joinedload(Order.buyer),
+                 selectinload(Order.sub_orders).joinedload(SubOrder.producer),
+                 selectinload(Order.sub_orders).selectinload(SubOrder.lines))
+        .order_by(func.lower(User.display_name), Order.id)
+    ).unique())
+
+
+def order_in_slot(session: Session, slot_id: int, order_id: int) -> Order | None:
+    order = session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    return order if order is not None and order.pickup_slot_id == slot_id else None
+
+
+def mark_collected(session: Session, order: Order, *, now: datetime, actor: Actor = Actor.HOST,
+                   paid_with: CounterPayment | None = None) -> Order:
+    """The buyer took the order: every active sub-order is collected. An unpaid
+    pay-at-pickup order needs how it was paid (cash, cheque, card)."""
+    from flask_babel import lazy_gettext as _
+
+    if order.status == OrderStatus.COLLECTED:
+        return order  # ticked twice (two volunteers, a double tap): nothing more to do
+    if order.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
+        raise FulfilmentError(_("This order cannot be handed over: it was cancelled or "
+                                "is not confirmed yet."))
+    if not order.is_paid:
+        if order.payment_method != PaymentMethod.AT_PICKUP:
+            raise FulfilmentError(_("This order is not paid yet."))
+        if paid_with is None:
+            raise FulfilmentError(_("Say how the buyer paid: cash, cheque or card."))
+        order.paid_with = CounterPayment(paid_with)
+        order.paid_at = now
+    for sub in order.active_sub_orders:
+        if sub.status != OrderStatus.COLLECTED:
+            transition(sub, OrderStatus.COLLECTED, actor)
+            sub.collected_at = now
+    transition(order, OrderStatus.COLLECTED, actor)
+    session.flush()
+    return order
+
+
+def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST) -> Order:
+    """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter)."""
+    from flask_babel import lazy_gettext as _
+
+    if order.status != OrderStatus.COLLECTED:
+        raise FulfilmentError(_("This order is not marked as collected."))
+    for sub in order.active_sub_orders:
+        transition(sub, OrderStatus.READY, actor)
+        sub.collected_at = None
+    transition(order, OrderStatus.READY, actor)
+    if order.payment_method == PaymentMethod.AT_PICKUP and order.paid_with is not None:
+        order.paid_with = None
+        order.paid_at = None
+    session.flush()
+    return order
+
+
+# Host or admin: a closed date's orders go to another date ---------------------------------
+
+def active_orders_of_slot(session: Session, slot_id: int) -> list[Order]:
+    return list(session.scalars(
+        select(Order).where(Order.pickup_slot_id == slot_id,
+                            Order.status.in_(list(ACTIVE_STATUSES)))
+        .options(selectinload(Order.sub_orders)).order_by(Order.id)
+    ))
+
+
+def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
+                now: datetime, reason: str = "") -> int:
+    """Move every active order of ``from_slot`` to ``to_slot`` of the same point, in the
+    caller's transaction: the places are taken in the target with ONE conditional
+    UPDATE (all or none), given back in the source, and each buyer is told.
+    FulfilmentError when the target is not a later open date with room for them all."""
+    from flask_babel import lazy_gettext as _
+
+    if to_slot.id == from_slot.id or to_slot.pickup_point_id != from_slot.pickup_point_id:
+        raise FulfilmentError(_("Choose another date of this pickup point."))
+    if to_slot.status != SlotStatus.OPEN or to_slot.ends_at <= now:
+        raise FulfilmentError(_("The date chosen is closed or already over."))
+    orders = active_orders_of_slot(session, from_slot.id)
+    if not orders:
+        return 0
+    count = len(orders)
+    table = PickupSlot.__table__
+    taken = session.execute(
+        update(table)
+        .where(table.c.id == to_slot.id, table.c.status == SlotStatus.OPEN,
+               table.c.taken + count <= table.c.capacity)
+        .values(taken=table.c.taken + count)
+    )
+    if taken.rowcount != 1:
+        session.refresh(to_slot)
+        raise FulfilmentError(_(
+            "The date chosen has %(left)d place(s) left for %(count)d order(s). Choose another "
+            "date or raise its capacity.", left=to_slot.places_left, count=count))
+    session.execute(
+        update(table).where(table.c.id == from_slot.id)
+        .values(taken=case((table.c.taken >= count, table.c.taken - count), else_=0))
+    )
+    order_ids = [order.id for order in orders]
+    session.execute(
+        update(Order.__table__).where(Order.__table__.c.id.in_(order_ids))
+        .values(pickup_slot_id=to_slot.id)
+    )
+    session.flush()
+    for order in orders:
+        session.refresh(order)
+        notify.slot_moved(session, order, from_slot, to_slot, reason=reason)
+    session.expire(from_slot, ["taken"])
+    session.expire(to_slot, ["taken"])
+    return count
+
+
+def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,
+                          reason: str = "") -> int:
+    """Cancel every active order of a closed date (no other date to move them to),
+    giving stock and places back; each buyer is told."""
+    from .services import cancel
+
+    cancelled = 0
+    for order in active_orders_of_slot(session, slot.id):
+        try:
+            cancel(order, Actor.ADMIN, now, session=session, reason=reason)
+        except TransitionError:
+            continue  # changed meanwhile (cancelled by its buyer): nothing to do
+        cancelled += 1
+    return cancelled
+
+
+# Buyer: reorder ------------------------------------------------------------------------------
+
+def reorder_lines(session: Session, order: Order) -> tuple[dict[int, int], list[str]]:
+    """What a past order would put back in the cart: variant id -> quantity for what is
+    still sold (in one query), and the names of what is not."""
+    wanted: dict[int, int] = {}
+    names: dict[int, str] = {}
+    missing: list[str] = []
+    for line in order.lines:
+        label = f"{line.product_name} ({line.variant_label})"
+        if line.variant_id is None:
+            missing.append(label)
+            continue
+        wanted[line.variant_id] = wanted.get(line.variant_id, 0) + line.quantity
+        names[line.variant_id] = label
+    if not wanted:
+        return {}, missing
+    from marketplace.accounts.models import User
+    from marketplace.catalogue.models import Product
+    from marketplace.producers.models import Producer
+
+    # The cart's own rule (cart.orderable_variant), for all the lines in one query.
+    on_sale = set(session.scalars(
+        select(Variant.id).join(Product, Product.id == Variant.product_id)
+        .join(Producer, Producer.id == Product.producer_id)
+        .join(User, User.id == Producer.user_id)
+        .where(Variant.id.in_(list(wanted)),
+               and_(Variant.is_active.is_(True), Product.is_active.is_(True),
+                    User.approved_at.is_not(None)))
+    ))
+    for variant_id in list(wanted):
+        if variant_id not in on_sale:
+            missing.append(names[variant_id])
+            del wanted[variant_id]
+    return wanted, missing

@@ -1,0 +1,104 @@
+"""The host's distribution sheet of a slot: each buyer, what they collect from which
+farm, paid or to pay, with a check-off as people collect (plain forms: works
+without JavaScript, on a phone at the counter)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.decorators import role_required
+from marketplace.accounts.models import Role
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.pickup import services as pickup_services
+from marketplace.pickup.forms import ConfirmForm
+from marketplace.pickup.models import PickupSlot
+
+from . import fulfilment
+from .models import Actor, CounterPayment, OrderStatus
+
+bp = Blueprint("distribution", __name__, url_prefix="/pickup/slots")
+
+host_required = role_required(Role.HOST, Role.ADMIN)
+
+
+def _managed_slot_or_404(slot_id: int) -> PickupSlot:
+    """The slot if the signed-in host hosts its point (or is an admin), else 404."""
+    slot = db.session.get(PickupSlot, slot_id) if 0 < slot_id < 2**63 else None
+    if slot is None or pickup_services.managed_point(current_user, slot.pickup_point_id) is None:
+        abort(404)
+    return slot
+
+
+def _actor() -> Actor:
+    return Actor.ADMIN if current_user.role == Role.ADMIN else Actor.HOST
+
+
+def _render(slot, *, error=None, error_order=None, status=200):
+    orders = fulfilment.distribution_sheet(db.session, slot.id)
+    to_collect = [o for o in orders if o.status != OrderStatus.COLLECTED]
+    return render_template(
+        "pickup/sheet.html", slot=slot, orders=orders, form=ConfirmForm(formdata=None),
+        remaining=len(to_collect),
+        to_take_cents=sum(o.amount_due_cents for o in to_collect if not o.is_paid),
+        payments=list(CounterPayment), error=error, error_order=error_order,
+    ), status
+
+
+@bp.get("/<int:slot_id>/sheet")
+@host_required
+def sheet(slot_id: int):
+    return _render(_managed_slot_or_404(slot_id))
+
+
+def _order_or_404(slot, order_id: int):
+    order = fulfilment.order_in_slot(db.session, slot.id, order_id)
+    if order is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return order
+
+
+@bp.post("/<int:slot_id>/orders/<int:order_id>/collected")
+@host_required
+def collected(slot_id: int, order_id: int):
+    slot = _managed_slot_or_404(slot_id)
+    order = _order_or_404(slot, order_id)
+    raw = (request.form.get("paid_with") or "").strip()
+    try:
+        paid_with = CounterPayment(raw) if raw else None
+    except ValueError:
+        return _render(slot, error=_("Choose cash, cheque or card."), error_order=order.id,
+                       status=400)
+    try:
+        fulfilment.mark_collected(db.session, order, now=utcnow(), actor=_actor(),
+                                  paid_with=paid_with)
+        db.session.commit()
+    except fulfilment.FulfilmentError as exc:
+        db.session.rollback()
+        return _render(slot, error=str(exc.message), error_order=order.id, status=409
+                       if order.status not in (OrderStatus.CONFIRMED, OrderStatus.READY)
+                       else 400)
+    flash(_("%(buyer)s has collected order %(number)s.", buyer=order.buyer.display_name,
+            number=order.id), "success")
+    return redirect(url_for("distribution.sheet", slot_id=slot.id, _anchor=f"order-{order.id}"),
+                    code=303)
+
+
+@bp.post("/<int:slot_id>/orders/<int:order_id>/undo")
+@host_required
+def undo(slot_id: int, order_id: int):
+    slot = _managed_slot_or_404(slot_id)
+    order = _order_or_404(slot, order_id)
+    try:
+        fulfilment.undo_collected(db.session, order, actor=_actor())
+        db.session.commit()
+    except fulfilment.FulfilmentError as exc:
+        db.session.rollback()
+        return _render(slot, error=str(exc.message), error_order=order.id, status=409)
+    flash(_("Order %(number)s is back to collect.", number=order.id), "success")
+    return redirect(url_for("distribution.sheet", slot_id=slot.id, _anchor=f"order-{order.id}"),
+                    code=303)

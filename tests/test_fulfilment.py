@@ -1,0 +1,448 @@
+"""After checkout (issue 4): the farm's incoming orders, pick and packing lists (HTML,
+print, CSV), ready and short; the host's distribution sheet and check-off; a closed
+date's orders moved or cancelled; reorder; the expiry command."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from marketplace.accounts.models import Role
+from marketplace.catalogue.models import Variant
+from marketplace.orders import fulfilment, services
+from marketplace.orders.models import (
+    Actor,
+    CounterPayment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+)
+from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from tests import factories
+from tests.test_checkout_services import TZ, make_point, make_slot, serve
+
+
+def now():
+    return datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+
+def sign_out(client):
+    with client.session_transaction() as session:
+        session.clear()
+        session["lang"] = "en"
+
+
+def place(db, buyer, slot, cart, *, method=PaymentMethod.AT_PICKUP):
+    order = services.checkout(db.session, buyer=buyer, cart={str(k): v for k, v in cart.items()},
+                              slot_id=slot.id, now=now(), tz=TZ, payment_method=method)
+    db.session.commit()
+    return order
+
+
+@pytest.fixture
+def market(db):
+    """A hosted point with a slot, two farms serving it, three buyers."""
+    host = factories.user(Role.HOST, name="Hôte")
+    point = make_point(db)
+    point.host_id = host.id
+    db.session.commit()
+    slot = make_slot(db, point, capacity=10)
+    later = make_slot(db, point, starts_in=timedelta(days=9), cutoff_in=timedelta(days=7),
+                      capacity=10)
+    farm = factories.producer(name="Ferme A")
+    other_farm = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
+    carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 50),))
+    leeks = factories.product(farm, name="=Poireaux", variants=(("botte", 280, 50),))
+    eggs = factories.product(other_farm, name="Œufs", variants=(("douzaine", 597, 50),))
+    for s in (slot, later):
+        serve(db, farm, s)
+        serve(db, other_farm, s)
+    buyers = [factories.user(name=name) for name in ("Zoé", "Ali", "Marc")]
+    return {"host": host, "point": point, "slot": slot, "later": later, "farm": farm,
+            "other_farm": other_farm, "carrots": carrots.variants[0],
+            "leeks": leeks.variants[0], "eggs": eggs.variants[0], "buyers": buyers}
+
+
+def test_pick_list_sums_each_variant_in_one_query(db, market, count_queries):
+    m = market
+    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 3, m["leeks"].id: 1})
+    cancelled = place(db, m["buyers"][2], m["slot"], {m["carrots"].id: 7})
+    services.cancel(cancelled, Actor.BUYER, now())
+    # An unpaid card order is not sure yet: not on the list.
+    place(db, m["buyers"][2], m["slot"], {m["carrots"].id: 11}, method=PaymentMethod.CARD)
+    db.session.commit()
+    farm_id, slot_id = m["farm"].id, m["slot"].id
+    with count_queries() as queries:
+        lines = fulfilment.pick_list(db.session, farm_id, slot_id)
+    assert len(queries) == 1
+    assert [(ln.product_name, ln.quantity, ln.buyers) for ln in lines] == [
+        ("=Poireaux", 1, 1), ("Carottes", 5, 2)]
+    # The other farm's list holds only its eggs.
+    other = fulfilment.pick_list(db.session, m["other_farm"].id, m["slot"].id)
+    assert [(ln.product_name, ln.quantity) for ln in other] == [("Œufs", 1)]
+
+
+def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4, m["eggs"].id: 1})
+    sub = next(s for s in order.sub_orders if s.producer_id == m["farm"].id)
+    line = sub.lines[0]
+    fulfilment.mark_ready(db.session, sub, now=now(), shorts={line.id: 1})
+    db.session.commit()
+    assert sub.status == OrderStatus.READY
+    assert sub.ready_at is not None
+    assert order.status == OrderStatus.CONFIRMED  # the other farm is not ready yet
+    assert line.supplied_total_cents == 3 * 350
+    assert order.amount_due_cents == 3 * 350 + 597
+    other = next(s for s in order.sub_orders if s.producer_id == m["other_farm"].id)
+    fulfilment.mark_ready(db.session, other, now=now())
+    db.session.commit()
+    assert order.status == OrderStatus.READY
+    picked = fulfilment.pick_list(db.session, m["farm"].id, m["slot"].id)
+    assert [(p.quantity, p.short, p.to_pick) for p in picked] == [(4, 1, 3)]
+
+
+@pytest.mark.parametrize("raw", ["-1", "5", "1.5", "deux", "１"])
+def test_parse_shorts_refuses_bad_quantities(app, db, market, raw):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4})
+    sub = order.sub_orders[0]
+    with pytest.raises(fulfilment.FulfilmentError) as error:
+        fulfilment.parse_shorts(sub, {sub.lines[0].id: raw})
+    with app.test_request_context():
+        assert "Carottes" in str(error.value.message)
+        assert "de 0 à 4" in str(error.value.message)  # French by default
+
+
+def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    with pytest.raises(fulfilment.FulfilmentError):
+        fulfilment.mark_collected(db.session, order, now=now())
+    fulfilment.mark_collected(db.session, order, now=now(), paid_with=CounterPayment.CHEQUE)
+    db.session.commit()
+    assert order.status == OrderStatus.COLLECTED
+    assert order.paid_with == CounterPayment.CHEQUE
+    assert all(s.status == OrderStatus.COLLECTED and s.collected_at for s in order.sub_orders)
+    # Ticked twice: nothing changes. Undone: ready and to pay again.
+    fulfilment.mark_collected(db.session, order, now=now())
+    fulfilment.undo_collected(db.session, order)
+    db.session.commit()
+    assert order.status == OrderStatus.READY
+    assert order.paid_at is None
+
+
+def test_move_orders_takes_all_places_or_none(app, db, market):
+    m = market
+    orders = [place(db, b, m["slot"], {m["carrots"].id: 1}) for b in m["buyers"]]
+    small = make_slot(db, m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
+                      capacity=2)
+    with pytest.raises(fulfilment.FulfilmentError) as error:
+        fulfilment.move_orders(db.session, m["slot"], small, now=now())
+    with app.test_request_context():
+        assert "2 place(s) libre(s) pour 3 commande(s)" in str(error.value.message)
+    db.session.rollback()
+    moved = fulfilment.move_orders(db.session, m["slot"], m["later"], now=now(), reason="Férié")
+    db.session.commit()
+    assert moved == 3
+    db.session.expire_all()
+    assert {db.session.get(Order, o.id).pickup_slot_id for o in orders} == {m["later"].id}
+    assert db.session.get(PickupSlot, m["slot"].id).taken == 0
+    assert db.session.get(PickupSlot, m["later"].id).taken == 3
+    assert db.session.get(PickupSlot, small.id).taken == 0
+    # Another point's date is refused.
+    elsewhere = make_slot(db, make_point(db, "Mairie"), starts_in=timedelta(days=6))
+    with pytest.raises(fulfilment.FulfilmentError):
+        fulfilment.move_orders(db.session, m["later"], elsewhere, now=now())
+
+
+def test_reorder_lines_leave_out_what_is_no_longer_sold(db, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
+    db.session.get(Variant, m["leeks"].id).is_active = False
+    db.session.commit()
+    wanted, missing = fulfilment.reorder_lines(db.session, order)
+    assert wanted == {m["carrots"].id: 2}
+    assert missing == ["=Poireaux (botte)"]
+
+
+# Web: the farm ---------------------------------------------------------------------------
+
+def test_farm_sees_its_incoming_orders_and_lists(client, db, login, market):
+    m = market
+    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    place(db, m["buyers"][1], m["slot"], {m["leeks"].id: 3})
+    login(m["farm"].user)
+    listing = client.get("/farm/orders").get_data(as_text=True)
+    assert f'data-slot="{m["slot"].id}"' in listing
+    page = client.get(f"/farm/orders/slots/{m['slot'].id}").get_data(as_text=True)
+    assert "Pick list" in page
+    assert "Carottes" in page
+    assert "=Poireaux" in page
+    assert "Œufs" not in page  # the other farm's line
+    assert page.index("Ali") < page.index("Zoé")  # packing list by buyer name
+    response = client.get(f"/farm/orders/slots/{m['slot'].id}/pick-list.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["product", "variant", "quantity"]
+    # A cell that a spreadsheet would run as a formula is escaped.
+    assert ["'=Poireaux", "botte", "3", "0", "3", "1"] in rows
+    assert ["Carottes", "1 kg", "2", "0", "2", "1"] in rows
+    packing = client.get(f"/farm/orders/slots/{m['slot'].id}/packing-list.csv")
+    rows = list(csv.reader(io.StringIO(packing.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 3
+    assert {r[1] for r in rows[1:]} == {"Zoé", "Ali"}
+    assert "attachment" in packing.headers["Content-Disposition"]
+
+
+def test_farm_pages_issue_a_fixed_number_of_queries(client, db, login, market, count_queries):
+    m = market
+    login(m["farm"].user)
+
+    def counted():
+        with count_queries() as queries:
+            assert client.get(f"/farm/orders/slots/{m['slot'].id}").status_code == 200
+            assert client.get("/farm/orders").status_code == 200
+        return len(queries)
+
+    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    few = counted()
+    for buyer in [factories.user() for _ in range(6)]:
+        place(db, buyer, m["slot"], {m["carrots"].id: 1, m["leeks"].id: 2})
+    assert counted() == few
+
+
+def test_farm_marks_ready_with_missing_units(client, db, login, form_post, market, mailbox):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4})
+    sub = order.sub_orders[0]
+    buyer_email = m["buyers"][0].email
+    mailbox.wait_for(1)  # the confirmation
+    mailbox.clear()
+    login(m["farm"].user)
+    page = f"/farm/orders/slots/{m['slot'].id}"
+    bad = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",
+                    {f"short-{sub.lines[0].id}": "9"}, page=page)
+    assert bad.status_code == 400
+    assert "the missing quantity must be a whole number from 0 to 4" in bad.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(OrderLine, sub.lines[0].id).quantity_short == 0
+    ok = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",
+                   {f"short-{sub.lines[0].id}": "1"}, page=page)
+    assert ok.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.READY
+    buyer_view = db.session.get(Order, order.id)
+    assert buyer_view.amount_due_cents == 3 * 350
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == buyer_email
+    assert f"Commande {order.id}" in mail["Subject"]
+    assert "Ferme A" in mail["Subject"]
+
+
+def test_another_farms_sub_order_is_not_found(client, db, login, form_post, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["eggs"].id: 1})
+    login(m["farm"].user)
+    response = form_post(f"/farm/orders/sub-orders/{order.sub_orders[0].id}/ready", {},
+                         page="/farm/orders")
+    assert response.status_code == 404
+    assert client.get("/farm/orders/slots/999999").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.CONFIRMED
+
+
+# Web: the host -----------------------------------------------------------------------------
+
+def test_host_distribution_sheet_and_check_off(client, db, login, form_post, market):
+    m = market
+    zoe = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    place(db, m["buyers"][1], m["slot"], {m["leeks"].id: 1})
+    login(m["host"])
+    url = f"/pickup/slots/{m['slot'].id}/sheet"
+    page = client.get(url).get_data(as_text=True)
+    assert "Zoé" in page
+    assert "Ali" in page
+    assert "Ferme A" in page
+    assert "Ferme B" in page
+    assert "To pay: €12.97" in page
+    assert "2 orders left to hand over" in page
+    target = f"/pickup/slots/{m['slot'].id}/orders/{zoe.id}/collected"
+    missing = form_post(target, {}, page=url)
+    assert missing.status_code == 400
+    assert "Say how the buyer paid" in missing.get_data(as_text=True)
+    assert form_post(target, {"paid_with": "bitcoin"}, page=url).status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Order, zoe.id).status == OrderStatus.CONFIRMED
+    done = form_post(target, {"paid_with": "cash"}, page=url)
+    assert done.status_code == 303
+    db.session.expire_all()
+    order = db.session.get(Order, zoe.id)
+    assert order.status == OrderStatus.COLLECTED
+    assert order.paid_with == CounterPayment.CASH
+    page = client.get(url).get_data(as_text=True)
+    assert "Paid at the counter (Cash)" in page
+    assert "1 order left to hand over" in page
+    undo = form_post(f"/pickup/slots/{m['slot'].id}/orders/{zoe.id}/undo", {}, page=url)
+    assert undo.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Order, zoe.id).status == OrderStatus.READY
+
+
+def test_sheet_of_another_hosts_point_is_not_found(client, db, login, form_post, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    login(factories.user(Role.HOST))
+    assert client.get(f"/pickup/slots/{m['slot'].id}/sheet").status_code == 404
+    other_slot = make_slot(db, make_point(db, "Ailleurs"))
+    # An order named through a slot it does not belong to is not found either.
+    sign_out(client)
+    login(m["host"])
+    response = form_post(f"/pickup/slots/{other_slot.id}/orders/{order.id}/collected",
+                         {"paid_with": "cash"}, page=f"/pickup/slots/{m['slot'].id}/sheet")
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.CONFIRMED
+
+
+def test_sheet_issues_a_fixed_number_of_queries(client, db, login, market, count_queries):
+    m = market
+    login(m["host"])
+
+    def counted():
+        with count_queries() as queries:
+            assert client.get(f"/pickup/slots/{m['slot'].id}/sheet").status_code == 200
+        return len(queries)
+
+    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    few = counted()
+    for buyer in [factories.user() for _ in range(6)]:
+        place(db, buyer, m["slot"], {m["carrots"].id: 1, m["eggs"].id: 2})
+    assert counted() == few
+
+
+def test_closing_a_date_with_orders_asks_where_they_go(client, db, login, form_post, market,
+                                                       mailbox):
+    m = market
+    orders = [place(db, b, m["slot"], {m["carrots"].id: 2}) for b in m["buyers"][:2]]
+    emails = {b.email for b in m["buyers"][:2]}
+    mailbox.wait_for(2)  # the confirmations
+    mailbox.clear()
+    login(m["host"])
+    page = f"/pickup/points/{m['point'].id}"
+    url = f"/pickup/points/{m['point'].id}/slots/{m['slot'].id}/close"
+    asked = form_post(url, {"reason": "Férié"}, page=page)
+    assert asked.status_code == 400
+    assert "This date has 2 orders" in asked.get_data(as_text=True)
+    full = make_slot(db, m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
+                     capacity=1)
+    refused = form_post(url, {"reason": "Férié", "then": f"move:{full.id}"}, page=page)
+    assert refused.status_code == 409
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, m["slot"].id).status == SlotStatus.OPEN  # nothing done
+    moved = form_post(url, {"reason": "Férié", "then": f"move:{m['later'].id}"}, page=page)
+    assert moved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, m["slot"].id).status == SlotStatus.CLOSED
+    assert {db.session.get(Order, o.id).pickup_slot_id for o in orders} == {m["later"].id}
+    assert db.session.get(PickupSlot, m["later"].id).taken == 2
+    notices = mailbox.wait_for(2)
+    assert {mail["To"] for mail in notices} == emails
+    assert all("Férié" in mail.get_content() for mail in notices)  # the host's reason
+
+
+def test_closing_a_date_can_cancel_its_orders(client, db, login, form_post, market, mailbox):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 5})
+    mailbox.wait_for(1)
+    mailbox.clear()
+    login(m["host"])
+    response = form_post(f"/pickup/points/{m['point'].id}/slots/{m['slot'].id}/close",
+                         {"reason": "Inondation", "then": "cancel"},
+                         page=f"/pickup/points/{m['point'].id}")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
+    assert db.session.get(Variant, m["carrots"].id).stock == 50
+    assert db.session.get(PickupSlot, m["slot"].id).taken == 0
+    [mail] = mailbox.wait_for(1)
+    assert f"Commande {order.id} annulée" == mail["Subject"]
+    assert "Inondation" in mail.get_content()
+
+
+# Web: the buyer ----------------------------------------------------------------------------
+
+def test_reorder_puts_the_items_back_in_the_cart(client, db, login, form_post, market):
+    m = market
+    buyer = m["buyers"][0]
+    order = place(db, buyer, m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
+    db.session.get(Variant, m["leeks"].id).is_active = False
+    db.session.commit()
+    login(buyer)
+    response = form_post(f"/orders/{order.id}/reorder", {}, page=f"/orders/{order.id}")
+    assert response.status_code == 303
+    assert response.location.endswith("/cart")
+    with client.session_transaction() as session:
+        assert session["cart"] == {str(m["carrots"].id): 2}
+    cart = client.get("/cart").get_data(as_text=True)
+    assert "No longer sold" in cart
+    assert "=Poireaux (botte)" in cart
+    # Another buyer's order cannot be reordered.
+    sign_out(client)
+    login(m["buyers"][1])
+    other = form_post(f"/orders/{order.id}/reorder", {}, page="/orders")
+    assert other.status_code == 404
+
+
+def test_checkout_refuses_an_unknown_payment_method(client, db, login, form_post, market):
+    m = market
+    login(m["buyers"][0])
+    with client.session_transaction() as session:
+        session["cart"] = {str(m["carrots"].id): 1}
+    response = form_post("/checkout", {"slot_id": str(m["slot"].id),
+                                       "payment_method": "free"})
+    assert response.status_code == 400
+    assert "Choose how to pay." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    with client.session_transaction() as session:
+        assert session["cart"] == {str(m["carrots"].id): 1}  # the cart is kept
+
+
+def test_point_without_pay_at_pickup_refuses_it(db, market):
+    m = market
+    db.session.get(PickupPoint, m["point"].id).accepts_pay_at_pickup = False
+    db.session.commit()
+    with pytest.raises(services.CheckoutError) as error:
+        place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    assert error.value.code == services.PAYMENT_METHOD
+    db.session.rollback()
+    assert db.session.get(Variant, m["carrots"].id).stock == 50
+
+
+def test_expire_unpaid_command(app, db, market):
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 3}, method=PaymentMethod.CARD)
+    db.session.get(Order, order.id).expires_at = now() - timedelta(minutes=1)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orders", "expire-unpaid"])
+    assert result.exit_code == 0, result.output
+    assert "1 unpaid order(s) expired." in result.output
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
+    assert db.session.get(Variant, m["carrots"].id).stock == 50
+    again = runner.invoke(args=["orders", "expire-unpaid"])
+    assert "0 unpaid order(s) expired." in again.output
