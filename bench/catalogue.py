@@ -16,8 +16,6 @@ p50_ms/p99_ms over all cases' requests together:
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import percentile, print_load  # noqa: E402
 from marketplace import create_app  # noqa: E402
 from marketplace.catalogue.reference import ensure_reference_data  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
@@ -40,11 +39,6 @@ CASES = (
 SLOW_MS = 200
 
 
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--producers", type=int, default=3000)
@@ -52,9 +46,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per case")
     parser.add_argument("--seed", type=int, default=56)
     args = parser.parse_args()
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    print(f"load average {load:.1f} on {cpus} CPUs"
-          + (": other work is running, wall times are inflated" if load > cpus / 2 else ""))
+    print_load()
 
     with tempfile.TemporaryDirectory(prefix="bench-catalogue-") as tmp:
         app = create_app({

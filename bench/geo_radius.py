@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
-import os
 import random
 import statistics
 import sys
@@ -48,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from geopy.distance import geodesic  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
+from bench._common import percentile, print_load  # noqa: E402
 from marketplace import create_app  # noqa: E402
 from marketplace.catalogue.reference import ensure_reference_data  # noqa: E402
 from marketplace.demo import france  # noqa: E402
@@ -60,11 +59,6 @@ from marketplace.geo.services import (  # noqa: E402
     within_radius_ids,
 )
 from marketplace.producers.models import Producer  # noqa: E402
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 def mainland_points(rng: random.Random, n: int) -> list[tuple[float, float]]:
@@ -115,9 +109,7 @@ def main() -> int:
                         help="queries timed with the naive loop (seconds each)")
     parser.add_argument("--seed", type=int, default=56)
     args = parser.parse_args()
-    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
-    print(f"load average {load:.1f} on {cpus} CPUs"
-          + (": other work is running, wall times are inflated" if load > cpus / 2 else ""))
+    print_load()
 
     with tempfile.TemporaryDirectory(prefix="bench-geo-") as tmp:
         app = create_app({
