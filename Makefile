@@ -44,8 +44,9 @@ demo: gazetteer
 
 # The server, with the scheduled jobs (expiry of unpaid orders, reminders, e-mail
 # retries, slot generation: `flask jobs run`) beside it for as long as it runs.
-run: demo mail-sink
+run: demo mail-sink stripe-local
 	@export MAIL_SERVER=127.0.0.1 MAIL_PORT=$(MAIL_SINK_PORT); \
+	if [ -z "$$STRIPE_SECRET_KEY" ]; then set -a; . instance/stripe.env; set +a; fi; \
 	$(BIN)/flask jobs run >> instance/jobs.log 2>&1 & jobs_pid=$$!; \
 	trap 'kill $$jobs_pid 2>/dev/null' EXIT INT TERM; \
 	echo "Scheduled jobs running (pid $$jobs_pid, log in instance/jobs.log)"; \
@@ -68,6 +69,22 @@ mail-sink: install
 		for i in $$(seq 50); do $(LISTENING) && break; sleep 0.1; done; \
 		$(LISTENING) || { tail -n 20 instance/smtp_sink.log; exit 1; }; \
 		echo "SMTP sink on 127.0.0.1:$(MAIL_SINK_PORT) (pid $$(cat instance/smtp_sink.pid)): e-mails in instance/mail/, log in instance/smtp_sink.log"; \
+	fi
+
+# The fake Stripe (localstripe, scripts/localstripe_server.py) `make run` pays with, unless
+# STRIPE_SECRET_KEY is set (real keys win): started in the background unless it already
+# runs, with the app's webhook registered; the settings `run` sources are written to
+# instance/stripe.env.
+# Stop it with: kill $(cat instance/localstripe.pid)
+STRIPE_LOCAL_PORT ?= 8420
+
+.PHONY: stripe-local
+stripe-local: install
+	@if [ -n "$$STRIPE_SECRET_KEY" ]; then \
+		echo "STRIPE_SECRET_KEY is set: using those Stripe settings, localstripe not started."; \
+	else \
+		$(BIN)/python scripts/localstripe_server.py --port $(STRIPE_LOCAL_PORT) \
+			--webhook-url http://127.0.0.1:$(PORT)/stripe/webhook --instance instance; \
 	fi
 
 # Tests: the whole tests/ tree, browser journeys (tests/e2e) included. They use the

@@ -79,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     from marketplace.catalogue import models as _catalogue  # noqa: F401
     from marketplace.geo import models as _geo  # noqa: F401
     from marketplace.orders import models as _orders  # noqa: F401
+    from marketplace.payments import models as _payments  # noqa: F401
     from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
 
@@ -135,6 +136,9 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.orders.farm_routes import bp as farm_orders_bp
     from marketplace.orders.host_routes import bp as distribution_bp
     from marketplace.orders.routes import bp as orders_bp
+    from marketplace.payments.admin_routes import bp as payments_admin_bp
+    from marketplace.payments.farm_routes import bp as farm_ledger_bp
+    from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
 
@@ -153,6 +157,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pickup_bp)
     app.register_blueprint(farm_orders_bp)
     app.register_blueprint(distribution_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(farm_ledger_bp)
+    app.register_blueprint(payments_admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -234,6 +241,7 @@ def register_cli(app: Flask) -> None:
     from marketplace.jobs import register as register_jobs_cli
     from marketplace.notifications.cli import register as register_notifications_cli
     from marketplace.orders.cli import register as register_orders_cli
+    from marketplace.payments.cli import register as register_payments_cli
     from marketplace.pickup.cli import register as register_pickup_cli
 
     register_accounts_cli(app)
@@ -242,5 +250,6 @@ def register_cli(app: Flask) -> None:
     register_geo_cli(app)
     register_orders_cli(app)
     register_jobs_cli(app)
+    register_payments_cli(app)
     register_pickup_cli(app)
     register_notifications_cli(app)

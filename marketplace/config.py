@@ -86,6 +86,22 @@ def load_settings(instance_path: str) -> dict:
         ),
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 10),
+        # Payments: the platform's commission in basis points (1000 = 10 %), unless a
+        # farm has its own rate; how long an unpaid card order holds its items.
+        "COMMISSION_BP": _int("COMMISSION_BP", 1000),
+        "PAYMENT_HOLD_MINUTES": _int("PAYMENT_HOLD_MINUTES", 30),
         # Links in e-mails: commands run without a request, so the site's address is set.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Stripe (marketplace/payments/gateway.py). No key: card payment is off and no
+        # call leaves the machine; `make run` points these at its local localstripe.
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Empty: Stripe's own API (https://api.stripe.com).
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        "STRIPE_TIMEOUT": _int("STRIPE_TIMEOUT", 10),
+        "STRIPE_MAX_NETWORK_RETRIES": _int("STRIPE_MAX_NETWORK_RETRIES", 2),
+        "STRIPE_WEBHOOK_TOLERANCE": _int("STRIPE_WEBHOOK_TOLERANCE", 300),
+        "STRIPE_CONNECT_ENABLED": os.environ.get("STRIPE_CONNECT_ENABLED", "") == "1",
     }

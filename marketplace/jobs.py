@@ -1,7 +1,8 @@
 """`flask jobs run`: the scheduled upkeep, in-process (ARCHITECTURE: "jobs: in-process").
 
 Every --interval seconds (default 60): expire unpaid orders past their hold (stock
-and places go back), queue the day-before reminders, send what the outbox holds;
+and places go back), queue the day-before reminders, send refunds still to send
+and what the outbox holds;
 every hour, generate the dated slots of the weekly openings. Each task is
 idempotent, so two runners, a restart or a missed tick change nothing; `--once`
 runs one round (for cron or a systemd timer instead of a long-running process).
@@ -39,13 +40,32 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     from marketplace.notifications import orders as notify
     from marketplace.notifications import services as outbox
     from marketplace.orders import services as orders
+    from marketplace.payments import gateway
+    from marketplace.payments import services as payments
     from marketplace.pickup import services as pickup
 
     config = current_app.config
     done: dict[str, int] = {}
-    with write_intent():
-        done["expired"] = orders.expire_unpaid(db.session, utcnow())
-        db.session.commit()
+    if gateway.is_configured(config):
+        # A card order paid while its webhook was lost is confirmed, not expired. If
+        # Stripe cannot be asked, expiring waits for the next round.
+        try:
+            with write_intent():
+                done["paid_late"] = payments.check_before_expiry(db.session, config,
+                                                                 now=utcnow())
+                db.session.commit()
+        except gateway.PaymentGatewayError as exc:
+            db.session.rollback()
+            log.warning("scheduled jobs: Stripe unreachable, expiry postponed: %s", exc)
+            done["expired"] = 0
+        else:
+            with write_intent():
+                done["expired"] = orders.expire_unpaid(db.session, utcnow())
+                db.session.commit()
+    else:
+        with write_intent():
+            done["expired"] = orders.expire_unpaid(db.session, utcnow())
+            db.session.commit()
     with write_intent():
         done["reminders"] = notify.send_reminders(db.session, utcnow())
         db.session.commit()
@@ -54,6 +74,11 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
             done["slots"] = pickup.generate_slots(
                 db.session, weeks=config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
                 tz=config["BABEL_DEFAULT_TIMEZONE"])
+            db.session.commit()
+    if gateway.is_configured(config):
+        with write_intent():
+            done["refunds"], done["refunds_failed"] = payments.send_pending_refunds(
+                db.session, config)
             db.session.commit()
     done["sent"], done["failed"] = outbox.deliver_pending(db.engine, config)
     return done

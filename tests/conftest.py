@@ -22,7 +22,8 @@ from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
 from tests import factories
 
-pytest_plugins = ["tests.mailbox"]  # smtp_server (session) and mailbox fixtures
+# smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe
+pytest_plugins = ["tests.mailbox", "tests.stripe_server"]
 
 CSRF_RE = re.compile(r'<input[^>]*name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
 
@@ -43,7 +44,7 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def _app_config(tmp_path_factory, smtp_server):
+def _app_config(tmp_path_factory, smtp_server, stripe_server):
     base = tmp_path_factory.mktemp("instance")
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
     return {
@@ -57,6 +58,14 @@ def _app_config(tmp_path_factory, smtp_server):
         "CATALOGUE_PAGE_SIZE": 24,
         "MAIL_SERVER": smtp_server.hostname,
         "MAIL_PORT": smtp_server.port,
+        "STRIPE_SECRET_KEY": stripe_server.secret_key,
+        "STRIPE_PUBLISHABLE_KEY": stripe_server.publishable_key,
+        "STRIPE_WEBHOOK_SECRET": stripe_server.webhook_secret,
+        "STRIPE_API_BASE": stripe_server.base_url,
+        "STRIPE_JS_URL": stripe_server.js_url,
+        "STRIPE_TIMEOUT": 5,
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_CONNECT_ENABLED": False,
     }
 
 

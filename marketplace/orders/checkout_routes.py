@@ -7,6 +7,7 @@ come from the session cart and the database, whatever else the form carries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -34,13 +35,23 @@ from marketplace.orders import cart as cart_service
 from marketplace.orders import fulfilment, services
 from marketplace.orders.models import Actor, OrderStatus, PaymentMethod
 from marketplace.orders.routes import CART_KEY, session_cart
+from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 
 bp = Blueprint("checkout", __name__)
 
 MAX_SLOTS_SHOWN = 200
-ENABLED_PAYMENT_METHODS = frozenset({PaymentMethod.AT_PICKUP.value})
+
+
+def enabled_payment_methods() -> frozenset[str]:
+    """Pay at pickup always; card when Stripe is configured (make run: localstripe)."""
+    from marketplace.payments import gateway
+
+    methods = {PaymentMethod.AT_PICKUP.value}
+    if gateway.is_configured(current_app.config):
+        methods.add(PaymentMethod.CARD.value)
+    return frozenset(methods)
 
 
 @dataclass
@@ -112,6 +123,7 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
         error=error,
         error_line=error_line,
         location=current_location(session, current_user),
+        card_enabled=PaymentMethod.CARD.value in enabled_payment_methods(),
     ), status
 
 
@@ -125,15 +137,16 @@ def show():
 @login_required
 def place():
     slot_id = _parse_slot_id(request.form.get("slot_id"))
-    # Pay at pickup is the one method offered until card payment comes (issue 5): a
-    # form without the field means it; any other value is refused with a message.
+    # A form without the field means pay at pickup (the form before card payment
+    # existed); a method not offered is refused with a message.
     payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
     try:
-        if payment_method not in ENABLED_PAYMENT_METHODS:
+        if payment_method not in enabled_payment_methods():
             raise services.CheckoutError(services.PAYMENT_METHOD, _l("Choose how to pay."))
         order = services.checkout(
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
             now=utcnow(), tz=_tz(), payment_method=payment_method,
+            hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
         )
         db.session.commit()
     except services.CheckoutError as exc:
@@ -143,6 +156,8 @@ def place():
             error_line=exc.line.variant_id if exc.line else None, status=exc.status,
         )
     session.pop(CART_KEY, None)
+    if order.payment_method == PaymentMethod.CARD:
+        return redirect(url_for("payments.pay", order_id=order.id), code=303)
     if order.status == OrderStatus.CONFIRMED:
         flash(_("Your order is confirmed: you pay at pickup. A confirmation e-mail is on its "
                 "way."), "success")
@@ -168,10 +183,13 @@ def _own_order_or_404(order_id: int):
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
+    from marketplace.payments import services as payments
+
     order = _own_order_or_404(order_id)
     return render_template(
         "orders/order.html", order=order,
         can_cancel=services.can_cancel(order, Actor.BUYER, utcnow()),
+        refunds=payments.refunds_of(db.session, order),
     )
 
 
@@ -187,6 +205,7 @@ def cancel(order_id: int):
         flash(_("This order can no longer be cancelled: the cut-off has passed or it "
                 "was already cancelled."), "danger")
         return render_template("orders/order.html", order=order, can_cancel=False), 409
+    send_refunds_after_commit()
     flash(_("Your order is cancelled."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
 

@@ -23,7 +23,8 @@ from flask_babel import gettext as _
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.models import cents_to_decimal_str, utcnow
+from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
 from marketplace.producers.routes import current_farm
@@ -102,7 +103,7 @@ def packing_list_csv(slot_id: int):
                 str(sub.order_id), escape_cell(sub.order.buyer.display_name),
                 escape_cell(line.product_name), escape_cell(line.variant_label),
                 str(line.quantity), str(line.quantity_short),
-                f"{line.supplied_total_cents // 100}.{line.supplied_total_cents % 100:02d}",
+                cents_to_decimal_str(line.supplied_total_cents),
                 sub.status.value,
             ])
     return _csv_response(rows, _filename("packing-list", slot))
@@ -127,6 +128,7 @@ def mark_ready(sub_order_id: int):
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)
+    send_refunds_after_commit()  # missing units of a card-paid order
     missing = sum(line.quantity_short for line in sub.lines)
     if missing:
         flash(_("Order %(number)s is ready, with %(num)d missing unit(s): the buyer is told.",

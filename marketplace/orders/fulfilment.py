@@ -187,15 +187,25 @@ def _sync_order(order: Order, actor: Actor) -> None:
             return
 
 
-def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int]) -> None:
-    """Record the units the farm cannot supply, while the sub-order is not yet collected."""
+def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
+               now: datetime | None = None) -> None:
+    """Record the units the farm cannot supply, while the sub-order is not yet collected;
+    on an order paid by card, the missing units are refunded (after the commit)."""
+    from flask import current_app
     from flask_babel import lazy_gettext as _
+
+    from marketplace.payments import services as payments
 
     if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order can no longer be changed."))
     for line in sub.lines:
-        if line.id in shorts:
+        if line.id in shorts and shorts[line.id] != line.quantity_short:
             line.quantity_short = shorts[line.id]
+            try:
+                payments.refund_line_short(session, line, current_app.config,
+                                           now=now or sub.order.created_at)
+            except payments.RefundError as exc:
+                raise FulfilmentError(exc.message) from None
     session.flush()
 
 
@@ -205,7 +215,7 @@ def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
     from flask_babel import lazy_gettext as _
 
     if shorts:
-        set_shorts(session, sub, shorts)
+        set_shorts(session, sub, shorts, now=now)
     if sub.status == OrderStatus.READY:
         return sub
     if not allowed(sub.status, OrderStatus.READY, Actor.PRODUCER):
@@ -253,6 +263,10 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
     if order.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order cannot be handed over: it was cancelled or "
                                 "is not confirmed yet."))
+    from flask import current_app
+
+    from marketplace.payments import services as payments
+
     if not order.is_paid:
         if order.payment_method != PaymentMethod.AT_PICKUP:
             raise FulfilmentError(_("This order is not paid yet."))
@@ -260,6 +274,10 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
             raise FulfilmentError(_("Say how the buyer paid: cash, cheque or card."))
         order.paid_with = CounterPayment(paid_with)
         order.paid_at = now
+    if order.payment_method == PaymentMethod.AT_PICKUP:
+        # Paid at the counter: the farms' sales (what they supplied) and the commission
+        # they owe go in the ledger once (an undo and a second check-off add nothing).
+        payments.record_sales(session, order, current_app.config, now=now, supplied=True)
     for sub in order.active_sub_orders:
         if sub.status != OrderStatus.COLLECTED:
             transition(sub, OrderStatus.COLLECTED, actor)

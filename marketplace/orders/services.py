@@ -329,12 +329,15 @@ def can_cancel(order: Order, actor: Actor, now: datetime) -> bool:
 
 
 def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None,
-           reason: str = "") -> Order:
+           reason: str = "", config=None) -> Order:
     """Cancel before the slot's cut-off (admin and system: any time it is allowed),
-    giving the stock and the slot place back, and tell the buyer. TransitionError
-    otherwise."""
+    giving the stock and the slot place back, refunding what was paid by card (sent
+    to Stripe after the commit), and tell the buyer. TransitionError otherwise."""
+    from flask import current_app
+
     from marketplace.extensions import db
     from marketplace.notifications import orders as notify
+    from marketplace.payments import services as payments
 
     session = session or db.session
     actor = Actor(actor)
@@ -344,6 +347,10 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
         raise TransitionError("past the cut-off")
     if not _cancel_once(session, order, [order.status]):
         raise TransitionError("the order changed meanwhile")
+    left = payments.refundable_cents(session, order)
+    if left > 0:
+        payments.request_refund(session, order, left, config or current_app.config,
+                                reason=str(reason or "cancelled")[:255], now=now)
     notify.order_cancelled(session, order, reason=reason)
     return order
 

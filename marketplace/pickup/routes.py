@@ -12,6 +12,7 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import fulfilment
+from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.producers import rounds as rounds_service
 from marketplace.producers.routes import current_farm
 
@@ -146,6 +147,8 @@ def close_slot(point_id: int, slot_id: int):
         form.then.errors = [str(exc.message)]
         return _render_point(point, close_form=form, close_slot_id=slot.id, status=409)
     db.session.commit()
+    if cancelled:
+        send_refunds_after_commit()
     if moved:
         flash(ngettext("This date is closed. %(num)d order moved; its buyer is told.",
                        "This date is closed. %(num)d orders moved; their buyers are told.",

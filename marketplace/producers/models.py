@@ -39,6 +39,8 @@ class Producer(TimestampMixin, db.Model):
             "longitude IS NULL OR (longitude >= -180 AND longitude <= 180)", name="lon"
         ),
         CheckConstraint("delivery_radius_km >= 0", name="radius"),
+        CheckConstraint("commission_bp IS NULL OR (commission_bp >= 0 AND commission_bp <= 10000)",
+                        name="commission"),
         Index("ix_producers_lat_lon", "latitude", "longitude"),
     )
 
@@ -52,6 +54,11 @@ class Producer(TimestampMixin, db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     delivery_radius_km: Mapped[int] = mapped_column(default=30)
+    # The platform's commission on this farm's sales, in basis points; None: the
+    # COMMISSION_BP setting.
+    commission_bp: Mapped[int | None] = mapped_column()
+    # Stripe Connect account that receives this farm's transfers (acct_...), if any.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
     photo_path: Mapped[str | None] = mapped_column(String(255))
     thumb_path: Mapped[str | None] = mapped_column(String(255))
 

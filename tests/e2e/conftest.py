@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,18 +125,25 @@ def e2e_app(tmp_path):
         _db.engine.dispose()
 
 
-@pytest.fixture
-def e2e_server(e2e_app):
-    """The app on 127.0.0.1 and a free port, served from a background thread."""
-    server = make_server("127.0.0.1", 0, e2e_app, threaded=True)
+@contextmanager
+def serving(app: Flask):
+    """APP on 127.0.0.1 and a free port, served from a background thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(app=e2e_app, base_url=f"http://127.0.0.1:{server.server_port}")
+        yield LiveServer(app=app, base_url=f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def e2e_server(e2e_app):
+    """The app on 127.0.0.1 and a free port, served from a background thread."""
+    with serving(e2e_app) as live:
+        yield live
 
 
 # The browser ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Card payments through Stripe, webhooks, refunds, pay at pickup, the farms' ledger."""

@@ -1,0 +1,77 @@
+"""Admin: recent card payments with their state and refunds, and refunding any part
+of a paid order (recorded, then sent to Stripe)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from marketplace.accounts.decorators import admin_required
+from marketplace.extensions import db
+from marketplace.models import parse_euros, utcnow
+from marketplace.orders.models import Order
+from marketplace.pickup.forms import ConfirmForm
+
+from . import services
+from .models import Payment, Refund, RefundStatus
+from .routes import send_refunds_after_commit
+
+bp = Blueprint("payments_admin", __name__, url_prefix="/admin/payments")
+
+SHOWN = 100
+
+
+def _render(*, error=None, error_order=None, status=200):
+    payments = db.session.scalars(
+        select(Payment).options(joinedload(Payment.order).joinedload(Order.buyer))
+        .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(SHOWN)
+    ).all()
+    order_ids = [p.order_id for p in payments]
+    refunded = dict(db.session.execute(
+        select(Refund.order_id, func.sum(Refund.amount_cents))
+        .where(Refund.order_id.in_(order_ids), Refund.status != RefundStatus.FAILED)
+        .group_by(Refund.order_id)
+    ).all()) if order_ids else {}
+    pending = db.session.scalar(select(func.count(Refund.id)).where(
+        Refund.status == RefundStatus.PENDING))
+    return render_template(
+        "payments/admin.html", payments=payments, refunded=refunded, pending=pending,
+        form=ConfirmForm(formdata=None), error=error, error_order=error_order,
+    ), status
+
+
+@bp.get("")
+@admin_required
+def index():
+    return _render()
+
+
+@bp.post("/orders/<int:order_id>/refund")
+@admin_required
+def refund(order_id: int):
+    order = db.session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    if order is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    reason = (request.form.get("reason") or "").strip()[:255]
+    try:
+        amount = parse_euros(request.form.get("amount") or "")
+    except ValueError:
+        return _render(error=_("Enter the amount in euros, such as 4,50."), error_order=order.id,
+                       status=400)
+    if not reason:
+        return _render(error=_("Give a reason: the buyer sees it."), error_order=order.id,
+                       status=400)
+    try:
+        services.request_refund(db.session, order, amount, current_app.config, reason=reason,
+                                now=utcnow())
+        db.session.commit()
+    except services.RefundError as exc:
+        db.session.rollback()
+        return _render(error=str(exc.message), error_order=order.id, status=400)
+    send_refunds_after_commit()
+    flash(_("Refund recorded for order %(number)s.", number=order.id), "success")
+    return redirect(url_for("payments_admin.index", _anchor=f"order-{order.id}"), code=303)

@@ -1,0 +1,93 @@
+"""The farm's account: its sales, the platform's commission, refunds and what it is
+owed, per month, on the web and as a CSV statement."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, render_template, request, send_file
+from flask_babel import gettext as _
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.catalogue.csv_io import rows_to_csv
+from marketplace.extensions import db
+from marketplace.models import cents_to_decimal_str, utcnow
+from marketplace.producers.routes import current_farm
+
+from . import services
+from .models import LedgerKind
+
+bp = Blueprint("farm_ledger", __name__, url_prefix="/farm/ledger")
+
+MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
+
+
+class BadMonth(Exception):
+    pass
+
+
+def _month() -> tuple[int, int]:
+    """The month asked for (?month=2026-11), else this month; BadMonth otherwise."""
+    raw = request.args.get("month", "").strip()
+    if not raw:
+        today = utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+        return today.year, today.month
+    match = MONTH.fullmatch(raw)
+    if match is None:
+        raise BadMonth(raw)
+    return int(match.group(1)), int(match.group(2))
+
+
+@bp.errorhandler(BadMonth)
+def bad_month(error):
+    return render_template("errors/error.html", code=400, message=_(
+        "Give the month as YYYY-MM, for example 2026-11.")), 400
+
+
+def _statement(farm, year: int, month: int):
+    start, end = services.month_bounds(year, month, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    totals = services.ledger_totals(db.session, farm.id, start, end)
+    entries = services.ledger_entries(db.session, farm.id, start, end)
+    return totals, entries
+
+
+@bp.get("")
+@producer_required
+def index():
+    farm = current_farm()
+    year, month = _month()
+    totals, entries = _statement(farm, year, month)
+    previous = f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}"
+    following = f"{year + (month == 12)}-{month % 12 + 1:02d}"
+    return render_template(
+        "farm/ledger.html", farm=farm, totals=totals, entries=entries, kinds=LedgerKind,
+        balance=sum(totals.values()), month=date(year, month, 1),
+        month_param=f"{year}-{month:02d}", previous=previous, following=following,
+    )
+
+
+@bp.get("/statement.csv")
+@producer_required
+def statement_csv():
+    farm = current_farm()
+    year, month = _month()
+    totals, entries = _statement(farm, year, month)
+    rows = [[_("date"), _("order"), _("kind"), _("amount (EUR)"), _("commission rate (%)")]]
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    for entry in entries:
+        rows.append([entry.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                     str(entry.order_id), entry.kind.value,
+                     cents_to_decimal_str(entry.amount_cents),
+                     f"{entry.commission_bp / 100:g}" if entry.commission_bp else ""])
+    rows.append([])
+    for kind in LedgerKind:
+        rows.append(["", "", kind.value, cents_to_decimal_str(totals.get(kind, 0)), ""])
+    rows.append(["", "", _("owed to the farm"), cents_to_decimal_str(sum(totals.values())), ""])
+    response = send_file(io.BytesIO(rows_to_csv(rows)), mimetype="text/csv", as_attachment=True,
+                         download_name=f"statement-{year}-{month:02d}-farm{farm.id}.csv",
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,145 @@
+"""Card payments (one Stripe PaymentIntent per order), the Stripe events applied,
+refunds, and the ledger of what each farm earns and owes.
+
+Amounts are integer cents. Ledger entries are signed from the farm's side: a sale
+is positive, the platform's commission and a refund negative; what the platform
+owes a farm for a period is the sum of its entries (minus transfers made).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.accounts.models import enum_column
+from marketplace.extensions import db
+from marketplace.models import CURRENCY, UTCDateTime, utcnow
+
+
+class PaymentStatus(enum.StrEnum):
+    CREATED = "created"  # the intent exists; the buyer has not paid (or is paying)
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure in progress
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the last attempt failed; the buyer may try again
+    CANCELED = "canceled"  # the order expired or was cancelled before payment
+
+
+class Payment(db.Model):
+    """The card payment of an order: its PaymentIntent, created once and reused."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), unique=True
+    )
+    intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(String(255))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus), default=PaymentStatus.CREATED
+    )
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    order = relationship("Order")
+
+
+class StripeEvent(db.Model):
+    """A Stripe event applied, stored under its id in the transaction of its effect:
+    the same event delivered twice finds its id taken and changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(80))
+    object_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # recorded; the call to Stripe is made (or retried) after commit
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(db.Model):
+    """Money given back on a card order: the whole order (cancelled), one short line,
+    or any part an admin chooses. Recorded first, then sent to Stripe with its own
+    idempotency key, so a retry never refunds twice."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount"),
+        Index("ix_refunds_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"),
+                                          index=True)
+    sub_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sub_orders.id", ondelete="RESTRICT"), index=True
+    )
+    order_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True
+    )
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_column(RefundStatus), default=RefundStatus.PENDING
+    )
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    order = relationship("Order")
+
+
+class LedgerKind(enum.StrEnum):
+    SALE = "sale"  # + the sub-order's subtotal, when the order is paid or collected
+    COMMISSION = "commission"  # - the platform's share of a sale
+    REFUND = "refund"  # - money given back to the buyer
+    COMMISSION_REFUND = "commission_refund"  # + the commission on what was refunded
+    # - paid at pickup: the farm already has the money (through the host)
+    PAID_AT_PICKUP = "paid_at_pickup"
+    TRANSFER = "transfer"  # - money sent to the farm (Stripe Connect or bank transfer)
+
+
+class LedgerEntry(db.Model):
+    """One line of a farm's account, written once: ``entry_key`` names the event
+    ("sale:<sub-order>", "refund:<refund>:<sub-order>"...) under a unique constraint,
+    so applying an event twice adds nothing."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_producer_created", "producer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(80), unique=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"),
+                                          index=True)
+    sub_order_id: Mapped[int] = mapped_column(
+        ForeignKey("sub_orders.id", ondelete="RESTRICT"), index=True
+    )
+    refund_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refunds.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind, length=20))
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    commission_bp: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

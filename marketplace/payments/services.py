@@ -1,0 +1,468 @@
+"""Card payments, Stripe events, refunds and the farms' ledger.
+
+Rules:
+- One PaymentIntent per order, created with the idempotency key ``order-<id>`` for
+  the order's server-computed total, stored on the order's ``Payment`` and reused:
+  a double click or a retried checkout never makes a second charge.
+- An order is confirmed only from what Stripe itself says about its intent (a
+  verified webhook, or a server-side retrieve), through ``apply_intent``: one
+  function, idempotent, that never moves a payment back (a late "failed" event
+  after "succeeded" changes nothing).
+- A refund is recorded first (with its ledger lines) in the caller's transaction,
+  then sent to Stripe after the commit with the idempotency key ``refund-<id>``;
+  one that could not be sent is retried by the scheduled jobs.
+- Ledger lines are keyed by the event they record (``entry_key``, unique).
+
+Plain functions with explicit arguments; they flush, never commit; network calls
+(``gateway``) happen outside the functions that only touch the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.orders.models import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    SubOrder,
+)
+
+from . import gateway
+from .models import (
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    StripeEvent,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COMMISSION_BP = 1000  # 10 %
+
+
+def _get(obj, key, default=None):
+    """A field of a Stripe object or of a plain dict (tests, stored payloads)."""
+    try:
+        value = obj[key]
+    except (KeyError, TypeError, IndexError):
+        return default
+    return default if value is None else value
+
+
+# Commission and ledger ---------------------------------------------------------------------
+
+def commission_bp(producer, config: Mapping) -> int:
+    """The platform's share in basis points: the farm's own rate, else the setting."""
+    own = getattr(producer, "commission_bp", None)
+    if own is not None:
+        return own
+    return int(config.get("COMMISSION_BP", DEFAULT_COMMISSION_BP))
+
+
+def commission_of(amount_cents: int, bp: int) -> int:
+    """Commission on an amount, rounded half up to the cent."""
+    return (amount_cents * bp + 5000) // 10000
+
+
+def _entry(session: Session, *, key: str, sub: SubOrder, kind: LedgerKind, amount_cents: int,
+           now: datetime, bp: int = 0, refund: Refund | None = None) -> LedgerEntry | None:
+    """Write one ledger line unless its key exists (an event applied twice)."""
+    if amount_cents == 0:
+        return None
+    if session.scalar(select(LedgerEntry.id).where(LedgerEntry.entry_key == key)) is not None:
+        return None
+    entry = LedgerEntry(entry_key=key, producer_id=sub.producer_id, order_id=sub.order_id,
+                        sub_order_id=sub.id, refund_id=refund.id if refund else None, kind=kind,
+                        amount_cents=amount_cents, currency=sub.order.currency,
+                        commission_bp=bp, created_at=now)
+    session.add(entry)
+    return entry
+
+
+def record_sales(session: Session, order: Order, config: Mapping, *, now: datetime,
+                 supplied: bool = False) -> None:
+    """Sale and commission lines for each active sub-order (``supplied``: what the farm
+    actually supplied, for an order paid at pickup; else the subtotal paid by card)."""
+    for sub in order.active_sub_orders:
+        amount = sub.supplied_cents if supplied else sub.subtotal_cents
+        bp = commission_bp(sub.producer, config)
+        _entry(session, key=f"sale:{sub.id}", sub=sub, kind=LedgerKind.SALE,
+               amount_cents=amount, now=now, bp=bp)
+        _entry(session, key=f"commission:{sub.id}", sub=sub, kind=LedgerKind.COMMISSION,
+               amount_cents=-commission_of(amount, bp), now=now, bp=bp)
+        if order.payment_method == PaymentMethod.AT_PICKUP:
+            _entry(session, key=f"at-pickup:{sub.id}", sub=sub, kind=LedgerKind.PAID_AT_PICKUP,
+                   amount_cents=-amount, now=now)
+    session.flush()
+
+
+# Card payment -------------------------------------------------------------------------------
+
+def payment_of(session: Session, order: Order) -> Payment | None:
+    return session.scalar(select(Payment).where(Payment.order_id == order.id))
+
+
+def create_intent(order: Order, config: Mapping):
+    """The order's PaymentIntent at Stripe, for its server-computed total. Idempotent
+    (key ``order-<id>``): asked twice, Stripe answers with the same intent. Raises
+    gateway.PaymentGatewayError when Stripe cannot be reached. No database access, so
+    the caller holds no lock during the call."""
+    return gateway.create_payment_intent(
+        config, amount_cents=order.total_cents, currency=order.currency.lower(),
+        order_id=order.id, idempotency_key=f"order-{order.id}",
+        metadata={"order_id": str(order.id)},
+        description=f"Circuit Court order {order.id}",
+    )
+
+
+def store_intent(session: Session, order: Order, intent) -> Payment:
+    """Keep the intent on the order's Payment (created once: a concurrent click that
+    created it first wins, with the same intent)."""
+    payment = payment_of(session, order)
+    if payment is None:
+        payment = Payment(order_id=order.id, amount_cents=order.total_cents,
+                          currency=order.currency)
+        try:
+            with session.begin_nested():
+                session.add(payment)
+        except IntegrityError:
+            payment = payment_of(session, order)
+    if not payment.intent_id:
+        payment.intent_id = _get(intent, "id")
+        payment.client_secret = _get(intent, "client_secret")
+    session.flush()
+    return payment
+
+
+def start_card_payment(session: Session, order: Order, config: Mapping) -> Payment:
+    """The order's Payment with its PaymentIntent, created once and reused."""
+    payment = payment_of(session, order)
+    if payment is not None and payment.intent_id:
+        return payment
+    return store_intent(session, order, create_intent(order, config))
+
+
+def _intent_error(intent) -> str:
+    error = _get(intent, "last_payment_error") or {}
+    return str(_get(error, "message", "") or _get(error, "code", "") or "")
+
+
+def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) -> str:
+    """Bring our records in line with a PaymentIntent as Stripe reports it. Idempotent;
+    a payment never moves back from succeeded. Returns what it did (for logs and tests):
+    unknown, unchanged, confirmed, refund_late, amount_mismatch, failed, requires_action,
+    canceled."""
+    from marketplace.orders import services as orders
+
+    intent_id = _get(intent, "id")
+    payment = session.scalar(select(Payment).where(Payment.intent_id == intent_id))
+    if payment is None:
+        return "unknown"
+    status = _get(intent, "status")
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "unchanged"
+    if status == "succeeded":
+        amount = _get(intent, "amount_received") or _get(intent, "amount")
+        currency = str(_get(intent, "currency", "")).upper()
+        order = session.get(Order, payment.order_id)
+        if amount != payment.amount_cents or amount != order.total_cents or \
+                currency != order.currency:
+            payment.last_error = f"amount {amount} {currency} != order {order.total_cents}"
+            log.error("PaymentIntent %s: %s", intent_id, payment.last_error)
+            session.flush()
+            return "amount_mismatch"
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.succeeded_at = now
+        payment.last_error = ""
+        # Conditional: a concurrent webhook and retrieve confirm the order once.
+        switched = session.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order.id,
+                   Order.__table__.c.status == OrderStatus.PENDING_PAYMENT)
+            .values(paid_at=now)
+        ).rowcount == 1
+        session.refresh(order)
+        if switched:
+            orders.confirm(session, order)
+            record_sales(session, order, config, now=now)
+            return "confirmed"
+        if order.status == OrderStatus.CANCELLED:
+            # Paid after the order expired (its stock is gone): give the money back.
+            order.paid_at = now
+            request_refund(session, order, order.total_cents, config,
+                           reason="paid after the order expired", now=now)
+            return "refund_late"
+        return "unchanged"
+    if status == "requires_action":
+        payment.status = PaymentStatus.REQUIRES_ACTION
+    elif status == "canceled":
+        payment.status = PaymentStatus.CANCELED
+    elif status == "requires_payment_method" and _intent_error(intent):
+        payment.status = PaymentStatus.FAILED
+        payment.last_error = _intent_error(intent)[:500]
+    else:
+        return "unchanged"
+    session.flush()
+    return payment.status.value
+
+
+def record_failure(session: Session, intent_id: str, message: str) -> None:
+    """A declined attempt, as the page is told (the intent stays payable: retry)."""
+    payment = session.scalar(select(Payment).where(Payment.intent_id == intent_id))
+    if payment is not None and payment.status != PaymentStatus.SUCCEEDED:
+        payment.status = PaymentStatus.FAILED
+        payment.last_error = message[:500]
+        session.flush()
+
+
+def refresh_from_stripe(session: Session, payment: Payment, config: Mapping, *,
+                        now: datetime) -> str:
+    """Retrieve the intent from Stripe (server side) and apply it."""
+    intent = gateway.retrieve_payment_intent(config, payment.intent_id)
+    return apply_intent(session, intent, config, now=now)
+
+
+# Webhooks -----------------------------------------------------------------------------------
+
+def handle_event(session: Session, event, config: Mapping, *, now: datetime) -> str:
+    """Apply a verified Stripe event once: its id is stored in the same transaction as
+    its effect (a savepoint guards the insert), so a repeat changes nothing."""
+    event_id = _get(event, "id")
+    event_type = str(_get(event, "type", ""))
+    obj = _get(_get(event, "data", {}), "object", {})
+    try:
+        with session.begin_nested():
+            session.add(StripeEvent(id=event_id, type=event_type[:80],
+                                    object_id=str(_get(obj, "id", ""))[:255], received_at=now))
+    except IntegrityError:
+        return "duplicate"
+    if event_type.startswith("payment_intent."):
+        return apply_intent(session, obj, config, now=now)
+    if event_type.startswith("refund.") or event_type == "charge.refund.updated":
+        return apply_refund_object(session, obj)
+    return "ignored"
+
+
+# Refunds ------------------------------------------------------------------------------------
+
+class RefundError(ValueError):
+    """A refund that cannot be made: ``message`` says why (lazy string)."""
+
+    def __init__(self, message):
+        super().__init__("refund refused")
+        self.message = message
+
+
+def refunded_cents(session: Session, order_id: int) -> int:
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_id == order_id, Refund.status != RefundStatus.FAILED)
+    ))
+
+
+def refundable_cents(session: Session, order: Order) -> int:
+    if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return 0
+    return order.total_cents - refunded_cents(session, order.id)
+
+
+def request_refund(session: Session, order: Order, amount_cents: int, config: Mapping, *,
+                   reason: str, now: datetime, sub_order: SubOrder | None = None,
+                   line: OrderLine | None = None) -> Refund:
+    """Record a refund (sent to Stripe after the commit) and its ledger lines: on the
+    sub-order given, else spread over the order's sub-orders in proportion."""
+    from flask_babel import lazy_gettext as _
+
+    if amount_cents <= 0:
+        raise RefundError(_("Enter an amount above zero."))
+    left = refundable_cents(session, order)
+    if amount_cents > left:
+        raise RefundError(_("At most %(amount)s can still be refunded on this order.",
+                            amount=f"{left / 100:.2f} €"))
+    refund = Refund(order_id=order.id, sub_order_id=sub_order.id if sub_order else None,
+                    order_line_id=line.id if line else None, amount_cents=amount_cents,
+                    currency=order.currency, reason=reason[:255], created_at=now)
+    session.add(refund)
+    session.flush()
+    shares = _split(order, amount_cents, sub_order)
+    for sub, share in shares:
+        bp = commission_bp(sub.producer, config)
+        _entry(session, key=f"refund:{refund.id}:{sub.id}", sub=sub, kind=LedgerKind.REFUND,
+               amount_cents=-share, now=now, refund=refund)
+        _entry(session, key=f"commission-refund:{refund.id}:{sub.id}", sub=sub,
+               kind=LedgerKind.COMMISSION_REFUND, amount_cents=commission_of(share, bp),
+               now=now, bp=bp, refund=refund)
+    session.flush()
+    return refund
+
+
+def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
+    if sub_order is not None:
+        return [(sub_order, amount_cents)]
+    subs = [s for s in order.sub_orders if s.subtotal_cents > 0]
+    total = sum(s.subtotal_cents for s in subs)
+    shares, given = [], 0
+    for index, sub in enumerate(subs):
+        share = (amount_cents - given if index == len(subs) - 1
+                 else amount_cents * sub.subtotal_cents // total)
+        shares.append((sub, share))
+        given += share
+    return shares
+
+
+def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
+                      now: datetime) -> Refund | None:
+    """A card-paid line marked short: refund the units not supplied (what is not yet
+    refunded for that line). RefundError when fewer units are now short than were
+    already refunded."""
+    from flask_babel import lazy_gettext as _
+
+    order = line.sub_order.order
+    if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return None
+    due = line.line_total_cents - line.supplied_total_cents
+    done = int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_line_id == line.id, Refund.status != RefundStatus.FAILED)
+    ))
+    if due < done:
+        raise RefundError(_("%(item)s: the missing units were already refunded to the buyer.",
+                            item=line.product_name))
+    if due == done:
+        return None
+    return request_refund(session, order, due - done, config, reason="short",
+                          now=now, sub_order=line.sub_order, line=line)
+
+
+def apply_refund_object(session: Session, obj) -> str:
+    refund = session.scalar(select(Refund).where(Refund.stripe_refund_id == _get(obj, "id")))
+    if refund is None:
+        return "unknown"
+    status = _get(obj, "status")
+    if status == "succeeded" and refund.status != RefundStatus.SUCCEEDED:
+        refund.status = RefundStatus.SUCCEEDED
+    elif status in ("failed", "canceled") and refund.status == RefundStatus.PENDING:
+        refund.status = RefundStatus.FAILED
+    else:
+        return "unchanged"
+    session.flush()
+    return refund.status.value
+
+
+def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) -> tuple[int, int]:
+    """Send recorded refunds to Stripe (each with its own idempotency key, so a retry
+    after a lost answer refunds once). The caller commits. Returns (sent, failed)."""
+    refunds = session.scalars(
+        select(Refund).where(Refund.status == RefundStatus.PENDING,
+                             Refund.stripe_refund_id.is_(None))
+        .order_by(Refund.id).limit(limit)
+    ).all()
+    sent = failed = 0
+    for refund in refunds:
+        payment = session.scalar(select(Payment).where(Payment.order_id == refund.order_id))
+        refund.attempts += 1
+        try:
+            result = gateway.create_refund(
+                config, payment_intent_id=payment.intent_id, amount_cents=refund.amount_cents,
+                idempotency_key=f"refund-{refund.id}",
+                metadata={"order_id": str(refund.order_id), "refund_id": str(refund.id)},
+            )
+        except gateway.PaymentGatewayError as exc:
+            refund.last_error = str(exc)[:500]
+            if not exc.unreachable:  # refused by Stripe: retrying would not help
+                refund.status = RefundStatus.FAILED
+            failed += 1
+            continue
+        refund.stripe_refund_id = _get(result, "id")
+        refund.last_error = ""
+        if _get(result, "status") == "succeeded":
+            refund.status = RefundStatus.SUCCEEDED
+        elif _get(result, "status") in ("failed", "canceled"):
+            refund.status = RefundStatus.FAILED
+        sent += 1
+    session.flush()
+    return sent, failed
+
+
+def refunds_of(session: Session, order: Order) -> list[Refund]:
+    return list(session.scalars(select(Refund).where(Refund.order_id == order.id)
+                                .order_by(Refund.id)))
+
+
+# Reconcile ------------------------------------------------------------------------------------
+
+def reconcile(session: Session, config: Mapping, *, now: datetime, days: int = 3) -> dict:
+    """Compare the intents Stripe holds for the last ``days`` with our payments and apply
+    each (idempotent): an order whose webhook was lost while the site was down gets
+    confirmed, a late payment of an expired order refunded. The caller commits.
+    Raises gateway.PaymentGatewayError when Stripe cannot be reached."""
+    since = int(now.timestamp()) - days * 86400
+    outcomes: dict[str, int] = {}
+    for intent in gateway.list_payment_intents_since(config, since):
+        outcome = apply_intent(session, intent, config, now=now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def check_before_expiry(session: Session, config: Mapping, *, now: datetime) -> int:
+    """Ask Stripe about the card orders whose hold ends now, before they expire: one
+    paid while its webhook was lost is confirmed, not cancelled. Returns how many were
+    confirmed. Stripe unreachable: nothing is asked, and the expiry waits (see jobs)."""
+    payments = session.scalars(
+        select(Payment).join(Order, Order.id == Payment.order_id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now,
+               Payment.intent_id.is_not(None))
+        .order_by(Payment.id).limit(100)
+    ).all()
+    confirmed = 0
+    for payment in payments:
+        intent = gateway.retrieve_payment_intent(config, payment.intent_id)
+        if apply_intent(session, intent, config, now=now) == "confirmed":
+            confirmed += 1
+    return confirmed
+
+
+# The farm's ledger ------------------------------------------------------------------------
+
+def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
+    """The month in the site's time zone, as UTC instants [start, end)."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def ledger_totals(session: Session, producer_id: int, start: datetime,
+                  end: datetime) -> dict[LedgerKind, int]:
+    """Sum of each kind of line for the farm over [start, end), in one query."""
+    rows = session.execute(
+        select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.producer_id == producer_id, LedgerEntry.created_at >= start,
+               LedgerEntry.created_at < end)
+        .group_by(LedgerEntry.kind)
+    ).all()
+    return {LedgerKind(kind): int(total) for kind, total in rows}
+
+
+def ledger_entries(session: Session, producer_id: int, start: datetime,
+                   end: datetime) -> list[LedgerEntry]:
+    return list(session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.producer_id == producer_id, LedgerEntry.created_at >= start,
+               LedgerEntry.created_at < end)
+        .order_by(LedgerEntry.created_at, LedgerEntry.id)
+    ))

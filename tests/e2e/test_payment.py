@@ -1,0 +1,104 @@
+"""A household pays an order by card through the payment page, against localstripe
+(its Stripe.js stand-in in the page, its API behind the server), and sees it confirmed.
+The order is confirmed by the server asking localstripe, not by the browser."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from marketplace import create_app
+from marketplace.catalogue.reference import ensure_reference_data
+from marketplace.extensions import db
+from marketplace.orders import services as orders
+from marketplace.orders.models import Order, OrderStatus, PaymentMethod
+from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
+from marketplace.producers.rounds import local_weekday
+from tests import factories
+from tests.e2e.conftest import _open_page, serving
+from tests.stripe_server import CARD_OK
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def paying_server(tmp_path, localstripe):
+    base = tmp_path / "instance"
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(base),
+        "SECRET_KEY": "e2e-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "UPLOAD_FOLDER": str(base / "uploads"),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "MAIL_SERVER": "",
+        **localstripe.settings(),
+    })
+    with app.app_context():
+        db.create_all()
+        ensure_reference_data(db.session)
+        db.session.commit()
+    try:
+        with serving(app) as live:
+            yield live
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _card_order(app) -> tuple[int, str]:
+    with app.app_context():
+        now = datetime.now(UTC)
+        point = PickupPoint(name="Épicerie", kind=PickupKind.SHOP, latitude=47.6582,
+                            longitude=-2.7608)
+        db.session.add(point)
+        db.session.flush()
+        slot = PickupSlot(pickup_point_id=point.id, starts_at=now + timedelta(days=3),
+                          ends_at=now + timedelta(days=3, hours=2),
+                          cutoff_at=now + timedelta(days=1), capacity=10, taken=0)
+        db.session.add(slot)
+        farm = factories.producer(name="Ferme du Pont")
+        carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 10),))
+        db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
+                                     weekday=local_weekday(slot, "Europe/Paris")))
+        buyer = factories.user(name="Camille")
+        order = orders.checkout(db.session, buyer=buyer,
+                                cart={str(carrots.variants[0].id): 2}, slot_id=slot.id,
+                                now=now, payment_method=PaymentMethod.CARD,
+                                hold=timedelta(minutes=30))
+        db.session.commit()
+        return order.id, buyer.email
+
+
+def test_household_pays_by_card_and_sees_the_order_confirmed(request, chromium_browser,
+                                                            paying_server):
+    order_id, email = _card_order(paying_server.app)
+    page_gen = _open_page(request, chromium_browser, paying_server)
+    page = next(page_gen)
+    try:
+        page.goto("/login")
+        page.fill("#email", email)
+        page.fill("#password", factories.PASSWORD)
+        page.locator("form:has(#password) [type=submit]").click()
+        page.goto(f"/orders/{order_id}/pay")
+        # localstripe's card element: plain inputs named by their placeholders.
+        card = page.locator("#card-element")
+        card.locator("input[placeholder=number]").fill(CARD_OK)
+        card.locator("input[placeholder=exp_month]").fill("12")
+        card.locator("input[placeholder=exp_year]").fill("34")
+        card.locator("input[placeholder=cvc]").fill("123")
+        card.locator("input[placeholder=postal_code]").fill("56000")
+        page.locator("#pay-button").click()
+        expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
+        expect(page.locator(".order-status")).to_have_text("Confirmée")
+        expect(page.locator(".payment-state")).to_contain_text("carte")
+    finally:
+        next(page_gen, None)
+    with paying_server.app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.status == OrderStatus.CONFIRMED
+        assert order.paid_at is not None
