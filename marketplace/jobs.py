@@ -80,6 +80,11 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
             done["refunds"], done["refunds_failed"] = payments.send_pending_refunds(
                 db.session, config)
             db.session.commit()
+        if config.get("STRIPE_CONNECT_ENABLED"):
+            with write_intent():
+                done["transfers"], done["transfers_failed"] = payments.send_due_transfers(
+                    db.session, config, now=utcnow())
+                db.session.commit()
     done["sent"], done["failed"] = outbox.deliver_pending(db.engine, config)
     return done
 

@@ -60,12 +60,12 @@ def pay_page(client, login, order, buyer):
     return response.get_data(as_text=True)
 
 
-def confirm(client, order, method_id):
+def confirm(client, order, method_id, **extra):
     from tests.conftest import CSRF_RE
 
     token = CSRF_RE.search(client.get(f"/orders/{order.id}").get_data(as_text=True))
     return client.post(f"/orders/{order.id}/pay/confirm",
-                       data={"csrf_token": token.group(1), "payment_method": method_id})
+                       data={"csrf_token": token.group(1), "payment_method": method_id, **extra})
 
 
 def post_event(client, app, payload: bytes, *, secret=None, timestamp=None):
@@ -84,7 +84,8 @@ def test_paying_by_card_confirms_from_stripe_not_from_the_browser(
     client.get(f"/orders/{order.id}/pay/return")
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
-    answer = confirm(client, order, localstripe.card(CARD_OK))
+    # A tampered amount or total sent along is ignored: Stripe charges the order's total.
+    answer = confirm(client, order, localstripe.card(CARD_OK), amount="1", total_cents="1")
     assert answer.status_code == 200
     assert answer.json["status"] == "succeeded"
     db.session.expire_all()
@@ -470,3 +471,80 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
         assert client.get("/admin/payments").status_code == 200
     assert len(queries) == few
     assert client.post("/admin/payments/orders/999999/refund", data={}).status_code in (400, 404)
+
+
+def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, market):
+    """Stripe Connect, which localstripe lacks, is checked against a local HTTP stand-in
+    (tests/test_gateway.py's StandIn) that records the requests the stripe library sends;
+    the payment itself goes through localstripe."""
+    from tests.test_gateway import StandIn
+
+    m = market
+    order = card_order(db, m)
+    intent = _paid_intent(app, localstripe, order)
+    with app.test_request_context():
+        assert payments.apply_intent(db.session, intent, app.config, now=now()) == "confirmed"
+        db.session.commit()
+        farm_sub = next(s for s in order.sub_orders if s.producer_id == m["farm"].id)
+        fulfilment.set_shorts(db.session, farm_sub, {farm_sub.lines[0].id: 1}, now=now())
+        fulfilment.mark_collected(db.session, order, now=now())
+        db.session.commit()
+    m["farm"].stripe_account_id = "acct_farmA"  # the other farm has none: bank transfer
+    db.session.commit()
+    stand_in = StandIn()
+    stand_in.body = {"id": "tr_test_1", "object": "transfer"}
+    stand_in.thread.start()
+    try:
+        config = dict(app.config, STRIPE_API_BASE=stand_in.url, STRIPE_CONNECT_ENABLED=True)
+        with app.test_request_context():
+            assert payments.send_due_transfers(db.session, config, now=now()) == (1, 0)
+            db.session.commit()
+            assert payments.send_due_transfers(db.session, config, now=now()) == (0, 0)
+    finally:
+        stand_in.server.shutdown()
+        stand_in.server.server_close()
+    [request] = stand_in.requests
+    assert request["path"] == "/v1/transfers"
+    # 2 x 3.50 sold, 10 % commission, 1 short refunded with its commission given back.
+    assert request["fields"]["amount"] == str(700 - 70 - 350 + 35)
+    assert request["fields"]["destination"] == "acct_farmA"
+    assert request["fields"]["transfer_group"] == f"order-{order.id}"
+    assert request["headers"]["Idempotency-Key"] == f"transfer-sub-{farm_sub.id}"
+    balance = db.session.scalar(select(func.sum(LedgerEntry.amount_cents))
+                                .where(LedgerEntry.producer_id == m["farm"].id))
+    assert balance == 0
+    # Connect off: nothing is sent at all.
+    assert payments.send_due_transfers(db.session, dict(app.config), now=now()) == (0, 0)
+
+
+def test_commission_and_connect_account_commands(app, db, market):
+    runner = app.test_cli_runner()
+    email = market["farm"].user.email
+    farm_id = market["farm"].id
+    result = runner.invoke(args=["payments", "set-commission", "--producer-email", email,
+                                 "--percent", "7,5"])
+    assert result.exit_code == 0, result.output
+    for bad in ("abc", "101", "-1", "7.555", "nan"):
+        refused = runner.invoke(args=["payments", "set-commission", "--producer-email", email,
+                                      "--percent", bad])
+        assert refused.exit_code == 2, bad
+    assert runner.invoke(args=["payments", "set-connect-account", "--producer-email", email,
+                               "--account", "acct_1Abc"]).exit_code == 0
+    assert runner.invoke(args=["payments", "set-connect-account", "--producer-email", email,
+                               "--account", "not-an-account"]).exit_code == 2
+    assert runner.invoke(args=["payments", "set-commission", "--producer-email",
+                               "nobody@example.org", "--percent", "5"]).exit_code == 1
+    from marketplace.producers.models import Producer
+
+    db.session.expire_all()
+    farm = db.session.get(Producer, farm_id)
+    assert farm.commission_bp == 750
+    assert farm.stripe_account_id == "acct_1Abc"
+    # The farm's own rate is what its sales are charged.
+    order = place(db, market["buyers"][0], market["slot"], {market["carrots"].id: 2})
+    with app.test_request_context():
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        db.session.commit()
+    commission = db.session.scalar(select(LedgerEntry.amount_cents).where(
+        LedgerEntry.kind == LedgerKind.COMMISSION))
+    assert commission == -53  # 7.5 % of 7.00 = 52.5, rounded half up

@@ -51,3 +51,67 @@ def send_refunds_command() -> None:
         sent, failed = services.send_pending_refunds(db.session, current_app.config)
         db.session.commit()
     click.echo(f"refunds sent={sent} failed={failed}")
+
+
+@payments_cli.command("set-connect-account")
+@click.option("--producer-email", required=True, help="The farm's account e-mail.")
+@click.option("--account", required=True, help="Its Stripe Connect account id (acct_...).")
+@with_appcontext
+def set_connect_account_command(producer_email: str, account: str) -> None:
+    """Pay a farm by Stripe Connect transfers to ACCOUNT (empty: stop, back to the
+    bank-transfer statement)."""
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import User
+    from marketplace.producers.models import Producer
+
+    account = account.strip()
+    if account and not (account.startswith("acct_") and account[5:].isalnum()
+                        and len(account) <= 255):
+        raise click.BadParameter("a Stripe account id looks like acct_1AbC...",
+                                 param_hint="--account")
+    with write_intent():
+        farm = db.session.scalar(select(Producer).join(Producer.user)
+                                 .where(User.email == producer_email.strip().lower()))
+        if farm is None:
+            raise click.ClickException(f"no farm with the account {producer_email}")
+        farm.stripe_account_id = account or None
+        db.session.commit()
+    click.echo(f"{farm.name}: " + (f"transfers to {account}" if account else "no transfers"))
+
+
+@payments_cli.command("set-commission")
+@click.option("--producer-email", required=True, help="The farm's account e-mail.")
+@click.option("--percent", required=True,
+              help="Its commission rate in percent (e.g. 8 or 7.5); 'default' for the "
+                   "COMMISSION_BP setting.")
+@with_appcontext
+def set_commission_command(producer_email: str, percent: str) -> None:
+    """Give a farm its own commission rate (sales recorded from now on use it)."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import User
+    from marketplace.producers.models import Producer
+
+    rate = None
+    if percent.strip().lower() != "default":
+        try:
+            value = Decimal(percent.strip().replace(",", "."))
+        except InvalidOperation:
+            raise click.BadParameter("a number such as 8 or 7.5", param_hint="--percent") \
+                from None
+        if not value.is_finite() or not 0 <= value <= 100 or value != round(value, 2):
+            raise click.BadParameter("from 0 to 100, at most two decimals",
+                                     param_hint="--percent")
+        rate = int(value * 100)
+    with write_intent():
+        farm = db.session.scalar(select(Producer).join(Producer.user)
+                                 .where(User.email == producer_email.strip().lower()))
+        if farm is None:
+            raise click.ClickException(f"no farm with the account {producer_email}")
+        farm.commission_bp = rate
+        db.session.commit()
+    shown = "the default rate" if rate is None else f"{rate / 100:g} %"
+    click.echo(f"{farm.name}: commission {shown}")

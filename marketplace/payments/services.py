@@ -208,7 +208,10 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
         payment.status = PaymentStatus.REQUIRES_ACTION
     elif status == "canceled":
         payment.status = PaymentStatus.CANCELED
-    elif status == "requires_payment_method" and _intent_error(intent):
+    elif status in ("requires_payment_method", "requires_confirmation") and \
+            _intent_error(intent):
+        # Declined, or 3-D Secure failed (Stripe: requires_payment_method; localstripe
+        # leaves it requires_confirmation): the buyer sees why and may try again.
         payment.status = PaymentStatus.FAILED
         payment.last_error = _intent_error(intent)[:500]
     else:
@@ -466,3 +469,60 @@ def ledger_entries(session: Session, producer_id: int, start: datetime,
                LedgerEntry.created_at < end)
         .order_by(LedgerEntry.created_at, LedgerEntry.id)
     ))
+
+
+# Stripe Connect transfers -------------------------------------------------------------------
+
+def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder, int, str]]:
+    """(sub-order, net amount, farm account) for each collected sub-order of a card-paid
+    order whose farm has a Connect account and that has no transfer yet: one query.
+    The net is the sum of the sub-order's ledger lines (sale - commission - refunds
+    + commission given back)."""
+    from marketplace.producers.models import Producer
+
+    transferred = select(LedgerEntry.sub_order_id).where(
+        LedgerEntry.kind == LedgerKind.TRANSFER).scalar_subquery()
+    rows = session.execute(
+        select(SubOrder, func.sum(LedgerEntry.amount_cents), Producer.stripe_account_id)
+        .join(Order, Order.id == SubOrder.order_id)
+        .join(Producer, Producer.id == SubOrder.producer_id)
+        .join(LedgerEntry, LedgerEntry.sub_order_id == SubOrder.id)
+        .where(SubOrder.status == OrderStatus.COLLECTED,
+               Order.payment_method == PaymentMethod.CARD,
+               Producer.stripe_account_id.is_not(None),
+               SubOrder.id.not_in(transferred))
+        .group_by(SubOrder.id, Producer.stripe_account_id)
+        .order_by(SubOrder.id).limit(limit)
+    ).all()
+    return [(sub, int(net), account) for sub, net, account in rows]
+
+
+def send_due_transfers(session: Session, config: Mapping, *, now: datetime) -> tuple[int, int]:
+    """Pay each farm its net for the sub-orders handed over, one transfer per sub-order
+    (transfer group ``order-<id>``: one cart, several farms), with the idempotency key
+    ``transfer-sub-<id>`` so a retry after a lost answer pays once. The ledger gets a
+    TRANSFER line. Off unless STRIPE_CONNECT_ENABLED; the caller commits."""
+    if not config.get("STRIPE_CONNECT_ENABLED"):
+        return 0, 0
+    sent = failed = 0
+    for sub, net, account in transfers_due(session):
+        if net <= 0:
+            continue
+        try:
+            transfer = gateway.create_transfer(
+                config, amount_cents=net, currency=sub.order.currency,
+                destination_account=account, transfer_group=f"order-{sub.order_id}",
+                idempotency_key=f"transfer-sub-{sub.id}",
+                metadata={"order_id": str(sub.order_id), "sub_order_id": str(sub.id)})
+        except gateway.PaymentGatewayError as exc:
+            log.warning("transfer for sub-order %s: %s", sub.id, exc)
+            failed += 1
+            continue
+        entry = _entry(session, key=f"transfer:{sub.id}", sub=sub, kind=LedgerKind.TRANSFER,
+                       amount_cents=-net, now=now)
+        if entry is not None:
+            entry.commission_bp = 0
+        log.info("transfer %s: %s cents to %s", _get(transfer, "id"), net, account)
+        sent += 1
+    session.flush()
+    return sent, failed

@@ -19,7 +19,7 @@ from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, Pi
 from marketplace.producers.rounds import local_weekday
 from tests import factories
 from tests.e2e.conftest import _open_page, serving
-from tests.stripe_server import CARD_OK
+from tests.stripe_server import CARD_3DS, CARD_OK
 
 pytestmark = pytest.mark.e2e
 
@@ -74,31 +74,56 @@ def _card_order(app) -> tuple[int, str]:
         return order.id, buyer.email
 
 
-def test_household_pays_by_card_and_sees_the_order_confirmed(request, chromium_browser,
-                                                            paying_server):
+def _pay(page, order_id: int, email: str, number: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", factories.PASSWORD)
+    page.locator("form:has(#password) [type=submit]").click()
+    page.goto(f"/orders/{order_id}/pay")
+    # localstripe's card element: plain inputs named by their placeholders.
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill(number)
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("34")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("56000")
+    page.locator("#pay-button").click()
+
+
+@pytest.fixture
+def page_on(request, chromium_browser, paying_server):
+    yield from _open_page(request, chromium_browser, paying_server)
+
+
+def test_household_pays_by_card_and_sees_the_order_confirmed(paying_server, page_on):
     order_id, email = _card_order(paying_server.app)
-    page_gen = _open_page(request, chromium_browser, paying_server)
-    page = next(page_gen)
-    try:
-        page.goto("/login")
-        page.fill("#email", email)
-        page.fill("#password", factories.PASSWORD)
-        page.locator("form:has(#password) [type=submit]").click()
-        page.goto(f"/orders/{order_id}/pay")
-        # localstripe's card element: plain inputs named by their placeholders.
-        card = page.locator("#card-element")
-        card.locator("input[placeholder=number]").fill(CARD_OK)
-        card.locator("input[placeholder=exp_month]").fill("12")
-        card.locator("input[placeholder=exp_year]").fill("34")
-        card.locator("input[placeholder=cvc]").fill("123")
-        card.locator("input[placeholder=postal_code]").fill("56000")
-        page.locator("#pay-button").click()
-        expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
-        expect(page.locator(".order-status")).to_have_text("Confirmée")
-        expect(page.locator(".payment-state")).to_contain_text("carte")
-    finally:
-        next(page_gen, None)
+    page = page_on
+    _pay(page, order_id, email, CARD_OK)
+    expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
+    expect(page.locator(".order-status")).to_have_text("Confirmée")
+    expect(page.locator(".payment-state")).to_contain_text("carte")
     with paying_server.app.app_context():
         order = db.session.get(Order, order_id)
         assert order.status == OrderStatus.CONFIRMED
         assert order.paid_at is not None
+
+
+@pytest.mark.parametrize("answer", ["Complete authentication", "Fail authentication"])
+def test_3d_secure_in_the_page(paying_server, page_on, answer):
+    order_id, email = _card_order(paying_server.app)
+    page = page_on
+    _pay(page, order_id, email, CARD_3DS)
+    # localstripe's stand-in for the bank's 3-D Secure challenge.
+    page.get_by_role("button", name=answer).click()
+    if answer.startswith("Complete"):
+        expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
+        expect(page.locator(".order-status")).to_have_text("Confirmée")
+        wanted = OrderStatus.CONFIRMED
+    else:
+        # Back on the payment page, nothing charged, free to try again.
+        expect(page).to_have_url(re.compile(rf"/orders/{order_id}/pay$"))
+        expect(page.locator("#pay-button")).to_be_enabled()
+        expect(page.locator(".pay-failed")).to_contain_text("n’a pas abouti")
+        wanted = OrderStatus.PENDING_PAYMENT
+    with paying_server.app.app_context():
+        assert db.session.get(Order, order_id).status == wanted
