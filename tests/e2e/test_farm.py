@@ -67,3 +67,21 @@ def test_producer_adds_a_product_that_reaches_the_catalogue(e2e_server, browser_
     expect(card).to_have_count(1)
     expect(card).to_contain_text("Ferme des Trois Chênes")
     expect(card).to_contain_text(PRICE_3_50)
+
+
+@pytest.mark.parametrize("width", [390, 800, 1024, 1280])
+def test_farm_pages_never_scroll_sideways(e2e_server, browser_page, width):
+    """A farm's menu has more entries than a household's: it wraps, at every width."""
+    with e2e_server.app.app_context():
+        email = factories.producer(name="Ferme des Trois Chênes").user.email
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", factories.PASSWORD)
+    page.locator("form:has(#password) [type=submit]").click()
+    for path in ("/farm", "/farm/orders", "/farm/ledger"):
+        page.goto(path)
+        scroll_width, inner_width = page.evaluate(
+            "() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll_width <= inner_width, (path, width, scroll_width)
