@@ -45,9 +45,11 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    from flask import current_app
+    from flask import current_app, has_request_context
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and scheduled jobs: the site's language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
@@ -82,6 +84,9 @@ def register_extensions(app: Flask) -> None:
     from marketplace.payments import models as _payments  # noqa: F401
     from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
+    from marketplace.wholesale import invoice_models as _invoices  # noqa: F401
+    from marketplace.wholesale import models as _wholesale  # noqa: F401
+    from marketplace.wholesale import standing as _standing  # noqa: F401
 
     @login_manager.user_loader
     def load_user(user_id: str):
@@ -141,6 +146,10 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
+    from marketplace.wholesale.invoice_routes import bp as invoices_bp
+    from marketplace.wholesale.quick_routes import bp as quick_order_bp
+    from marketplace.wholesale.routes import bp as wholesale_bp
+    from marketplace.wholesale.standing_routes import bp as standing_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -158,8 +167,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(farm_orders_bp)
     app.register_blueprint(distribution_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(wholesale_bp)
     app.register_blueprint(farm_ledger_bp)
     app.register_blueprint(payments_admin_bp)
+    app.register_blueprint(standing_bp)
+    app.register_blueprint(quick_order_bp)
+    app.register_blueprint(invoices_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -90,6 +90,8 @@ def load_settings(instance_path: str) -> dict:
         # farm has its own rate; how long an unpaid card order holds its items.
         "COMMISSION_BP": _int("COMMISSION_BP", 1000),
         "PAYMENT_HOLD_MINUTES": _int("PAYMENT_HOLD_MINUTES", 30),
+        # Standing orders are placed for the dates starting within this many days.
+        "STANDING_ORDERS_DAYS_AHEAD": _int("STANDING_ORDERS_DAYS_AHEAD", 7),
         # Links in e-mails: commands run without a request, so the site's address is set.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         # Stripe (marketplace/payments/gateway.py). No key: card payment is off and no

@@ -69,6 +69,10 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     with write_intent():
         done["reminders"] = notify.send_reminders(db.session, utcnow())
         db.session.commit()
+    from marketplace.orders.cli import run_standing_now
+
+    standing = run_standing_now()
+    done["standing"] = standing["placed"] + standing["partial"]
     if generate_slots:
         with write_intent():
             done["slots"] = pickup.generate_slots(

@@ -117,6 +117,13 @@ def csrf_token(client, url: str) -> str:
 
 
 @pytest.fixture
+def english(client):
+    """The client's session in English: tests that read messages check the msgids."""
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+
+@pytest.fixture
 def form_post(client):
     """POST a form the way a browser does: fetch the page, take its token, submit."""
 

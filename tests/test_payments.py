@@ -41,9 +41,8 @@ def now():
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
-    with client.session_transaction() as session:
-        session["lang"] = "en"
+def _english(english):
+    """Messages below are checked in English."""
 
 
 def card_order(db, market, buyer_index=0, cart=None):

@@ -28,10 +28,8 @@ def _pickup_blueprint(app):
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
-    # The messages checked below are the English msgids.
-    with client.session_transaction() as session:
-        session["lang"] = "en"
+def _english(english):
+    """Messages below are checked in English."""
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import enum
+
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
 from marketplace.models import CURRENCY, TimestampMixin
 from marketplace.producers.models import Producer
@@ -15,6 +18,15 @@ VAT_RATES_BP = (0, 550, 1000, 2000)
 
 MAX_PRICE_CENTS = 1_000_000  # 10,000 EUR for one unit is beyond any farm product
 MAX_STOCK = 1_000_000
+
+
+class SaleMode(enum.StrEnum):
+    """Who a variant is sold to: households (retail), approved restaurants
+    (wholesale, at tier prices and by the case) or both."""
+
+    RETAIL = "retail"
+    WHOLESALE = "wholesale"
+    BOTH = "both"
 
 
 def months_to_mask(months) -> int:
@@ -114,6 +126,7 @@ class Variant(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint("price_cents > 0", name="price_positive"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("case_size >= 1", name="case_size_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,8 +139,22 @@ class Variant(TimestampMixin, db.Model):
     stock: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
+    # Wholesale (see marketplace/wholesale): who may buy it, and the case a
+    # restaurant orders by, in variant units (stock and price stay per unit).
+    sale_mode: Mapped[SaleMode] = mapped_column(
+        enum_column(SaleMode, 10), default=SaleMode.RETAIL, server_default=SaleMode.RETAIL.value
+    )
+    case_size: Mapped[int] = mapped_column(default=1, server_default="1")
 
     product: Mapped[Product] = relationship(back_populates="variants")
+
+    @property
+    def sold_retail(self) -> bool:
+        return self.sale_mode != SaleMode.WHOLESALE
+
+    @property
+    def sold_wholesale(self) -> bool:
+        return self.sale_mode != SaleMode.RETAIL
 
 
 class ProductPhoto(TimestampMixin, db.Model):

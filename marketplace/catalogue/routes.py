@@ -23,6 +23,7 @@ from marketplace.catalogue.models import months_to_mask
 from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
 from marketplace.producers.routes import current_farm
+from marketplace.wholesale.services import is_wholesale_buyer, tiers_for, visible_to
 
 bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
@@ -72,6 +73,7 @@ def index():
         producer_id=producer_id,
         page=max(request.args.get("page", 1, type=int), 1),
         producer_ids=producer_ids,
+        wholesale=is_wholesale_buyer(current_user),
     )
     pagination = services.browse(filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
@@ -96,9 +98,17 @@ def product(product_id: int):
     item = services.get_public_product(product_id)
     if item is None:
         abort(404)
+    variants = [v for v in item.active_variants if visible_to(current_user, v)]
+    if item.active_variants and not variants:
+        abort(404)  # sold to restaurants only
+    wholesale = is_wholesale_buyer(current_user)
     return render_template(
         "catalogue/product.html",
         product=item,
+        variants=variants,
+        wholesale=wholesale,
+        tiers=tiers_for(db.session, [v.id for v in variants if v.sold_wholesale])
+        if wholesale else {},
         month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
     )
 
@@ -187,7 +197,10 @@ def new_product():
     return render_template("farm/new_product.html", form=form, variant_form=variant_form)
 
 
-def _render_edit(product, form, variant_forms, new_variant_form, status=200):
+def _render_edit(product, form, variant_forms, new_variant_form, status=200,
+                 wholesale_failed=None):
+    from marketplace.wholesale.routes import wholesale_forms
+
     return (
         render_template(
             "farm/edit_product.html",
@@ -195,10 +208,20 @@ def _render_edit(product, form, variant_forms, new_variant_form, status=200):
             form=form,
             variant_forms=variant_forms,
             new_variant_form=new_variant_form,
+            wholesale_forms=wholesale_forms(product, wholesale_failed),
             delete_form=DeleteForm(),
         ),
         status,
     )
+
+
+def render_edit_page(product, *, status=200, wholesale_failed=None):
+    """The farm's product page as saved, e.g. after a refused wholesale form."""
+    form = ProductForm(obj=product, formdata=None)
+    form.months.data = product.months
+    form.category_id.choices = _category_choices()
+    return _render_edit(product, form, _variant_forms(product),
+                        VariantForm(prefix="new", formdata=None), status, wholesale_failed)
 
 
 def _variant_forms(product, failed=None):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue import search
-from marketplace.catalogue.models import Category, Product, ProductPhoto, Variant
+from marketplace.catalogue.models import Category, Product, ProductPhoto, SaleMode, Variant
 from marketplace.extensions import db
 from marketplace.producers.models import Label, Producer, producer_labels
 
@@ -47,6 +47,8 @@ class CatalogueFilters:
     # Only these producers (distance matching: within the buyer's radius, or
     # delivering to the chosen pickup point); None means no such restriction.
     producer_ids: frozenset[int] | None = None
+    # An approved restaurant also sees products sold to restaurants only.
+    wholesale: bool = False
 
 
 def _with_card_data(stmt):
@@ -58,6 +60,16 @@ def _with_card_data(stmt):
         selectinload(Product.variants),
         selectinload(Product.photos),
         selectinload(Product.producer, Producer.labels),
+    )
+
+
+def sold_retail():
+    """A product a household may buy: not one whose variants on sale are all
+    wholesale-only (one without variants on sale stays listed, as before)."""
+    return ~Product.variants.any(
+        (Variant.sale_mode == SaleMode.WHOLESALE) & Variant.is_active.is_(True)
+    ) | Product.variants.any(
+        (Variant.sale_mode != SaleMode.WHOLESALE) & Variant.is_active.is_(True)
     )
 
 
@@ -85,6 +97,8 @@ def browse(filters: CatalogueFilters, per_page: int):
         stmt = stmt.where(Product.producer_id == filters.producer_id)
     if filters.producer_ids is not None:
         stmt = stmt.where(Product.producer_id.in_(sorted(filters.producer_ids)))
+    if not filters.wholesale:
+        stmt = stmt.where(sold_retail())
     # Text: an indexed substring match on the product's or the farm's name, ignoring
     # case and accents; every character typed is plain text (see search.py).
     matches = search.name_matches(filters.q, db.session.get_bind().dialect.name)
@@ -98,10 +112,11 @@ def get_public_product(product_id: int) -> Product | None:
     return db.session.scalar(_with_card_data(_public_products().where(Product.id == product_id)))
 
 
-def products_of_producer(producer_id: int) -> list[Product]:
-    stmt = _with_card_data(
-        _public_products().where(Product.producer_id == producer_id).order_by(Product.name)
-    )
+def products_of_producer(producer_id: int, *, wholesale: bool = False) -> list[Product]:
+    stmt = _public_products().where(Product.producer_id == producer_id)
+    if not wholesale:
+        stmt = stmt.where(sold_retail())
+    stmt = _with_card_data(stmt.order_by(Product.name))
     return list(db.session.scalars(stmt).unique())
 
 

@@ -10,6 +10,12 @@ Prices always come from the database: ``price_cart`` loads every variant of the
 cart in one query and computes line totals and VAT in integer cents. Prices
 include VAT, so a line's VAT is ``total * rate / (10000 + rate)`` rounded half
 up to the cent, computed per line and then summed per rate.
+
+Given ``buyer``, an approved restaurant pays wholesale prices (see
+marketplace/wholesale/services.py): the tier price for the quantity, by whole
+cases (a line that is not is put aside, with its message, as unavailable, so
+checkout refuses it) and each farm's minimum (``ProducerGroup.minimum_cents``).
+Anyone else pays retail prices and cannot buy wholesale-only variants.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from sqlalchemy.orm import Session, joinedload
 from marketplace.catalogue.models import Product, Variant
 from marketplace.models import CURRENCY
 from marketplace.producers.models import Producer
+from marketplace.wholesale import services as wholesale
 
-MAX_LINES = 100
+MAX_LINES = 200  # a restaurant's quick order may hold 200 lines
 MAX_QUANTITY = 999
 MAX_VARIANT_ID = 2**63 - 1
 
@@ -43,6 +50,8 @@ DELETED = "deleted"
 VARIANT_INACTIVE = "variant_inactive"
 PRODUCT_INACTIVE = "product_inactive"
 PRODUCER_HIDDEN = "producer_hidden"
+WHOLESALE_ONLY = "wholesale_only"  # sold to approved restaurants only
+CASE_SIZE = wholesale.CASE_SIZE  # a wholesale line not in whole cases: see line.problem
 
 # Warnings on a line that is still counted.
 OUT_OF_STOCK = "out_of_stock"
@@ -147,8 +156,9 @@ def remove(cart: dict[str, int], variant_id: int) -> dict[str, int]:
     return {k: q for k, q in cart.items() if k != key}
 
 
-def orderable_variant(session: Session, variant_id: int) -> Variant:
-    """The variant if a buyer may put it in the cart now, else CartError(UNKNOWN_VARIANT)."""
+def orderable_variant(session: Session, variant_id: int, *, buyer=None) -> Variant:
+    """The variant if a buyer may put it in the cart now, else CartError(UNKNOWN_VARIANT).
+    A wholesale-only variant is orderable by an approved restaurant only."""
     from marketplace.accounts.models import User
 
     variant = session.scalar(
@@ -164,7 +174,7 @@ def orderable_variant(session: Session, variant_id: int) -> Variant:
         )
         .options(joinedload(Variant.product).joinedload(Product.producer))
     )
-    if variant is None:
+    if variant is None or not wholesale.visible_to(buyer, variant):
         raise CartError(UNKNOWN_VARIANT)
     return variant
 
@@ -195,6 +205,9 @@ class CartLine:
     stock: int = 0
     currency: str = CURRENCY
     unavailable: str | None = None  # DELETED, VARIANT_INACTIVE, ...
+    problem: object | None = None  # the message of a CASE_SIZE line
+    wholesale: bool = False  # priced wholesale (tiers, cases)
+    case_size: int = 1
     warnings: list[str] = field(default_factory=list)  # OUT_OF_STOCK, OVER_STOCK, ...
 
     @property
@@ -209,6 +222,12 @@ class ProducerGroup:
     lines: list[CartLine] = field(default_factory=list)
     subtotal_cents: int = 0
     vat_cents: int = 0
+    # The farm's wholesale minimum when the group holds a wholesale line, else 0.
+    minimum_cents: int = 0
+
+    @property
+    def missing_cents(self) -> int:
+        return max(self.minimum_cents - self.subtotal_cents, 0)
 
 
 @dataclass
@@ -218,6 +237,7 @@ class CartView:
     total_cents: int = 0
     vat_by_rate: dict[int, int] = field(default_factory=dict)  # rate bp -> cents, sorted
     currency: str = CURRENCY
+    wholesale: bool = False  # priced for an approved restaurant
 
     @property
     def lines(self) -> list[CartLine]:
@@ -236,13 +256,16 @@ class CartView:
         return bool(self.unavailable) or any(line.warnings for line in self.lines)
 
 
-def price_cart(cart: dict[str, int], session: Session, *, month: int | None = None) -> CartView:
-    """Price the cart from the database in ONE query, whatever its number of lines.
+def price_cart(cart: dict[str, int], session: Session, *, month: int | None = None,
+               buyer=None) -> CartView:
+    """Price the cart from the database in ONE query, whatever its number of lines
+    (two for an approved restaurant: its tiers are one more).
 
     ``month`` (1-12) flags out-of-season products; None skips that check.
+    ``buyer``: the user buying (None or anonymous: a visitor), for wholesale prices.
     """
     cart = load(cart)
-    view = CartView()
+    view = CartView(wholesale=wholesale.is_wholesale_buyer(buyer))
     if not cart:
         return view
     ids = sorted(int(k) for k in cart)
@@ -255,6 +278,7 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
             .options(joinedload(Variant.product).joinedload(Product.producer))
         ).unique()
     }
+    tiers = wholesale.tiers_for(session, ids) if view.wholesale else {}
     groups: dict[int, ProducerGroup] = {}
     vat_by_rate: dict[int, int] = defaultdict(int)
     for variant_id in ids:
@@ -281,12 +305,24 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
             line.unavailable = PRODUCT_INACTIVE
         elif not variant.is_active:
             line.unavailable = VARIANT_INACTIVE
+        elif not variant.sold_retail and not view.wholesale:
+            line.unavailable = WHOLESALE_ONLY
         if line.unavailable:
             view.unavailable.append(line)
             continue
-        line.unit_price_cents = variant.price_cents
-        line.total_cents = variant.price_cents * quantity
+        line.wholesale = view.wholesale and variant.sold_wholesale
+        line.case_size = variant.case_size if line.wholesale else 1
+        line.unit_price_cents = wholesale.unit_price_cents(
+            variant, quantity, tiers.get(variant_id, ()), line.wholesale
+        )
+        line.total_cents = line.unit_price_cents * quantity
         line.vat_cents = vat_included(line.total_cents, product.vat_rate_bp)
+        if line.wholesale:
+            line.problem = wholesale.case_problem(variant, quantity)
+            if line.problem is not None:
+                line.unavailable = CASE_SIZE
+                view.unavailable.append(line)
+                continue
         if variant.stock <= 0:
             line.warnings.append(OUT_OF_STOCK)
         elif quantity > variant.stock:
@@ -296,6 +332,8 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
         group = groups.get(producer.id)
         if group is None:
             group = groups[producer.id] = ProducerGroup(producer.id, producer.name)
+        if line.wholesale:
+            group.minimum_cents = producer.wholesale_minimum_cents
         group.lines.append(line)
         group.subtotal_cents += line.total_cents
         group.vat_cents += line.vat_cents

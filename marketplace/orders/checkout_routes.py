@@ -44,14 +44,25 @@ bp = Blueprint("checkout", __name__)
 MAX_SLOTS_SHOWN = 200
 
 
-def enabled_payment_methods() -> frozenset[str]:
-    """Pay at pickup always; card when Stripe is configured (make run: localstripe)."""
+def enabled_payment_methods(buyer=None) -> frozenset[str]:
+    """Pay at pickup always; card when Stripe is configured (make run: localstripe);
+    on invoice for a restaurant granted payment terms."""
     from marketplace.payments import gateway
 
     methods = {PaymentMethod.AT_PICKUP.value}
     if gateway.is_configured(current_app.config):
         methods.add(PaymentMethod.CARD.value)
+    if buyer is not None and _terms_days(buyer):
+        methods.add(PaymentMethod.INVOICE.value)
     return frozenset(methods)
+
+
+def _terms_days(buyer) -> int | None:
+    from marketplace.wholesale import invoices
+
+    if not getattr(buyer, "is_authenticated", False):
+        return None
+    return invoices.payment_terms_days(db.session, buyer)
 
 
 @dataclass
@@ -102,7 +113,7 @@ def _parse_slot_id(raw) -> int | None:
 
 def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     now = utcnow()
-    view = cart_service.price_cart(session_cart(), db.session)
+    view = cart_service.price_cart(session_cart(), db.session, buyer=current_user)
     chosen = db.session.get(PickupSlot, slot_id) if slot_id else None
     problems: dict[int, str] = {}
     slot_problem = None
@@ -124,6 +135,7 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
         error_line=error_line,
         location=current_location(session, current_user),
         card_enabled=PaymentMethod.CARD.value in enabled_payment_methods(),
+        terms_days=_terms_days(current_user),
     ), status
 
 
@@ -141,7 +153,7 @@ def place():
     # existed); a method not offered is refused with a message.
     payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
     try:
-        if payment_method not in enabled_payment_methods():
+        if payment_method not in enabled_payment_methods(current_user):
             raise services.CheckoutError(services.PAYMENT_METHOD, _l("Choose how to pay."))
         order = services.checkout(
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
@@ -158,7 +170,10 @@ def place():
     session.pop(CART_KEY, None)
     if order.payment_method == PaymentMethod.CARD:
         return redirect(url_for("payments.pay", order_id=order.id), code=303)
-    if order.status == OrderStatus.CONFIRMED:
+    if order.payment_method == PaymentMethod.INVOICE:
+        flash(_("Your order is confirmed: each farm sends you its invoice, due at your "
+                "payment terms."), "success")
+    elif order.status == OrderStatus.CONFIRMED:
         flash(_("Your order is confirmed: you pay at pickup. A confirmation e-mail is on its "
                 "way."), "success")
     else:

@@ -30,6 +30,7 @@ class OrderStatus(enum.StrEnum):
 class PaymentMethod(enum.StrEnum):
     AT_PICKUP = "at_pickup"  # paid to the host at the counter
     CARD = "card"  # paid online (Stripe)
+    INVOICE = "invoice"  # a restaurant with payment terms: paid against the farms' invoices
 
 
 class CounterPayment(enum.StrEnum):

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from marketplace.catalogue.services import current_month
 from marketplace.extensions import db
@@ -28,6 +29,7 @@ from marketplace.orders.forms import (
     RemoveLineForm,
     UpdateLineForm,
 )
+from marketplace.wholesale import services as wholesale
 
 bp = Blueprint("orders", __name__)
 
@@ -52,6 +54,7 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
         session_cart(),
         db.session,
         month=current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+        buyer=current_user,
     )
     return (
         render_template(
@@ -63,6 +66,15 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
         ),
         status,
     )
+
+
+def _case_problem(variant, quantity: int) -> str | None:
+    """For an approved restaurant, why this quantity of a wholesale variant is refused."""
+    if wholesale.is_wholesale_buyer(current_user) and variant.sold_wholesale:
+        problem = wholesale.case_problem(variant, quantity)
+        if problem is not None:
+            return str(problem)
+    return None
 
 
 def _refuse(exc: cart_service.CartError, back_url: str | None = None):
@@ -87,12 +99,15 @@ def add():
         return _refuse(exc)
     back_url = None
     try:
-        variant = cart_service.orderable_variant(db.session, variant_id)
+        variant = cart_service.orderable_variant(db.session, variant_id, buyer=current_user)
         back_url = url_for("catalogue.product", product_id=variant.product_id)
         quantity = cart_service.parse_quantity(form.quantity.data)
         new_cart = cart_service.add(session_cart(), variant_id, quantity)
     except cart_service.CartError as exc:
         return _refuse(exc, back_url)
+    problem = _case_problem(variant, new_cart[str(variant_id)])
+    if problem:
+        return _render_cart(error=problem, status=400, back_url=back_url)
     _store(new_cart)
     flash(
         _("%(product)s (%(variant)s) added to your cart.",
@@ -111,6 +126,13 @@ def update():
         new_cart = cart_service.set_quantity(session_cart(), variant_id, quantity)
     except cart_service.CartError as exc:
         return _refuse(exc)
+    if wholesale.is_wholesale_buyer(current_user):
+        from marketplace.catalogue.models import Variant
+
+        variant = db.session.get(Variant, variant_id)
+        problem = _case_problem(variant, quantity) if variant is not None else None
+        if problem:
+            return _render_cart(error=problem, status=400)
     _store(new_cart)
     flash(_("Quantity updated."), "success")
     return redirect(url_for("orders.show"), code=303)

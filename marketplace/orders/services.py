@@ -29,6 +29,7 @@ from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.producers.models import Producer
 from marketplace.producers.rounds import can_serve
+from marketplace.wholesale import services as wholesale
 
 from .models import (
     ACTIVE_STATUSES,
@@ -51,6 +52,7 @@ VARIANT_GONE = "variant_gone"
 NOT_ENOUGH_STOCK = "not_enough_stock"
 CANNOT_SERVE = "cannot_serve"
 PAYMENT_METHOD = "payment_method"
+WHOLESALE_RULE = "wholesale_rule"  # not whole cases, or a farm's minimum not met
 
 # HTTP status a view gives each refusal: a conflict with the current state is 409.
 STATUS = {
@@ -63,6 +65,7 @@ STATUS = {
     NOT_ENOUGH_STOCK: 409,
     CANNOT_SERVE: 409,
     PAYMENT_METHOD: 400,
+    WHOLESALE_RULE: 409,
 }
 
 
@@ -188,7 +191,10 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     problem = slot_problem(slot, now)
     if problem:
         raise problem
-    view = cart_service.price_cart(cart, session)
+    view = cart_service.price_cart(cart, session, buyer=buyer)
+    problem = wholesale.checkout_problem(view)
+    if problem:
+        raise CheckoutError(WHOLESALE_RULE, problem.message, problem.line)
     if view.unavailable:
         raise _unavailable_error(view.unavailable[0])
     if not view.lines:
@@ -208,6 +214,11 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         _reserve(session, line)
 
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
+    if payment_method == PaymentMethod.INVOICE:
+        from marketplace.wholesale import invoices
+
+        if not invoices.payment_terms_days(session, buyer):
+            raise CheckoutError(PAYMENT_METHOD, _("Choose how to pay."))
     if payment_method == PaymentMethod.AT_PICKUP and not point.accepts_pay_at_pickup:
         raise CheckoutError(PAYMENT_METHOD, _(
             "%(point)s does not take payment at pickup: pay by card or choose another point.",
@@ -240,19 +251,23 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         order.vat_cents += sub.vat_cents
     session.add(order)
     session.flush()
-    if payment_method == PaymentMethod.AT_PICKUP:
-        confirm(session, order)
+    if payment_method in (PaymentMethod.AT_PICKUP, PaymentMethod.INVOICE):
+        confirm(session, order, now=now)
     return order
 
 
-def confirm(session: Session, order: Order) -> Order:
-    """The order is sure: payment received, or to be paid at pickup. Tells the buyer
-    (once: the e-mail is keyed by the order)."""
+def confirm(session: Session, order: Order, *, now: datetime | None = None) -> Order:
+    """The order is sure: payment received, to be paid at pickup, or on invoice. Tells
+    the buyer (once: the e-mail is keyed by the order). A restaurant's order gets one
+    invoice per sub-order, from its farm, in the same transaction."""
+    from marketplace.models import utcnow
     from marketplace.notifications import orders as notify
+    from marketplace.wholesale import invoices
 
     transition(order, OrderStatus.CONFIRMED, Actor.SYSTEM)
     order.expires_at = None
     session.flush()
+    invoices.issue_for_order(session, order, now=now or utcnow())
     notify.order_confirmed(session, order)
     return order
 

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from marketplace.forms import check_photo_size, photo_field
+from marketplace.forms import EuroField, check_photo_size, photo_field
 
 
 class CoordinateField(DecimalField):
@@ -72,6 +72,14 @@ class FarmProfileForm(FlaskForm):
             DataRequired(message=_l("Please enter a distance in km.")),
             NumberRange(min=1, max=300, message=_l("Between %(min)s and %(max)s km.")),
         ],
+    )
+    wholesale_minimum_cents = EuroField(
+        _l("Minimum wholesale order (€)"),
+        validators=[Optional()],
+        min_cents=0,
+        max_cents=10_000_000,
+        description=_l("The least a restaurant's order from your farm may come to. "
+                       "Empty or 0: no minimum."),
     )
     labels = MultiCheckboxField(_l("Labels"), coerce=int, validate_choice=True)
     photo = photo_field(_l("Farm photo"))

@@ -41,6 +41,7 @@ class Producer(TimestampMixin, db.Model):
         CheckConstraint("delivery_radius_km >= 0", name="radius"),
         CheckConstraint("commission_bp IS NULL OR (commission_bp >= 0 AND commission_bp <= 10000)",
                         name="commission"),
+        CheckConstraint("wholesale_minimum_cents >= 0", name="wholesale_minimum"),
         Index("ix_producers_lat_lon", "latitude", "longitude"),
     )
 
@@ -59,6 +60,11 @@ class Producer(TimestampMixin, db.Model):
     commission_bp: Mapped[int | None] = mapped_column()
     # Stripe Connect account that receives this farm's transfers (acct_...), if any.
     stripe_account_id: Mapped[str | None] = mapped_column(String(255))
+    # Legal mentions printed on the farm's invoices to restaurants (issue 6).
+    siret: Mapped[str | None] = mapped_column(String(14))
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    # The least a restaurant's wholesale order from this farm may come to (0: none).
+    wholesale_minimum_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     photo_path: Mapped[str | None] = mapped_column(String(255))
     thumb_path: Mapped[str | None] = mapped_column(String(255))
 

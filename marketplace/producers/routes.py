@@ -38,8 +38,11 @@ def show(producer_id: int):
         abort(404)
     from marketplace.catalogue import services as catalogue
     from marketplace.orders.services import food_miles_of_producer
+    from marketplace.wholesale.services import is_wholesale_buyer
 
-    products = catalogue.products_of_producer(producer.id)
+    products = catalogue.products_of_producer(
+        producer.id, wholesale=is_wholesale_buyer(current_user)
+    )
     return render_template(
         "producers/show.html",
         producer=producer,
@@ -99,6 +102,7 @@ def edit_profile():
                     float(form.longitude.data) if form.longitude.data is not None else None
                 ),
                 "delivery_radius_km": form.delivery_radius_km.data,
+                "wholesale_minimum_cents": form.wholesale_minimum_cents.cents or 0,
             }
             if photo_paths:
                 fields["photo_path"], fields["thumb_path"] = photo_paths

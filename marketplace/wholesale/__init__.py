@@ -1,0 +1,1 @@
+"""Restaurants: business accounts, wholesale prices by quantity, cases, minimums."""

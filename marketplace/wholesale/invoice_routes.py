@@ -1,0 +1,213 @@
+"""Invoices on the web: the restaurant's, the farm's, the admin's overdue list and
+payment terms. Thin views over wholesale.invoices; another account's invoice is 404."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, SubmitField
+from wtforms.validators import NumberRange, Optional
+
+from marketplace.accounts.decorators import admin_required, producer_required, role_required
+from marketplace.accounts.models import Role, User
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.pickup.forms import ConfirmForm
+from marketplace.producers.routes import current_farm
+
+from . import invoice_pdf, invoices
+from .invoice_models import Invoice
+from .models import MAX_PAYMENT_TERMS_DAYS
+
+bp = Blueprint("invoices", __name__)
+
+restaurant_required = role_required(Role.RESTAURANT)
+
+
+class CreditNoteForm(FlaskForm):
+    reason = StringField(_l("Reason"))
+    submit = SubmitField(_l("Issue the credit note"))
+
+
+class TermsForm(FlaskForm):
+    days = IntegerField(_l("Payment terms (days)"), validators=[
+        Optional(), NumberRange(min=1, max=MAX_PAYMENT_TERMS_DAYS)])
+    submit = SubmitField(_l("Save"))
+
+
+def _pdf_response(invoice: Invoice):
+    credited = invoice.credits_invoice if invoice.is_credit_note else None
+    response = make_response(invoice_pdf.render(invoice, credited=credited))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{invoice.display_number}.pdf"')
+    return response
+
+
+def _page(invoice: Invoice, **extra):
+    return render_template(
+        "invoices/invoice.html", invoice=invoice,
+        credit_notes=invoices.credit_notes_of(db.session, invoice),
+        balance=invoices.balance_cents(db.session, invoice),
+        mention=invoices.LATE_PAYMENT_MENTION, **extra)
+
+
+# Restaurant -------------------------------------------------------------------------------
+
+def _own_invoice_or_404(invoice_id: int) -> Invoice:
+    invoice = invoices.invoice_of_buyer(db.session, current_user.id, invoice_id)
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+@bp.get("/restaurant/invoices")
+@restaurant_required
+def restaurant_list():
+    return render_template("invoices/list.html", side="restaurant",
+                           rows=invoices.invoices_of_buyer(db.session, current_user.id, utcnow()))
+
+
+@bp.get("/restaurant/invoices/<int:invoice_id>")
+@restaurant_required
+def restaurant_show(invoice_id: int):
+    return _page(_own_invoice_or_404(invoice_id), side="restaurant")
+
+
+@bp.get("/restaurant/invoices/<int:invoice_id>.pdf")
+@restaurant_required
+def restaurant_pdf(invoice_id: int):
+    return _pdf_response(_own_invoice_or_404(invoice_id))
+
+
+# Farm -------------------------------------------------------------------------------------
+
+def _farm_invoice_or_404(invoice_id: int) -> Invoice:
+    invoice = invoices.invoice_of_producer(db.session, current_farm().id, invoice_id)
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+@bp.get("/farm/invoices")
+@producer_required
+def farm_list():
+    return render_template("invoices/list.html", side="farm", form=ConfirmForm(),
+                           rows=invoices.invoices_of_producer(db.session, current_farm().id,
+                                                              utcnow()))
+
+
+@bp.get("/farm/invoices/<int:invoice_id>")
+@producer_required
+def farm_show(invoice_id: int):
+    invoice = _farm_invoice_or_404(invoice_id)
+    return _page(invoice, side="farm", form=ConfirmForm(), credit_form=CreditNoteForm(),
+                 credited=invoices.credited_by_line(db.session, invoice))
+
+
+@bp.get("/farm/invoices/<int:invoice_id>.pdf")
+@producer_required
+def farm_pdf(invoice_id: int):
+    return _pdf_response(_farm_invoice_or_404(invoice_id))
+
+
+@bp.post("/farm/invoices/<int:invoice_id>/paid")
+@producer_required
+def mark_paid(invoice_id: int):
+    invoice = _farm_invoice_or_404(invoice_id)
+    if not ConfirmForm().validate_on_submit() or invoice.is_credit_note:
+        abort(400)
+    if invoices.mark_paid(db.session, invoice, now=utcnow()):
+        flash(_("Invoice %(number)s is marked paid.", number=invoice.display_number), "success")
+    db.session.commit()
+    if request.form.get("next") == "list":
+        return redirect(url_for("invoices.farm_list"), code=303)
+    return redirect(url_for("invoices.farm_show", invoice_id=invoice.id), code=303)
+
+
+def _quantities(invoice: Invoice) -> dict[int, int] | None:
+    """Units to credit per line from the form (qty-<line id>); None: the whole invoice."""
+    if request.form.get("whole") == "1":
+        return None
+    quantities = {}
+    for line in invoice.lines:
+        raw = (request.form.get(f"qty-{line.id}") or "0").strip()
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+            raise invoices.InvoiceError(invoices.TOO_MUCH)
+        quantities[line.id] = int(raw)
+    return quantities
+
+
+@bp.post("/farm/invoices/<int:invoice_id>/credit-note")
+@producer_required
+def issue_credit_note(invoice_id: int):
+    invoice = _farm_invoice_or_404(invoice_id)
+    form = CreditNoteForm()
+    if not form.validate_on_submit() or invoice.is_credit_note:
+        abort(400)
+    try:
+        note = invoices.credit_note(db.session, invoice, now=utcnow(),
+                                    quantities=_quantities(invoice),
+                                    reason=(form.reason.data or "").strip())
+        db.session.commit()
+    except invoices.InvoiceError as exc:
+        db.session.rollback()
+        message = (_("Nothing left to credit on this invoice.")
+                   if exc.code == invoices.NOTHING_TO_CREDIT
+                   else _("Credit at most the units not yet credited on each line."))
+        invoice = _farm_invoice_or_404(invoice_id)
+        return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,
+                     credited=invoices.credited_by_line(db.session, invoice), error=message), 400
+    flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
+    return redirect(url_for("invoices.farm_show", invoice_id=note.id), code=303)
+
+
+# Admin ------------------------------------------------------------------------------------
+
+@bp.get("/admin/invoices/overdue")
+@admin_required
+def admin_overdue():
+    return render_template("invoices/overdue.html",
+                           rows=invoices.overdue_invoices(db.session, utcnow()))
+
+
+@bp.route("/admin/invoices/terms", methods=["GET", "POST"])
+@admin_required
+def admin_terms():
+    form = TermsForm()
+    error_user = None
+    if request.method == "POST":
+        raw_id = (request.form.get("user_id") or "").strip()
+        user = db.session.get(User, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 18 \
+            else None
+        if user is None:
+            abort(404)
+        if form.validate_on_submit():
+            try:
+                invoices.set_payment_terms(db.session, user, form.days.data)
+                db.session.commit()
+                flash(_("Payment terms of %(name)s are saved.", name=user.display_name),
+                      "success")
+                return redirect(url_for("invoices.admin_terms"), code=303)
+            except invoices.InvoiceError as exc:
+                db.session.rollback()
+                form.days.errors = [_("This restaurant has not filled in its business details "
+                                      "yet.") if exc.code == invoices.NO_PROFILE
+                                    else _("Only an approved restaurant can get payment terms.")]
+        error_user = user.id
+    status = 400 if error_user else 200
+    return render_template("invoices/terms.html", form=form, error_user=error_user,
+                           restaurants=invoices.restaurants_with_terms(db.session),
+                           max_days=MAX_PAYMENT_TERMS_DAYS), status

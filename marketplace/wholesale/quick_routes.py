@@ -1,0 +1,183 @@
+"""The quick-order grid: everything an approved restaurant can order for one slot, from
+the farms that serve it, grouped by farm and category, quantities typed in, and the
+order placed in ONE request (through the ordinary checkout: stock, tiers, cases and
+minimums checked there). Works without JavaScript."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
+
+from marketplace.accounts.decorators import role_required
+from marketplace.accounts.models import Role, User
+from marketplace.catalogue.models import Category, Product, Variant
+from marketplace.extensions import db
+from marketplace.geo.services import distance_km
+from marketplace.models import utcnow
+from marketplace.orders import services as orders
+from marketplace.orders.models import PaymentMethod
+from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
+from marketplace.producers.models import Producer
+from marketplace.producers.rounds import local_weekday
+
+from . import services as wholesale
+
+bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
+
+MAX_GRID_LINES = 500
+SLOTS_SHOWN = 60
+
+
+def _tz() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def open_slots(now):
+    return db.session.scalars(
+        select(PickupSlot).join(PickupSlot.pickup_point)
+        .where(PickupPoint.is_active.is_(True), PickupSlot.status == SlotStatus.OPEN,
+               PickupSlot.cutoff_at > now, PickupSlot.taken < PickupSlot.capacity)
+        .options(contains_eager(PickupSlot.pickup_point))
+        .order_by(PickupSlot.starts_at, PickupSlot.id).limit(SLOTS_SHOWN)
+    ).all()
+
+
+def grid_variants(slot: PickupSlot, buyer) -> list[Variant]:
+    """Variants the buyer may order for the slot: farms with a round at its point that
+    day and the point within their radius; three queries whatever the size."""
+    point = slot.pickup_point
+    farms = db.session.scalars(
+        select(Producer).join(DeliveryRound, DeliveryRound.producer_id == Producer.id)
+        .join(User, User.id == Producer.user_id)
+        .where(DeliveryRound.pickup_point_id == slot.pickup_point_id,
+               DeliveryRound.weekday == local_weekday(slot, _tz()),
+               User.approved_at.is_not(None))
+    ).all()
+    farm_ids = [f.id for f in farms if f.latitude is not None and f.longitude is not None
+                and distance_km(f, point) <= f.delivery_radius_km]
+    if not farm_ids:
+        return []
+    variants = db.session.scalars(
+        select(Variant).join(Variant.product).join(Product.producer).join(Product.category)
+        .where(Product.producer_id.in_(farm_ids), Product.is_active.is_(True),
+               Variant.is_active.is_(True))
+        .options(contains_eager(Variant.product).contains_eager(Product.producer),
+                 contains_eager(Variant.product).contains_eager(Product.category))
+        .order_by(Producer.name, Producer.id, Category.position, Product.name, Variant.position,
+                  Variant.id)
+        .limit(MAX_GRID_LINES)
+    ).unique().all()
+    return [v for v in variants if wholesale.visible_to(buyer, v)]
+
+
+def _grouped(variants):
+    groups: OrderedDict = OrderedDict()
+    for variant in variants:
+        product = variant.product
+        farm = groups.setdefault(product.producer_id, {"producer": product.producer,
+                                                       "categories": OrderedDict()})
+        farm["categories"].setdefault(product.category_id, {"category": product.category,
+                                                            "variants": []})
+        farm["categories"][product.category_id]["variants"].append(variant)
+    return groups
+
+
+def _render(slot, variants, *, raw=None, errors=None, error=None, status=200):
+    from marketplace.orders.checkout_routes import enabled_payment_methods
+
+    tiers = wholesale.tiers_for(db.session, [v.id for v in variants]) if variants else {}
+    return render_template(
+        "wholesale/quick_order.html", slot=slot, slots=open_slots(utcnow()),
+        groups=_grouped(variants), tiers=tiers, raw=raw or {}, errors=errors or {},
+        error=error, methods=enabled_payment_methods(current_user),
+    ), status
+
+
+def _slot_or_none(raw) -> PickupSlot | None:
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) < 19):
+        return None
+    return db.session.get(PickupSlot, int(text))
+
+
+@bp.route("", methods=["GET", "POST"])
+@role_required(Role.RESTAURANT)
+def grid():
+    if not wholesale.is_wholesale_buyer(current_user):
+        abort(404)  # an account waiting for approval has no wholesale grid
+    slot = _slot_or_none(request.values.get("slot_id"))
+    if slot is None:
+        return render_template("wholesale/quick_order.html", slot=None,
+                               slots=open_slots(utcnow()), groups={}, tiers={}, raw={},
+                               errors={}, error=None, methods=frozenset())
+    variants = grid_variants(slot, current_user)
+    if request.method == "GET":
+        return _render(slot, variants)
+    from marketplace.pickup.forms import ConfirmForm
+
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    by_id = {v.id: v for v in variants}
+    raw = {key: value for key, value in request.form.items() if key.startswith("q-")}
+    cart: dict[str, int] = {}
+    errors: dict[int, str] = {}
+    for key, value in raw.items():
+        text = value.strip()
+        if not text or text == "0":
+            continue
+        tail = key[2:]
+        variant = by_id.get(int(tail)) if tail.isascii() and tail.isdigit() else None
+        if variant is None:
+            return _render(slot, variants, raw=raw, status=400, error=_(
+                "An item of the form is not sold for this slot any more: reload the page."))
+        if not (text.isascii() and text.isdigit()) or int(text) > 9999:
+            errors[variant.id] = _("Enter a whole number of units, such as 12.")
+            continue
+        quantity = int(text)
+        problem = wholesale.case_problem(variant, quantity)
+        if problem:
+            errors[variant.id] = str(problem)
+            continue
+        cart[str(variant.id)] = quantity
+    if errors:
+        return _render(slot, variants, raw=raw, errors=errors, status=400,
+                       error=_("Some quantities need a look: see the marked lines."))
+    if not cart:
+        return _render(slot, variants, raw=raw, status=400,
+                       error=_("Type a quantity for at least one item."))
+    method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
+    from marketplace.orders.checkout_routes import enabled_payment_methods
+
+    if method not in enabled_payment_methods(current_user):
+        return _render(slot, variants, raw=raw, status=400, error=_("Choose how to pay."))
+    try:
+        order = orders.checkout(
+            db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
+            tz=_tz(), payment_method=method,
+            hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
+        )
+        db.session.commit()
+    except orders.CheckoutError as exc:
+        db.session.rollback()
+        line_errors = {exc.line.variant_id: str(exc.message)} if exc.line else {}
+        return _render(slot, variants, raw=raw, errors=line_errors, error=str(exc.message),
+                       status=exc.status)
+    if order.payment_method == PaymentMethod.CARD:
+        return redirect(url_for("payments.pay", order_id=order.id), code=303)
+    flash(_("Your order %(number)s is placed.", number=order.id), "success")
+    return redirect(url_for("checkout.order", order_id=order.id), code=303)

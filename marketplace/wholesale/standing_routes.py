@@ -1,0 +1,98 @@
+"""A restaurant's standing orders: made from a past order, paused or resumed, a week
+skipped. The scheduled job (`flask orders run-standing`) places the orders."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from marketplace.accounts.decorators import role_required
+from marketplace.accounts.models import Role
+from marketplace.extensions import db
+from marketplace.models import utcnow
+from marketplace.orders import services as orders
+from marketplace.pickup.forms import ConfirmForm, weekday_names
+
+from . import standing as service
+
+bp = Blueprint("standing", __name__, url_prefix="/restaurant/standing")
+
+restaurant_required = role_required(Role.RESTAURANT)
+
+
+def _tz() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def _own_or_404(standing_id: int):
+    standing = service.standing_order_of(db.session, current_user.id, standing_id)
+    if standing is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return standing
+
+
+@bp.get("")
+@restaurant_required
+def index():
+    standings = service.standing_orders_of(db.session, current_user.id)
+    days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
+    next_slots = {s.id: service.upcoming_slots(db.session, s, now=utcnow(), days_ahead=28,
+                                               tz=_tz())[:1] for s in standings}
+    return render_template("wholesale/standing.html", standings=standings,
+                           next_slots=next_slots, form=ConfirmForm(formdata=None),
+                           days_ahead=days_ahead, day_names=dict(weekday_names()))
+
+
+@bp.post("/from-order/<int:order_id>")
+@restaurant_required
+def from_order(order_id: int):
+    order = orders.order_of(db.session, current_user, order_id)
+    if order is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        service.from_order(db.session, order, tz=_tz())
+        db.session.commit()
+    except service.StandingOrderError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+        return redirect(url_for("checkout.order", order_id=order.id), code=303)
+    flash(_("This order now repeats every week. It is placed ahead of each date; you can "
+            "pause it or skip a week here."), "success")
+    return redirect(url_for("standing.index"), code=303)
+
+
+@bp.post("/<int:standing_id>/pause")
+@restaurant_required
+def pause(standing_id: int):
+    standing = _own_or_404(standing_id)
+    standing.active = not standing.active
+    db.session.commit()
+    flash(_("Standing order resumed.") if standing.active else _("Standing order paused."),
+          "success")
+    return redirect(url_for("standing.index"), code=303)
+
+
+@bp.post("/<int:standing_id>/skip")
+@restaurant_required
+def skip(standing_id: int):
+    standing = _own_or_404(standing_id)
+    raw = (request.form.get("slot_id") or "").strip()
+    slots = {str(s.id): s for s in service.upcoming_slots(db.session, standing, now=utcnow(),
+                                                          days_ahead=28, tz=_tz())}
+    slot = slots.get(raw)
+    if slot is None:
+        flash(_("This date cannot be skipped: choose one of the coming dates."), "danger")
+        return redirect(url_for("standing.index"), code=303)
+    if service.skip(db.session, standing, slot.id):
+        db.session.commit()
+        flash(_("That week is skipped."), "success")
+    else:
+        db.session.rollback()
+        flash(_("That week's order is already placed: cancel it from your orders instead."),
+              "warning")
+    return redirect(url_for("standing.index"), code=303)

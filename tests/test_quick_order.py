@@ -1,0 +1,123 @@
+"""The restaurants' quick-order grid (issue 6): what can be ordered for a slot, typed
+in and placed in one request (200 lines must work); bad input keeps what was typed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from marketplace.accounts.models import Role
+from marketplace.catalogue.models import SaleMode
+from marketplace.orders.models import Order, OrderLine
+from marketplace.wholesale.models import WholesaleTier
+from tests import factories
+from tests.test_checkout_services import make_point, make_slot, serve
+
+
+@pytest.fixture(autouse=True)
+def _english(english):
+    """Messages below are checked in English."""
+
+
+@pytest.fixture
+def grid(db):
+    point = make_point(db, "Le Bistrot du Port")
+    slot = make_slot(db, point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
+                     capacity=20)
+    farm = factories.producer(name="Ferme A")
+    other = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
+    far = factories.producer(name="Ferme sans tournée")  # no round: not in the grid
+    leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 500),))
+    crate = factories.product(other, name="Pommes", variants=(("caisse 6 kg", 1500, 50),))
+    hidden = factories.product(far, name="Navets", variants=(("botte", 200, 50),))
+    leeks.variants[0].sale_mode = SaleMode.BOTH
+    crate.variants[0].sale_mode = SaleMode.WHOLESALE
+    crate.variants[0].case_size = 2
+    db.session.add(WholesaleTier(variant_id=leeks.variants[0].id, min_quantity=10,
+                                 unit_price_cents=250))
+    db.session.commit()
+    serve(db, farm, slot)
+    serve(db, other, slot)
+    restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
+    return {"slot": slot, "farm": farm, "other": other, "leeks": leeks.variants[0],
+            "crate": crate.variants[0], "hidden": hidden.variants[0],
+            "restaurant": restaurant}
+
+
+def url(slot):
+    return f"/restaurant/quick-order?slot_id={slot.id}"
+
+
+def test_grid_lists_what_the_slot_can_deliver_and_places_the_order(client, db, login,
+                                                                   form_post, grid):
+    g = grid
+    login(g["restaurant"])
+    page = client.get(url(g["slot"])).get_data(as_text=True)
+    assert "Poireaux" in page
+    assert "Pommes" in page
+    assert "Navets" not in page
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "10", f"q-{g['crate'].id}": "4",
+        "payment_method": "at_pickup"}, page=url(g["slot"]))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    order = db.session.scalar(select(Order))
+    prices = {line.product_name: (line.quantity, line.unit_price_cents) for line in order.lines}
+    assert prices == {"Poireaux": (10, 250), "Pommes": (4, 1500)}  # the tier from 10
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("3", "Sold by the case of 2"), ("-2", "whole number"), ("1.5", "whole number"),
+    ("abc", "whole number")])
+def test_bad_quantities_keep_what_was_typed(client, db, login, form_post, grid, typed,
+                                            message):
+    g = grid
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "7", f"q-{g['crate'].id}": typed},
+        page=url(g["slot"]))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html
+    assert f'name="q-{g["leeks"].id}" value="7"' in html  # nothing typed is lost
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+
+
+def test_an_item_not_in_the_grid_is_refused(client, db, login, form_post, grid):
+    g = grid
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['hidden'].id}": "1"}, page=url(g["slot"]))
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+
+
+def test_only_approved_restaurants_reach_the_grid(client, db, login, grid):
+    login(factories.user(Role.RESTAURANT, approved=False))
+    assert client.get(url(grid["slot"])).status_code == 404
+    with client.session_transaction() as session:
+        session.clear()
+    login(factories.user(Role.HOUSEHOLD))
+    assert client.get(url(grid["slot"])).status_code == 403
+
+
+def test_two_hundred_lines_in_one_submit(client, db, login, form_post, grid, count_queries):
+    g = grid
+    login(g["restaurant"])
+    with count_queries() as queries:
+        assert client.get(url(g["slot"])).status_code == 200
+    few = len(queries)
+    products = [factories.product(g["farm"], name=f"Légume {n:03d}",
+                                  variants=(("1 kg", 300 + n, 20),), commit=False)
+                for n in range(199)]
+    db.session.commit()
+    with count_queries() as queries:
+        assert client.get(url(g["slot"])).status_code == 200
+    assert len(queries) == few  # the grid's queries do not grow with its lines
+    data = {"slot_id": str(g["slot"].id), "payment_method": "at_pickup",
+            f"q-{g['leeks'].id}": "1"}
+    data.update({f"q-{p.variants[0].id}": "2" for p in products})
+    response = form_post("/restaurant/quick-order", data, page=url(g["slot"]))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert db.session.scalar(select(func.count(OrderLine.id))) == 200
