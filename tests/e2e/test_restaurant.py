@@ -1,0 +1,79 @@
+"""A restaurant signs in, fills the quick-order grid, places the order and downloads
+the invoice PDF its farm issued on confirmation."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from marketplace.accounts.models import Role
+from marketplace.catalogue.models import SaleMode
+from marketplace.extensions import db
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
+from marketplace.producers.rounds import local_weekday
+from marketplace.wholesale.invoice_models import Invoice
+from tests import factories
+
+pytestmark = pytest.mark.e2e
+
+
+def _kitchen(app) -> tuple[str, int, dict[str, int]]:
+    with app.app_context():
+        now = datetime.now(UTC)
+        point = PickupPoint(name="Le Bistrot du Port", kind=PickupKind.RESTAURANT,
+                            latitude=47.653, longitude=-2.756)
+        db.session.add(point)
+        db.session.flush()
+        slot = PickupSlot(pickup_point_id=point.id, starts_at=now + timedelta(days=3),
+                          ends_at=now + timedelta(days=3, hours=2),
+                          cutoff_at=now + timedelta(days=1), capacity=10, taken=0)
+        db.session.add(slot)
+        farm = factories.producer(name="Ferme du Pont")
+        leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 100),))
+        apples = factories.product(farm, name="Pommes", variants=(("caisse 6 kg", 1500, 30),))
+        apples.variants[0].sale_mode = SaleMode.WHOLESALE
+        apples.variants[0].case_size = 2
+        db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
+                                     weekday=local_weekday(slot, "Europe/Paris")))
+        restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
+        db.session.commit()
+        return restaurant.email, slot.id, {"leeks": leeks.variants[0].id,
+                                           "apples": apples.variants[0].id}
+
+
+def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
+    email, slot_id, ids = _kitchen(e2e_server.app)
+    page = browser_page
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", factories.PASSWORD)
+    page.locator("form:has(#password) [type=submit]").click()
+
+    page.goto("/restaurant/quick-order")
+    page.select_option("#slot_id", value=str(slot_id))
+    page.locator("form[method=get] [type=submit]").click()
+    page.fill(f"#q-{ids['leeks']}", "12")
+    page.fill(f"#q-{ids['apples']}", "4")
+    page.locator("form[method=post] button.btn-success").click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+$"))
+    expect(page.locator(".order-status")).to_have_text("Confirmée")
+
+    page.goto("/restaurant/invoices")
+    page.locator("a[href*='/restaurant/invoices/']").first.click()
+    link = page.get_by_role("link", name=re.compile("PDF"))
+    # The PDF opens in the browser's viewer; fetch it with the page's own session.
+    response = page.request.get(link.get_attribute("href"))
+    assert response.ok
+    assert response.headers["content-type"].startswith("application/pdf")
+    assert response.body().startswith(b"%PDF")
+    with e2e_server.app.app_context():
+        order = db.session.scalars(select(Order)).one()
+        assert order.status == OrderStatus.CONFIRMED
+        invoice = db.session.scalars(select(Invoice)).one()
+        assert invoice.number == 1
+        assert invoice.total_cents == order.total_cents == 12 * 280 + 4 * 1500
