@@ -252,6 +252,7 @@ def test_farm_profile(client, db, farm, form_post):
         "latitude": "47,7325", "longitude": " -2.5894", "delivery_radius_km": "25",
         "labels": [str(labels["AB"]), str(labels["HVE"])],
         "photo": (io.BytesIO(jpeg_bytes()), "ferme.png"),
+        "siret": "732 829 320 00074", "vat_number": "fr 44 732829320",
     }
     response = form_post("/farm/profile", data, content_type="multipart/form-data")
     assert response.status_code == 302
@@ -263,6 +264,8 @@ def test_farm_profile(client, db, farm, form_post):
     assert {lb.code for lb in producer.labels} == {"AB", "HVE"}
     assert producer.thumb_path
     assert producer.photo_path
+    # Kept as digits, for the farm's invoices to restaurants.
+    assert (producer.siret, producer.vat_number) == ("73282932000074", "FR44732829320")
     public = client.get(f"/producers/{farm.id}").get_data(as_text=True)
     assert "Maraîchage sur sol vivant." in public
     assert "HVE" in public
@@ -278,6 +281,10 @@ def test_farm_profile(client, db, farm, form_post):
         ({"name": ""}, "name", "farm's name"),
         ({"postcode": "1" * 11}, "postcode", "At most 10"),
         ({"labels": ["99999"]}, "labels", "valid choice"),
+        ({"siret": "73282932000075"}, "siret", "not a valid SIRET"),
+        ({"vat_number": "FR00732829320"}, "vat_number", "not a valid French VAT"),
+        ({"siret": "73282932000074", "vat_number": "FR64443061841"}, "vat_number",
+         "must end with the SIREN"),
     ],
 )
 def test_farm_profile_bad_input(client, db, farm, form_post, overrides, field, message):

@@ -11,7 +11,7 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from marketplace.forms import EuroField, check_photo_size, photo_field
 
@@ -81,12 +81,38 @@ class FarmProfileForm(FlaskForm):
         description=_l("The least a restaurant's order from your farm may come to. "
                        "Empty or 0: no minimum."),
     )
+    # Printed on the farm's invoices to restaurants (French legal mentions); optional
+    # for a farm that sells to households only.
+    siret = StringField(_l("SIRET"), validators=[Optional(), _length(30)],
+                        description=_l("14 digits, e.g. 732 829 320 00074."))
+    vat_number = StringField(_l("VAT number"), validators=[Optional(), _length(30)],
+                             description=_l("FR, two key digits and the 9 digits of the SIREN."))
     labels = MultiCheckboxField(_l("Labels"), coerce=int, validate_choice=True)
     photo = photo_field(_l("Farm photo"))
     submit = SubmitField(_l("Save"))
 
     def validate_photo(self, field):
         check_photo_size(field)
+
+    def validate_siret(self, field):
+        from marketplace.wholesale import services as wholesale
+
+        if field.data and field.data.strip() and not wholesale.valid_siret(field.data):
+            raise ValidationError(_l("This is not a valid SIRET number: check the 14 digits."))
+
+    def validate_vat_number(self, field):
+        from marketplace.wholesale import services as wholesale
+
+        if not (field.data and field.data.strip()):
+            return
+        vat = wholesale.normalize_digits(field.data)
+        if not wholesale.valid_vat_number(vat):
+            raise ValidationError(_l(
+                "This is not a valid French VAT number: FR, two key digits, then the SIREN."
+            ))
+        siret = wholesale.normalize_digits(self.siret.data)
+        if len(siret) == 14 and vat[4:] != siret[:9]:
+            raise ValidationError(_l("The VAT number must end with the SIREN of your SIRET."))
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)

@@ -15,6 +15,12 @@ from marketplace.producers.forms import FarmProfileForm
 bp = Blueprint("producers", __name__)
 
 
+def _digits(text: str | None) -> str:
+    from marketplace.wholesale import services as wholesale
+
+    return wholesale.normalize_digits(text)
+
+
 def current_farm():
     farm = services.farm_of(current_user)
     if farm is None:
@@ -103,6 +109,8 @@ def edit_profile():
                 ),
                 "delivery_radius_km": form.delivery_radius_km.data,
                 "wholesale_minimum_cents": form.wholesale_minimum_cents.cents or 0,
+                "siret": _digits(form.siret.data) or None,
+                "vat_number": _digits(form.vat_number.data) or None,
             }
             if photo_paths:
                 fields["photo_path"], fields["thumb_path"] = photo_paths
