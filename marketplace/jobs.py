@@ -39,13 +39,14 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     """One round of every task; returns what each did."""
     from marketplace.notifications import orders as notify
     from marketplace.notifications import services as outbox
-    from marketplace.orders import services as orders
+    from marketplace.orders.cli import expire_unpaid_now, run_standing_now
     from marketplace.payments import gateway
     from marketplace.payments import services as payments
     from marketplace.pickup import services as pickup
 
     config = current_app.config
     done: dict[str, int] = {}
+    may_expire = True
     if gateway.is_configured(config):
         # A card order paid while its webhook was lost is confirmed, not expired. If
         # Stripe cannot be asked, expiring waits for the next round.
@@ -57,20 +58,11 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
         except gateway.PaymentGatewayError as exc:
             db.session.rollback()
             log.warning("scheduled jobs: Stripe unreachable, expiry postponed: %s", exc)
-            done["expired"] = 0
-        else:
-            with write_intent():
-                done["expired"] = orders.expire_unpaid(db.session, utcnow())
-                db.session.commit()
-    else:
-        with write_intent():
-            done["expired"] = orders.expire_unpaid(db.session, utcnow())
-            db.session.commit()
+            may_expire = False
+    done["expired"] = expire_unpaid_now() if may_expire else 0
     with write_intent():
         done["reminders"] = notify.send_reminders(db.session, utcnow())
         db.session.commit()
-    from marketplace.orders.cli import run_standing_now
-
     standing = run_standing_now()
     done["standing"] = standing["placed"] + standing["partial"]
     if generate_slots:

@@ -82,3 +82,24 @@ def cents_to_decimal_str(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
     return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+# Ids named in URLs and forms -----------------------------------------------------------
+
+MAX_ID = 2**63 - 1  # the largest integer key both databases store
+
+
+def parse_id(raw) -> int | None:
+    """An id typed in a form or query string ("12"), or None for anything else."""
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text) or None
+
+
+def get_by_id(session, model, ident):
+    """``session.get`` for an id a person can name: None, not an error, for one that
+    is out of the database's range (PostgreSQL refuses integers past 2**63)."""
+    if not isinstance(ident, int) or not 0 < ident <= MAX_ID:
+        return None
+    return session.get(model, ident)

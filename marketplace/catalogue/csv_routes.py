@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import csv_io
 from marketplace.catalogue.reference import CATEGORIES
+from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.producers.routes import current_farm
 
@@ -96,12 +97,4 @@ def import_form():
 def export():
     farm = current_farm()
     today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    response = send_file(
-        io.BytesIO(csv_io.export_csv(farm)),
-        mimetype="text/csv",
-        as_attachment=True,
-        download_name=csv_io.export_filename(farm, today),
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return csv_download(csv_io.export_csv(farm), csv_io.export_filename(farm, today))

@@ -30,7 +30,7 @@ from sqlalchemy.orm import contains_eager
 from marketplace.extensions import db
 from marketplace.geo.location import current_location
 from marketplace.geo.services import distance_km
-from marketplace.models import utcnow
+from marketplace.models import parse_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import fulfilment, services
 from marketplace.orders.models import Actor, OrderStatus, PaymentMethod
@@ -104,13 +104,6 @@ def _choices(now) -> list[PointChoice]:
         c.distance_km if c.distance_km is not None else 0.0, c.point.name.casefold(), c.point.id))
 
 
-def _parse_slot_id(raw) -> int | None:
-    text = str(raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        return None
-    return int(text)
-
-
 def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     now = utcnow()
     view = cart_service.price_cart(session_cart(), db.session, buyer=current_user)
@@ -142,13 +135,13 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
 @bp.get("/checkout")
 @login_required
 def show():
-    return _render_checkout(slot_id=_parse_slot_id(request.args.get("slot_id")))
+    return _render_checkout(slot_id=parse_id(request.args.get("slot_id")))
 
 
 @bp.post("/checkout")
 @login_required
 def place():
-    slot_id = _parse_slot_id(request.form.get("slot_id"))
+    slot_id = parse_id(request.form.get("slot_id"))
     # A form without the field means pay at pickup (the form before card payment
     # existed); a method not offered is refused with a message.
     payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value

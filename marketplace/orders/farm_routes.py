@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import timedelta
 
@@ -14,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_datetime
@@ -22,8 +20,9 @@ from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
+from marketplace.downloads import csv_download
 from marketplace.extensions import db
-from marketplace.models import cents_to_decimal_str, utcnow
+from marketplace.models import cents_to_decimal_str, get_by_id, utcnow
 from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
@@ -37,7 +36,7 @@ SHORT_FIELD = re.compile(r"^short-(\d{1,18})$")
 
 
 def _slot_or_404(slot_id: int) -> PickupSlot:
-    slot = db.session.get(PickupSlot, slot_id) if 0 < slot_id < 2**63 else None
+    slot = get_by_id(db.session, PickupSlot, slot_id)
     if slot is None:
         abort(404)
     return slot
@@ -73,13 +72,6 @@ def _filename(kind: str, slot: PickupSlot) -> str:
     return f"{kind}-{day}-slot{slot.id}.csv"
 
 
-def _csv_response(rows, filename: str):
-    response = send_file(io.BytesIO(rows_to_csv(rows)), mimetype="text/csv",
-                         as_attachment=True, download_name=filename, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 @bp.get("/slots/<int:slot_id>/pick-list.csv")
 @producer_required
 def pick_list_csv(slot_id: int):
@@ -88,7 +80,7 @@ def pick_list_csv(slot_id: int):
     for line in fulfilment.pick_list(db.session, farm.id, slot.id):
         rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
                      str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
-    return _csv_response(rows, _filename("pick-list", slot))
+    return csv_download(rows_to_csv(rows), _filename("pick-list", slot))
 
 
 @bp.get("/slots/<int:slot_id>/packing-list.csv")
@@ -106,7 +98,7 @@ def packing_list_csv(slot_id: int):
                 cents_to_decimal_str(line.supplied_total_cents),
                 sub.status.value,
             ])
-    return _csv_response(rows, _filename("packing-list", slot))
+    return csv_download(rows_to_csv(rows), _filename("packing-list", slot))
 
 
 @bp.post("/sub-orders/<int:sub_order_id>/ready")

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue.models import Variant
+from marketplace.models import get_by_id
 from marketplace.notifications import orders as notify
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 
@@ -148,7 +149,7 @@ def packing_list(session: Session, producer_id: int, slot_id: int) -> list[SubOr
 
 def sub_order_of(session: Session, producer_id: int, sub_order_id: int) -> SubOrder | None:
     """The farm's own sub-order, or None (another farm's is not found)."""
-    sub = session.get(SubOrder, sub_order_id) if 0 < sub_order_id < 2**63 else None
+    sub = get_by_id(session, SubOrder, sub_order_id)
     return sub if sub is not None and sub.producer_id == producer_id else None
 
 
@@ -248,7 +249,7 @@ def distribution_sheet(session: Session, slot_id: int) -> list[Order]:
 
 
 def order_in_slot(session: Session, slot_id: int, order_id: int) -> Order | None:
-    order = session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    order = get_by_id(session, Order, order_id)
     return order if order is not None and order.pickup_slot_id == slot_id else None
 
 

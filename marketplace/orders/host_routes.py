@@ -11,7 +11,7 @@ from flask_login import current_user
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.models import get_by_id, utcnow
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
@@ -26,7 +26,7 @@ host_required = role_required(Role.HOST, Role.ADMIN)
 
 def _managed_slot_or_404(slot_id: int) -> PickupSlot:
     """The slot if the signed-in host hosts its point (or is an admin), else 404."""
-    slot = db.session.get(PickupSlot, slot_id) if 0 < slot_id < 2**63 else None
+    slot = get_by_id(db.session, PickupSlot, slot_id)
     if slot is None or pickup_services.managed_point(current_user, slot.pickup_point_id) is None:
         abort(404)
     return slot

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
-from marketplace.models import CURRENCY
+from marketplace.models import CURRENCY, get_by_id
 from marketplace.orders import cart as cart_service
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
@@ -187,7 +187,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         slot_id = int(slot_id)
     except (TypeError, ValueError):
         slot_id = None
-    slot = session.get(PickupSlot, slot_id) if slot_id and 0 < slot_id < 2**63 else None
+    slot = get_by_id(session, PickupSlot, slot_id)
     problem = slot_problem(slot, now)
     if problem:
         raise problem
@@ -402,7 +402,7 @@ def orders_of(session: Session, buyer) -> list[Order]:
 
 def order_of(session: Session, buyer, order_id: int) -> Order | None:
     """The buyer's order, or None (another buyer's order is not found)."""
-    order = session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    order = get_by_id(session, Order, order_id)
     if order is None or order.buyer_id != buyer.id:
         return None
     return order

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.decorators import admin_required
 from marketplace.extensions import db
-from marketplace.models import parse_euros, utcnow
+from marketplace.models import get_by_id, parse_euros, utcnow
 from marketplace.orders.models import Order
 from marketplace.pickup.forms import ConfirmForm
 
@@ -51,7 +51,7 @@ def index():
 @bp.post("/orders/<int:order_id>/refund")
 @admin_required
 def refund(order_id: int):
-    order = db.session.get(Order, order_id) if 0 < order_id < 2**63 else None
+    order = get_by_id(db.session, Order, order_id)
     if order is None:
         abort(404)
     if not ConfirmForm().validate_on_submit():

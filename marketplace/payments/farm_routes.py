@@ -3,16 +3,16 @@ owed, per month, on the web and as a CSV statement."""
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue.csv_io import rows_to_csv
+from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, utcnow
 from marketplace.producers.routes import current_farm
@@ -86,8 +86,5 @@ def statement_csv():
     for kind in LedgerKind:
         rows.append(["", "", kind.value, cents_to_decimal_str(totals.get(kind, 0)), ""])
     rows.append(["", "", _("owed to the farm"), cents_to_decimal_str(sum(totals.values())), ""])
-    response = send_file(io.BytesIO(rows_to_csv(rows)), mimetype="text/csv", as_attachment=True,
-                         download_name=f"statement-{year}-{month:02d}-farm{farm.id}.csv",
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return csv_download(rows_to_csv(rows),
+                        f"statement-{year}-{month:02d}-farm{farm.id}.csv")

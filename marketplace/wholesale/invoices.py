@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from marketplace.accounts.models import Role, User
+from marketplace.models import get_by_id
 from marketplace.orders.cart import vat_included
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrder
 from marketplace.producers.models import Producer
@@ -348,12 +349,12 @@ def overdue_invoices(session: Session, now: datetime, producer_id: int | None = 
 
 def invoice_of_buyer(session: Session, buyer_id: int, invoice_id: int) -> Invoice | None:
     """The buyer's invoice or credit note, or None (another buyer's is not found)."""
-    invoice = session.get(Invoice, invoice_id) if 0 < invoice_id < 2**63 else None
+    invoice = get_by_id(session, Invoice, invoice_id)
     return invoice if invoice is not None and invoice.buyer_id == buyer_id else None
 
 
 def invoice_of_producer(session: Session, producer_id: int, invoice_id: int) -> Invoice | None:
-    invoice = session.get(Invoice, invoice_id) if 0 < invoice_id < 2**63 else None
+    invoice = get_by_id(session, Invoice, invoice_id)
     return invoice if invoice is not None and invoice.producer_id == producer_id else None
 
 

@@ -28,7 +28,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.extensions import db
 from marketplace.geo.services import distance_km
-from marketplace.models import utcnow
+from marketplace.models import get_by_id, parse_id, utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
@@ -108,19 +108,12 @@ def _render(slot, variants, *, raw=None, errors=None, error=None, status=200):
     ), status
 
 
-def _slot_or_none(raw) -> PickupSlot | None:
-    text = str(raw or "").strip()
-    if not (text.isascii() and text.isdigit() and len(text) < 19):
-        return None
-    return db.session.get(PickupSlot, int(text))
-
-
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.RESTAURANT)
 def grid():
     if not wholesale.is_wholesale_buyer(current_user):
         abort(404)  # an account waiting for approval has no wholesale grid
-    slot = _slot_or_none(request.values.get("slot_id"))
+    slot = get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
     if slot is None:
         return render_template("wholesale/quick_order.html", slot=None,
                                slots=open_slots(utcnow()), groups={}, tiers={}, raw={},

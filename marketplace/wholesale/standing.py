@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 
 from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime, utcnow
+from marketplace.models import TimestampMixin, UTCDateTime, get_by_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def standing_orders_of(session: Session, buyer_id: int) -> list[StandingOrder]:
 
 
 def standing_order_of(session: Session, buyer_id: int, standing_id: int) -> StandingOrder | None:
-    standing = session.get(StandingOrder, standing_id) if 0 < standing_id < 2**63 else None
+    standing = get_by_id(session, StandingOrder, standing_id)
     return standing if standing is not None and standing.buyer_id == buyer_id else None
 
 
