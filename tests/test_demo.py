@@ -134,6 +134,21 @@ def test_demo_has_orders_to_prepare_and_hand_over(app, db, demo):
     assert pick_list(db.session, farm_id, slot_id)
 
 
+def test_demo_restaurant_has_terms_and_a_door_that_farms_serve(app, db, demo):
+    from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot
+    from marketplace.wholesale.models import RestaurantProfile
+
+    bistrot = db.session.scalar(select(User).where(User.email.like("restaurant@%")))
+    profile = db.session.scalar(
+        select(RestaurantProfile).where(RestaurantProfile.user_id == bistrot.id))
+    assert profile.payment_terms_days == 30
+    door = db.session.scalar(select(PickupPoint).where(PickupPoint.private_buyer_id == bistrot.id))
+    assert door is not None
+    assert not door.accepts_pay_at_pickup
+    assert count(db, PickupSlot, PickupSlot.pickup_point_id == door.id) >= 6
+    assert count(db, DeliveryRound, DeliveryRound.pickup_point_id == door.id) >= 1
+
+
 def test_demo_catalogue_page_shows_demo_products(client, demo):
     html = client.get("/catalogue?q=pomme").get_data(as_text=True)
     assert "Pommes" in html

@@ -177,6 +177,23 @@ def test_reorder_lines_leave_out_what_is_no_longer_sold(db, market):
     assert missing == ["=Poireaux (botte)"]
 
 
+def test_reorder_brings_back_a_variant_now_wholesale_only_for_an_approved_restaurant_only(
+        db, market):
+    from marketplace.catalogue.models import SaleMode
+
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    db.session.get(Variant, m["eggs"].id).sale_mode = SaleMode.WHOLESALE
+    db.session.commit()
+    wanted, missing = fulfilment.reorder_lines(db.session, order, buyer=m["buyers"][0])
+    assert wanted == {m["carrots"].id: 2}
+    assert missing == ["Œufs (douzaine)"]
+    for restaurant, expected in ((factories.user(Role.RESTAURANT, approved=False), 1),
+                                 (factories.user(Role.RESTAURANT), 2)):
+        wanted, _missing = fulfilment.reorder_lines(db.session, order, buyer=restaurant)
+        assert len(wanted) == expected
+
+
 # Web: the farm ---------------------------------------------------------------------------
 
 def test_farm_sees_its_incoming_orders_and_lists(client, db, login, market):

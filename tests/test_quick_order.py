@@ -69,7 +69,7 @@ def test_grid_lists_what_the_slot_can_deliver_and_places_the_order(client, db, l
 
 @pytest.mark.parametrize(("typed", "message"), [
     ("3", "Sold by the case of 2"), ("-2", "whole number"), ("1.5", "whole number"),
-    ("abc", "whole number")])
+    ("abc", "whole number"), ("1000", "At most 999 units on one line")])
 def test_bad_quantities_keep_what_was_typed(client, db, login, form_post, grid, typed,
                                             message):
     g = grid

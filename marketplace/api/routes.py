@@ -103,7 +103,8 @@ def producers():
 
 @bp.get("/pickup-points")
 def pickup_points():
-    return _items(PickupPoint, (PickupPoint.is_active.is_(True),))
+    # A restaurant's door is private: never listed.
+    return _items(PickupPoint, (PickupPoint.is_active.is_(True), PickupPoint.open_to(None)))
 
 
 @bp.get("/openapi.json")

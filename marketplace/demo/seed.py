@@ -341,6 +341,7 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
     catalogue.flush()
     _insert_pickup_points(session, w)
     _schedule_demo_pickups(session, tz=tz)
+    _demo_restaurants(session, tz=tz)
     _demo_orders(session, rng, hashes[Role.HOUSEHOLD], tz=tz)
 
     logins += [
@@ -415,6 +416,44 @@ def _schedule_demo_pickups(session, *, tz: str) -> None:
                                           weekday=weekday))
     session.flush()
     generate_slots(session, weeks=4, now=utcnow(), tz=tz)
+
+
+def _demo_restaurants(session, *, tz: str) -> None:
+    """The restaurants' business details; the approved one has 30 days to pay its
+    invoices and receives deliveries at its door on Tuesday and Friday mornings, where
+    the farms within reach deliver on Tuesdays."""
+    from marketplace.geo.services import distance_km
+    from marketplace.pickup.models import DeliveryRound
+    from marketplace.wholesale import door
+    from marketplace.wholesale.models import RestaurantProfile
+
+    profiles = (
+        # email key, business, SIRET, VAT number, address, postcode, commune, lat, lon, terms
+        ("restaurant", "Le Bistrot du Port", "73282932000074", "FR44732829320",
+         "Quai Éric Tabarly", "56000", "Vannes", 47.6530, -2.7560, 30),
+        ("restaurant.pending", "Crêperie des Halles", "80295478500028", "FR12802954785",
+         "Place des Lices", "56000", "Vannes", 47.6571, -2.7578, None),
+    )
+    for key, name, siret, vat, address, postcode, commune, lat, lon, terms in profiles:
+        user = session.scalar(select(User).where(User.email == f"{key}@{DEMO_DOMAIN}"))
+        profile = RestaurantProfile(
+            user_id=user.id, business_name=name, siret=siret, vat_number=vat,
+            address=address, postcode=postcode, commune=commune, latitude=lat,
+            longitude=lon, delivery_hours="Mar-Sam 8:00-10:30", payment_terms_days=terms)
+        session.add(profile)
+        session.flush()
+        if user.approved_at is None:
+            continue
+        point = door.save_door(session, user, profile, weekdays={1, 4},
+                               starts_at=time(8, 0), ends_at=time(10, 30), cutoff_hours=24,
+                               now=utcnow(), tz=tz)
+        for farm in session.scalars(
+                select(Producer).join(Producer.user).where(User.approved_at.is_not(None))):
+            km = distance_km((farm.latitude, farm.longitude), (point.latitude, point.longitude))
+            if km <= farm.delivery_radius_km:
+                session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
+                                          weekday=1))
+    session.flush()
 
 
 # Neighbours who ordered for the host's next opening, so that the farms' pick lists

@@ -119,7 +119,7 @@ def index():
     )
     points = search_radius(
         PickupPoint, here.latitude, here.longitude, here.radius_km,
-        where=(PickupPoint.is_active.is_(True),), limit=NEAR_LIMIT,
+        where=(PickupPoint.is_active.is_(True), PickupPoint.open_to(None)), limit=NEAR_LIMIT,
     )
     return render_template(
         "near/index.html",

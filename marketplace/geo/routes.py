@@ -57,7 +57,8 @@ def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
         limit=MAP_LIMIT,
     )
     point_hits = search_radius(
-        PickupPoint, *args, where=(PickupPoint.is_active.is_(True),), limit=MAP_LIMIT
+        PickupPoint, *args, where=(PickupPoint.is_active.is_(True), PickupPoint.open_to(None)),
+        limit=MAP_LIMIT,
     )
     producers = [
         {

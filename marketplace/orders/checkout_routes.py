@@ -83,6 +83,7 @@ def _choices(now) -> list[PointChoice]:
         .join(PickupSlot.pickup_point)
         .where(
             PickupPoint.is_active.is_(True),
+            PickupPoint.open_to(getattr(current_user, "id", None)),
             PickupSlot.status == SlotStatus.OPEN,
             PickupSlot.cutoff_at > now,
             PickupSlot.taken < PickupSlot.capacity,
@@ -225,7 +226,7 @@ def reorder(order_id: int):
     order = _own_order_or_404(order_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    wanted, missing = fulfilment.reorder_lines(db.session, order)
+    wanted, missing = fulfilment.reorder_lines(db.session, order, buyer=current_user)
     cart = session_cart()
     added = 0
     for variant_id, quantity in wanted.items():

@@ -268,7 +268,8 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
 
     from marketplace.payments import services as payments
 
-    if not order.is_paid:
+    if not order.is_paid and order.payment_method != PaymentMethod.INVOICE:
+        # (An order on invoice is handed over unpaid: the farms' invoices are due later.)
         if order.payment_method != PaymentMethod.AT_PICKUP:
             raise FulfilmentError(_("This order is not paid yet."))
         if paid_with is None:
@@ -379,9 +380,11 @@ def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,
 
 # Buyer: reorder ------------------------------------------------------------------------------
 
-def reorder_lines(session: Session, order: Order) -> tuple[dict[int, int], list[str]]:
+def reorder_lines(session: Session, order: Order, *,
+                  buyer=None) -> tuple[dict[int, int], list[str]]:
     """What a past order would put back in the cart: variant id -> quantity for what is
-    still sold (in one query), and the names of what is not."""
+    still sold to ``buyer`` (in one query), and the names of what is not. A variant now
+    sold wholesale only comes back for an approved restaurant only (the cart's rule)."""
     wanted: dict[int, int] = {}
     names: dict[int, str] = {}
     missing: list[str] = []
@@ -395,18 +398,20 @@ def reorder_lines(session: Session, order: Order) -> tuple[dict[int, int], list[
     if not wanted:
         return {}, missing
     from marketplace.accounts.models import User
-    from marketplace.catalogue.models import Product
+    from marketplace.catalogue.models import Product, SaleMode
     from marketplace.producers.models import Producer
+    from marketplace.wholesale.services import is_wholesale_buyer
 
     # The cart's own rule (cart.orderable_variant), for all the lines in one query.
-    on_sale = set(session.scalars(
-        select(Variant.id).join(Product, Product.id == Variant.product_id)
+    wholesale_buyer = is_wholesale_buyer(buyer)
+    on_sale = {variant_id for variant_id, mode in session.execute(
+        select(Variant.id, Variant.sale_mode).join(Product, Product.id == Variant.product_id)
         .join(Producer, Producer.id == Product.producer_id)
         .join(User, User.id == Producer.user_id)
         .where(Variant.id.in_(list(wanted)),
                and_(Variant.is_active.is_(True), Product.is_active.is_(True),
                     User.approved_at.is_not(None)))
-    ))
+    ) if wholesale_buyer or mode != SaleMode.WHOLESALE}
     for variant_id in list(wanted):
         if variant_id not in on_sale:
             missing.append(names[variant_id])

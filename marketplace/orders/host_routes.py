@@ -21,7 +21,8 @@ from .models import Actor, CounterPayment, OrderStatus
 
 bp = Blueprint("distribution", __name__, url_prefix="/pickup/slots")
 
-host_required = role_required(Role.HOST, Role.ADMIN)
+# A restaurant sees the sheet of its own door (managed_point checks which).
+host_required = role_required(Role.HOST, Role.RESTAURANT, Role.ADMIN)
 
 
 def _managed_slot_or_404(slot_id: int) -> PickupSlot:
@@ -42,7 +43,7 @@ def _render(slot, *, error=None, error_order=None, status=200):
     return render_template(
         "pickup/sheet.html", slot=slot, orders=orders, form=ConfirmForm(formdata=None),
         remaining=len(to_collect),
-        to_take_cents=sum(o.amount_due_cents for o in to_collect if not o.is_paid),
+        to_take_cents=sum(o.amount_due_cents for o in to_collect if o.to_pay_at_pickup),
         payments=list(CounterPayment), error=error, error_order=error_order,
     ), status
 

@@ -123,6 +123,12 @@ class Order(db.Model):
         return self.paid_at is not None
 
     @property
+    def to_pay_at_pickup(self) -> bool:
+        """Money the host takes at the counter (an order on invoice is paid to the
+        farms against their invoices, a card order online)."""
+        return self.payment_method == PaymentMethod.AT_PICKUP and not self.is_paid
+
+    @property
     def active_sub_orders(self) -> list[SubOrder]:
         return [sub for sub in self.sub_orders if sub.status != OrderStatus.CANCELLED]
 

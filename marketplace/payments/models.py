@@ -27,18 +27,9 @@ class PaymentStatus(enum.StrEnum):
     CANCELED = "canceled"  # the order expired or was cancelled before payment
 
 
-class Payment(db.Model):
-    """The card payment of an order: its PaymentIntent, created once and reused."""
+class IntentRecord:
+    """What we keep of a PaymentIntent, for an order's payment and an invoice's alike."""
 
-    __tablename__ = "payments"
-    __table_args__ = (
-        CheckConstraint("amount_cents > 0", name="amount"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(
-        ForeignKey("orders.id", ondelete="RESTRICT"), unique=True
-    )
     intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     client_secret: Mapped[str | None] = mapped_column(String(255))
     amount_cents: Mapped[int]
@@ -51,7 +42,39 @@ class Payment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+
+class Payment(IntentRecord, db.Model):
+    """The card payment of an order: its PaymentIntent, created once and reused."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), unique=True
+    )
+
     order = relationship("Order")
+
+
+class InvoicePayment(IntentRecord, db.Model):
+    """A restaurant paying one of its invoices by card (issue 6): one PaymentIntent
+    per invoice (idempotency key ``invoice-<id>``), created once and reused, for
+    what is still due on the invoice (its total less its credit notes)."""
+
+    __tablename__ = "invoice_payments"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="RESTRICT"), unique=True
+    )
+
+    invoice = relationship("Invoice")
 
 
 class StripeEvent(db.Model):

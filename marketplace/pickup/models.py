@@ -11,6 +11,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    or_,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -56,8 +57,25 @@ class PickupPoint(TimestampMixin, db.Model):
     # The host takes payment at the counter (cash, cheque, card) for orders placed
     # with "pay at pickup".
     accepts_pay_at_pickup: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # A restaurant's door (issue 6): a delivery destination of its own kind, that only
+    # this buyer may order for; hidden from everyone else's lists, maps and API.
+    private_buyer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
 
-    host: Mapped[User | None] = relationship()
+    host: Mapped[User | None] = relationship(foreign_keys=[host_id])
+
+    @classmethod
+    def open_to(cls, user_id: int | None):
+        """SQL condition: the points this user may see and order for (every public
+        point, and the user's own door if it has one)."""
+        if user_id is None:
+            return cls.private_buyer_id.is_(None)
+        return or_(cls.private_buyer_id.is_(None), cls.private_buyer_id == user_id)
+
+    @property
+    def is_door(self) -> bool:
+        return self.private_buyer_id is not None
 
 
 class PickupSchedule(TimestampMixin, db.Model):
@@ -118,6 +136,9 @@ class PickupSlot(TimestampMixin, db.Model):
         enum_column(SlotStatus), default=SlotStatus.OPEN, server_default=SlotStatus.OPEN.value
     )
     closed_reason: Mapped[str] = mapped_column(Text, default="")
+    # When the standing orders for this slot were placed (wholesale/standing.py); until
+    # then farms that serve standing orders first take no one-off order for it.
+    standing_placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pickup_point: Mapped[PickupPoint] = relationship()
 

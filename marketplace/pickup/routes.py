@@ -202,5 +202,5 @@ def farm_rounds():
     current = {(r.pickup_point_id, r.weekday) for r in rounds_service.rounds_of(farm)}
     return render_template(
         "farm/rounds.html", farm=farm, nearby=nearby, current=current, form=form,
-        error=error, days=weekday_names(),
+        error=error, days=weekday_names(), doors=rounds_service.door_hours(nearby),
     ), status

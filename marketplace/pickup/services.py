@@ -31,7 +31,9 @@ def managed_point(user: User, point_id: int) -> PickupPoint | None:
     point = db.session.get(PickupPoint, point_id)
     if point is None:
         return None
-    if user.role == Role.ADMIN or (user.role == Role.HOST and point.host_id == user.id):
+    # A host manages its points; a restaurant its own door (its delivery sheet).
+    if user.role == Role.ADMIN or (
+            user.role in (Role.HOST, Role.RESTAURANT) and point.host_id == user.id):
         return point
     return None
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, Float, ForeignKey, Index, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, Float, ForeignKey, Index, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -65,6 +65,9 @@ class Producer(TimestampMixin, db.Model):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     # The least a restaurant's wholesale order from this farm may come to (0: none).
     wholesale_minimum_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Standing orders first: the weekly orders of restaurants take this farm's stock
+    # before one-off orders for the same date (see wholesale/standing.py).
+    standing_orders_first: Mapped[bool] = mapped_column(default=False, server_default=false())
     photo_path: Mapped[str | None] = mapped_column(String(255))
     thumb_path: Mapped[str | None] = mapped_column(String(255))
 

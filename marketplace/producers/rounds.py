@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 
 from marketplace.extensions import db
 from marketplace.geo.services import distance_km, search_radius
-from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot
+from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot
 from marketplace.producers.models import Producer
 
 
@@ -49,6 +49,20 @@ def nearby_points(producer: Producer) -> list[NearbyPoint]:
     hits = search_radius(PickupPoint, producer.latitude, producer.longitude,
                          producer.delivery_radius_km, where=[PickupPoint.is_active.is_(True)])
     return [NearbyPoint(hit.obj, hit.distance_km) for hit in hits]
+
+
+def door_hours(nearby: list[NearbyPoint]) -> dict[int, dict[int, str]]:
+    """Restaurants' doors among ``nearby``: point id -> {weekday: "08:00-11:00"}, the
+    days and hours each receives deliveries (one query)."""
+    ids = [n.point.id for n in nearby if n.point.private_buyer_id is not None]
+    hours: dict[int, dict[int, str]] = {point_id: {} for point_id in ids}
+    if ids:
+        for schedule in db.session.scalars(
+                select(PickupSchedule).where(PickupSchedule.pickup_point_id.in_(ids),
+                                             PickupSchedule.active.is_(True))):
+            hours[schedule.pickup_point_id][schedule.weekday] = (
+                f"{schedule.starts_at:%H:%M}–{schedule.ends_at:%H:%M}")
+    return hours
 
 
 def rounds_of(producer: Producer) -> list[DeliveryRound]:

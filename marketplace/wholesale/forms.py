@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -14,6 +20,8 @@ from wtforms.validators import (
 
 from marketplace.catalogue.models import MAX_PRICE_CENTS, SaleMode
 from marketplace.forms import EuroField
+from marketplace.pickup.forms import WallClockField, weekday_names
+from marketplace.producers.forms import MultiCheckboxField
 from marketplace.wholesale import services
 
 MAX_CASE_SIZE = 999  # a cart line holds at most 999 units
@@ -155,3 +163,33 @@ class WholesaleVariantForm(FlaskForm):
         for (quantity, price), tier in zip(self.tier_pairs(), tiers, strict=False):
             quantity.data = tier.min_quantity
             price.data = tier.unit_price_cents
+
+
+class DoorForm(FlaskForm):
+    """The days and hours a restaurant receives deliveries at its door."""
+
+    weekdays = MultiCheckboxField(_l("Delivery days"), coerce=int, validate_choice=False)
+    starts_at = WallClockField(
+        _l("From"), validators=[InputRequired(message=_l("Please enter a time."))])
+    ends_at = WallClockField(
+        _l("Until"), validators=[InputRequired(message=_l("Please enter a time."))])
+    cutoff_hours = IntegerField(
+        _l("Order cut-off (hours before the delivery)"), default=24,
+        validators=[InputRequired(message=_l("Please enter the cut-off in hours.")),
+                    NumberRange(min=12, max=168, message=_l("Between %(min)d and %(max)d hours."))],
+    )
+    submit = SubmitField(_l("Receive deliveries on these days"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weekdays.choices = weekday_names()
+
+    def validate_weekdays(self, field):
+        if not field.data:
+            raise ValidationError(_l("Tick at least one delivery day."))
+        if any(day not in range(7) for day in field.data):
+            raise ValidationError(_l("Tick days from the list."))
+
+    def validate_ends_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("The end of the delivery window must be after its start."))

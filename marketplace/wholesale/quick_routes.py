@@ -29,6 +29,7 @@ from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.extensions import db
 from marketplace.geo.services import distance_km
 from marketplace.models import get_by_id, parse_id, utcnow
+from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
@@ -50,7 +51,8 @@ def _tz() -> str:
 def open_slots(now):
     return db.session.scalars(
         select(PickupSlot).join(PickupSlot.pickup_point)
-        .where(PickupPoint.is_active.is_(True), PickupSlot.status == SlotStatus.OPEN,
+        .where(PickupPoint.is_active.is_(True), PickupPoint.open_to(current_user.id),
+               PickupSlot.status == SlotStatus.OPEN,
                PickupSlot.cutoff_at > now, PickupSlot.taken < PickupSlot.capacity)
         .options(contains_eager(PickupSlot.pickup_point))
         .order_by(PickupSlot.starts_at, PickupSlot.id).limit(SLOTS_SHOWN)
@@ -138,8 +140,12 @@ def grid():
         if variant is None:
             return _render(slot, variants, raw=raw, status=400, error=_(
                 "An item of the form is not sold for this slot any more: reload the page."))
-        if not (text.isascii() and text.isdigit()) or int(text) > 9999:
+        if not (text.isascii() and text.isdigit()):
             errors[variant.id] = _("Enter a whole number of units, such as 12.")
+            continue
+        if int(text) > cart_service.MAX_QUANTITY:
+            errors[variant.id] = _("At most %(max)d units on one line.",
+                                   max=cart_service.MAX_QUANTITY)
             continue
         quantity = int(text)
         problem = wholesale.case_problem(variant, quantity)

@@ -11,7 +11,7 @@ from marketplace.accounts.models import Role
 from marketplace.catalogue import services as catalogue
 from marketplace.catalogue.models import SaleMode
 from marketplace.extensions import db
-from marketplace.wholesale import services
+from marketplace.wholesale import door, services
 from marketplace.wholesale.forms import RestaurantProfileForm, WholesaleVariantForm
 
 bp = Blueprint("wholesale", __name__)
@@ -52,6 +52,8 @@ def profile():
             longitude=longitude,
             delivery_hours=(form.delivery_hours.data or "").strip(),
         )
+        door.follow_profile(db.session, current_user, services.profile_of(db.session,
+                                                                          current_user))
         db.session.commit()
         flash(_("Your restaurant profile is saved."), "success")
         if latitude is None:

@@ -1,0 +1,326 @@
+"""Delivery to a restaurant's door (issue 6): the restaurant's own kind of pickup point,
+private to it, that farms within reach opt into serving on its delivery days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from marketplace.accounts.models import Role
+from marketplace.orders import services
+from marketplace.orders.models import Order, OrderStatus, PaymentMethod
+from marketplace.pickup.models import (
+    DeliveryRound,
+    PickupKind,
+    PickupPoint,
+    PickupSchedule,
+    PickupSlot,
+)
+from marketplace.producers.rounds import local_weekday
+from marketplace.wholesale import door
+from marketplace.wholesale.models import RestaurantProfile
+from tests import factories
+from tests.test_checkout_services import TZ, VANNES, make_point, make_slot
+from tests.test_checkout_web import set_cart
+
+DOOR_URL = "/restaurant/door"
+
+
+@pytest.fixture(autouse=True)
+def _english(english):
+    """Messages below are checked in English."""
+
+
+def now():
+    return datetime.now(UTC)
+
+
+def restaurant(db, *, name="Le Bistrot", approved=True, located=True, terms=None):
+    user = factories.user(Role.RESTAURANT, approved=approved)
+    db.session.add(RestaurantProfile(
+        user_id=user.id, business_name=name, siret="73282932000074",
+        vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
+        commune="Vannes", latitude=VANNES[0] if located else None,
+        longitude=VANNES[1] if located else None, delivery_hours="Tue-Sat 8:00-11:00",
+        payment_terms_days=terms))
+    db.session.commit()
+    return user
+
+
+def open_door(db, user, weekdays=(1, 3)):
+    point = door.save_door(
+        db.session, user, db.session.scalar(
+            select(RestaurantProfile).where(RestaurantProfile.user_id == user.id)),
+        weekdays=set(weekdays), starts_at=datetime(2026, 1, 1, 8).time(),
+        ends_at=datetime(2026, 1, 1, 11).time(), cutoff_hours=24, now=now(), tz=TZ)
+    db.session.commit()
+    return point
+
+
+def door_slots(db, point):
+    return list(db.session.scalars(
+        select(PickupSlot).where(PickupSlot.pickup_point_id == point.id)
+        .order_by(PickupSlot.starts_at)))
+
+
+def form(weekdays=("1", "3"), starts="08:00", ends="11:00", cutoff="24"):
+    return {"weekdays": list(weekdays), "starts_at": starts, "ends_at": ends,
+            "cutoff_hours": cutoff}
+
+
+# The restaurant's side ---------------------------------------------------------------------
+
+def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, form_post):
+    bistrot = login(restaurant(db))
+    response = form_post(DOOR_URL, form())
+    assert response.status_code == 303
+    point = db.session.scalar(select(PickupPoint).where(PickupPoint.private_buyer_id == bistrot.id))
+    assert point.kind == PickupKind.RESTAURANT
+    assert point.host_id == bistrot.id
+    assert (point.latitude, point.longitude) == VANNES
+    assert point.accepts_pay_at_pickup is False
+    slots = door_slots(db, point)
+    assert {local_weekday(s, TZ) for s in slots} == {1, 3}
+    assert 6 <= len(slots) <= 8  # Tuesdays and Thursdays of the next four weeks
+    assert all(s.cutoff_at == s.starts_at - timedelta(hours=24) for s in slots)
+    assert all(s.capacity == door.DOOR_CAPACITY for s in slots)
+    page = client.get(DOOR_URL).get_data(as_text=True)
+    assert "Deliveries to 3 rue du Port, Vannes" in page
+    assert "Tuesday, Thursday" in page
+
+    # Fewer days: the Thursdays nobody ordered for go.
+    assert form_post(DOOR_URL, form(weekdays=("1",))).status_code == 303
+    db.session.expire_all()
+    assert {local_weekday(s, TZ) for s in door_slots(db, point)} == {1}
+    assert db.session.scalar(select(func.count()).select_from(PickupSchedule).where(
+        PickupSchedule.pickup_point_id == point.id)) == 1
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (form(weekdays=()), "Tick at least one delivery day."),
+    (form(weekdays=("9",)), "Tick days from the list."),
+    (form(weekdays=("mardi",)), "Delivery days"),
+    (form(starts="11:00", ends="08:00"), "must be after its start"),
+    (form(starts="8h"), "HH:MM"),
+    (form(cutoff="2"), "Between 12 and 168 hours."),
+    (form(cutoff="a day"), "cut-off"),
+])
+def test_bad_door_input_is_refused_and_kept(client, db, login, form_post, data, message):
+    login(restaurant(db))
+    response = form_post(DOOR_URL, data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(PickupPoint)) == 0
+
+
+def test_the_door_needs_an_approved_restaurant_with_a_located_address(
+        client, db, login, form_post):
+    login(restaurant(db, approved=False))
+    response = form_post(DOOR_URL, form())
+    assert response.status_code == 403
+    assert "once an administrator has approved" in response.get_data(as_text=True)
+    form_post("/logout", {}, page="/")
+    login(restaurant(db, name="Sans adresse", located=False))
+    response = form_post(DOOR_URL, form())
+    assert response.status_code == 409
+    assert "Fill in your restaurant profile first" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(PickupPoint)) == 0
+    form_post("/logout", {}, page="/")
+    login(factories.user(Role.HOUSEHOLD))
+    assert client.get(DOOR_URL).status_code == 403
+
+
+def test_the_door_form_needs_its_csrf_token(client, db, login, app):
+    login(restaurant(db))
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post(DOOR_URL, data=form())
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(PickupPoint)) == 0
+
+
+# Farms opt in ---------------------------------------------------------------------------
+
+@pytest.fixture
+def doorstep(db):
+    bistrot = restaurant(db)
+    point = open_door(db, bistrot, weekdays=(1,))
+    near = factories.producer(name="Ferme voisine")  # Elven, ~13 km from Vannes
+    far = factories.producer(name="Ferme lointaine", lat=48.11, lon=-1.68)  # Rennes
+    leeks = factories.product(near, name="Poireaux", variants=(("botte", 280, 50),))
+    return {"bistrot": bistrot, "point": point, "near": near, "far": far,
+            "leeks": leeks.variants[0], "slot": door_slots(db, point)[0]}
+
+
+def test_a_farm_within_reach_opts_into_the_door_on_its_days(client, db, login, form_post,
+                                                            doorstep):
+    d = doorstep
+    login(d["near"].user)
+    page = client.get("/farm/rounds").get_data(as_text=True)
+    assert "Le Bistrot" in page
+    assert "Restaurant: delivery to the door" in page
+    assert "08:00–11:00" in page
+    assert f'value="{d["point"].id}:1"' in page
+    assert f'value="{d["point"].id}:2"' not in page  # no deliveries received on Wednesdays
+    response = form_post("/farm/rounds", {"round": f"{d['point'].id}:1"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(DeliveryRound.weekday).where(
+        DeliveryRound.producer_id == d["near"].id,
+        DeliveryRound.pickup_point_id == d["point"].id)) == 1
+
+
+def test_a_farm_out_of_reach_cannot_serve_the_door(client, db, login, form_post, doorstep):
+    d = doorstep
+    login(d["far"].user)
+    assert "Le Bistrot" not in client.get("/farm/rounds").get_data(as_text=True)
+    response = form_post("/farm/rounds", {"round": f"{d['point'].id}:1"})
+    assert response.status_code == 400
+    assert "outside your delivery radius" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(DeliveryRound)) == 0
+
+
+def _serve_door(db, d):
+    db.session.add(DeliveryRound(producer_id=d["near"].id, pickup_point_id=d["point"].id,
+                                 weekday=1))
+    db.session.commit()
+
+
+def test_the_restaurant_orders_for_its_door_and_checks_off_the_delivery(
+        client, db, login, form_post, doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    with pytest.raises(services.CheckoutError) as refused:
+        services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 3},
+                          slot_id=d["slot"].id, now=now(), tz=TZ,
+                          payment_method=PaymentMethod.AT_PICKUP)
+    assert refused.value.code == services.PAYMENT_METHOD  # the door takes no payment there
+    db.session.rollback()
+    order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 3},
+                              slot_id=d["slot"].id, now=now(), tz=TZ,
+                              payment_method=PaymentMethod.CARD)
+    order.status, order.paid_at = OrderStatus.CONFIRMED, now()  # as if paid by card
+    for sub in order.sub_orders:
+        sub.status = OrderStatus.CONFIRMED
+    db.session.commit()
+
+    login(d["bistrot"])
+    page = client.get(DOOR_URL).get_data(as_text=True)
+    sheet = f"/pickup/slots/{d['slot'].id}/sheet"
+    assert sheet in page
+    assert client.get(sheet).status_code == 200
+    done = form_post(f"/pickup/slots/{d['slot'].id}/orders/{order.id}/collected", {},
+                     page=sheet)
+    assert done.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.COLLECTED
+
+    form_post("/logout", {}, page="/")
+    login(restaurant(db, name="Autre table"))
+    assert client.get(sheet).status_code == 404
+
+
+# Private to its restaurant ----------------------------------------------------------------
+
+def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    public = make_point(db, "Café de la gare")
+    make_slot(db, public)
+    api = client.get("/api/v1/pickup-points?lat=47.6582&lon=-2.7608&radius_km=20").get_json()
+    assert [item["name"] for item in api["items"]] == ["Café de la gare"]
+
+    neighbour = factories.user(Role.HOUSEHOLD)
+    other_restaurant = restaurant(db, name="Autre table")
+    for buyer in (neighbour, other_restaurant):
+        with pytest.raises(services.CheckoutError) as refused:
+            services.checkout(db.session, buyer=buyer, cart={str(d["leeks"].id): 1},
+                              slot_id=d["slot"].id, now=now(), tz=TZ,
+                              payment_method=PaymentMethod.CARD)
+        assert refused.value.code == services.SLOT_UNKNOWN
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+    login(neighbour)
+    set_cart(client, {d["leeks"].id: 1})
+    page = client.get("/checkout").get_data(as_text=True)
+    assert "Café de la gare" in page
+    assert "Le Bistrot" not in page
+    near = client.get("/near?lat=47.6582&lon=-2.7608&radius_km=20").get_data(as_text=True)
+    assert "Le Bistrot" not in near
+
+    form_post("/logout", {}, page="/")
+    login(d["bistrot"])
+    set_cart(client, {d["leeks"].id: 1})
+    page = client.get("/checkout").get_data(as_text=True)
+    assert "Delivered to your door" in page
+    assert "Le Bistrot" in page
+
+
+def test_stopping_deliveries_keeps_the_dates_already_ordered(client, db, login, form_post,
+                                                            doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 1},
+                              slot_id=d["slot"].id, now=now(), tz=TZ,
+                              payment_method=PaymentMethod.CARD)
+    db.session.commit()
+    login(d["bistrot"])
+    assert form_post("/restaurant/door/close", {}, page=DOOR_URL).status_code == 303
+    db.session.expire_all()
+    point = db.session.get(PickupPoint, d["point"].id)
+    assert point.is_active is False
+    assert [s.id for s in door_slots(db, point)] == [order.pickup_slot_id]
+    # Opened again: the dates come back, the one ordered for is not duplicated.
+    assert form_post(DOOR_URL, form(weekdays=("1",))).status_code == 303
+    db.session.expire_all()
+    slots = door_slots(db, point)
+    assert len({s.starts_at for s in slots}) == len(slots) >= 4
+
+
+def test_the_door_follows_the_restaurant_when_it_moves(client, db, login, form_post, doorstep):
+    from marketplace.geo.gazetteer import load_gazetteer
+
+    load_gazetteer(db.session, departments={"56"})
+    db.session.commit()
+    d = doorstep
+    login(d["bistrot"])
+    response = form_post("/restaurant/profile", {
+        "business_name": "Le Bistrot d'Elven", "siret": "73282932000074",
+        "vat_number": "FR44732829320", "address": "1 place de l'Église", "postcode": "56250",
+        "commune": "Elven", "delivery_hours": ""})
+    assert response.status_code == 302
+    db.session.expire_all()
+    point = db.session.get(PickupPoint, d["point"].id)
+    profile = db.session.scalar(select(RestaurantProfile).where(
+        RestaurantProfile.user_id == d["bistrot"].id))
+    assert profile.latitude is not None, profile.commune
+    assert point.name == "Le Bistrot d'Elven"
+    assert point.commune == "Elven"
+    assert abs(point.latitude - 47.73) < 0.05  # Elven, no longer Vannes
+
+
+def test_an_order_on_invoice_is_received_at_the_door_without_payment(
+        client, db, login, form_post, doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    db.session.scalar(select(RestaurantProfile).where(
+        RestaurantProfile.user_id == d["bistrot"].id)).payment_terms_days = 30
+    order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 2},
+                              slot_id=d["slot"].id, now=now(), tz=TZ,
+                              payment_method=PaymentMethod.INVOICE)
+    db.session.commit()
+    assert order.status == OrderStatus.CONFIRMED
+    assert not order.is_paid
+    login(d["bistrot"])
+    sheet = f"/pickup/slots/{d['slot'].id}/sheet"
+    page = client.get(sheet).get_data(as_text=True)
+    assert "On invoice: nothing to take" in page
+    assert 'name="paid_with"' not in page
+    done = form_post(f"/pickup/slots/{d['slot'].id}/orders/{order.id}/collected", {},
+                     page=sheet)
+    assert done.status_code == 303
+    db.session.expire_all()
+    received = db.session.get(Order, order.id)
+    assert received.status == OrderStatus.COLLECTED
+    assert received.paid_at is None  # the farm's invoice is still to be paid
