@@ -113,21 +113,54 @@ def slot_problem(slot: PickupSlot | None, now: datetime) -> CheckoutError | None
 
 
 def serving_problems(session: Session, view: cart_service.CartView, slot: PickupSlot, *,
-                     tz: str) -> dict[int, str]:
-    """variant id -> why the slot cannot serve that cart line (producer's rounds, radius)."""
+                     tz: str, now: datetime | None = None,
+                     standing: bool = False) -> dict[int, str]:
+    """variant id -> why the slot cannot serve that cart line (producer's rounds, radius;
+    a farm that serves standing orders first, until they are placed for the slot).
+    ``standing``: the standing order job's own checkout, which that rule lets through."""
     problems: dict[int, str] = {}
-    verdicts: dict[int, bool] = {}
+    verdicts: dict[int, str | None] = {}
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
     for line in view.lines:
         if line.producer_id not in verdicts:
             producer = session.get(Producer, line.producer_id)
-            verdicts[line.producer_id] = producer is not None and can_serve(producer, slot, tz=tz)
-        if not verdicts[line.producer_id]:
-            problems[line.variant_id] = _(
-                "%(producer)s does not deliver to %(point)s on that day.",
-                producer=line.producer_name, point=point.name,
-            )
+            if producer is None or not can_serve(producer, slot, tz=tz):
+                verdicts[line.producer_id] = _(
+                    "%(producer)s does not deliver to %(point)s on that day.",
+                    producer=line.producer_name, point=point.name,
+                )
+            elif (producer.standing_orders_first and slot.standing_placed_at is None
+                  and not standing):
+                verdicts[line.producer_id] = _standing_first_problem(
+                    line.producer_name, slot, tz=tz, now=now)
+            else:
+                verdicts[line.producer_id] = None
+        if verdicts[line.producer_id] is not None:
+            problems[line.variant_id] = verdicts[line.producer_id]
     return problems
+
+
+def _standing_first_problem(producer_name: str, slot: PickupSlot, *, tz: str,
+                            now: datetime | None):
+    """One-off orders for a farm serving standing orders first open when the standing
+    order job reaches the slot: STANDING_ORDERS_DAYS_AHEAD days before it starts."""
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app, has_app_context
+    from flask_babel import format_date
+
+    from marketplace.models import utcnow
+
+    days = (current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7) if has_app_context()
+            else 7)
+    opens_at = slot.starts_at - timedelta(days=days)
+    if opens_at <= (now or utcnow()):
+        # Within the job's reach, but it has not run for this slot yet (it runs often).
+        return _("%(producer)s serves its restaurants' standing orders first: orders for "
+                 "this date open in a few minutes.", producer=producer_name)
+    return _("%(producer)s serves its restaurants' standing orders first: orders for this "
+             "date open on %(date)s.", producer=producer_name,
+             date=format_date(opens_at.astimezone(ZoneInfo(tz)).date(), "EEEE d MMMM"))
 
 
 def _unavailable_error(line: cart_service.CartLine) -> CheckoutError:
@@ -167,14 +200,16 @@ def _reserve(session: Session, line: cart_service.CartLine) -> None:
 
 def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
              tz: str = "Europe/Paris", hold: timedelta | None = None,
-             payment_method: PaymentMethod = PaymentMethod.CARD) -> Order:
+             payment_method: PaymentMethod = PaymentMethod.CARD,
+             standing: bool = False) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
     roll back. Pay at pickup (where the point takes it): the order is confirmed at
     once and the buyer told. Card: the order waits for its payment and holds its
     stock and place until ``expires_at``: the slot's cut-off, or ``now + hold`` if
-    sooner.
+    sooner. ``standing``: the standing order job placing a template, which farms that
+    serve standing orders first take before the slot's ``standing_placed_at``.
     """
     try:
         payment_method = PaymentMethod(payment_method)
@@ -201,7 +236,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         raise _unavailable_error(view.unavailable[0])
     if not view.lines:
         raise CheckoutError(EMPTY_CART, _("Your cart is empty."))
-    problems = serving_problems(session, view, slot, tz=tz)
+    problems = serving_problems(session, view, slot, tz=tz, now=now, standing=standing)
     for line in view.lines:
         if line.variant_id in problems:
             raise CheckoutError(CANNOT_SERVE, problems[line.variant_id], line)

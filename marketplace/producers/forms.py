@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DecimalField,
     IntegerField,
     SelectMultipleField,
@@ -80,6 +81,11 @@ class FarmProfileForm(FlaskForm):
         max_cents=10_000_000,
         description=_l("The least a restaurant's order from your farm may come to. "
                        "Empty or 0: no minimum."),
+    )
+    standing_orders_first = BooleanField(
+        _l("Serve restaurants' standing orders first"),
+        description=_l("Their weekly orders take your stock first: one-off orders for a "
+                       "date open only once those are placed, a few days before it."),
     )
     # Printed on the farm's invoices to restaurants (French legal mentions); optional
     # for a farm that sells to households only.

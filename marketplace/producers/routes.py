@@ -109,6 +109,7 @@ def edit_profile():
                 ),
                 "delivery_radius_km": form.delivery_radius_km.data,
                 "wholesale_minimum_cents": form.wholesale_minimum_cents.cents or 0,
+                "standing_orders_first": bool(form.standing_orders_first.data),
                 "siret": _digits(form.siret.data) or None,
                 "vat_number": _digits(form.vat_number.data) or None,
             }

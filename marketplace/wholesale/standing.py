@@ -9,10 +9,12 @@ turned into a real order for each new slot by a scheduled job.
   of stock, not served that day, no longer sold) is left out and the rest is
   ordered; the restaurant and the farms concerned are told at once what could not
   be reserved.
-- When it runs: ``STANDING_ORDERS_DAYS_AHEAD`` days before the slot (default 7):
-  earlier than most one-off orders, so a standing order reserves stock first. (A
-  farm that wants one-off buyers first can take its variants out of the template;
-  a per-farm priority switch is a later step.)
+- When it runs: ``STANDING_ORDERS_DAYS_AHEAD`` days before the slot (default 7).
+  After a run, every open slot within reach has ``standing_placed_at`` set (one
+  UPDATE, in the same transaction as the orders, only where it was still empty).
+  A farm with ``standing_orders_first`` takes no one-off order for a slot until
+  then (orders.services.serving_problems), so its restaurants' standing orders
+  reserve its stock first; other farms sell to anyone as soon as the slot exists.
 - Paused: no run. Skip: a run recorded as skipped for that slot, so the job leaves it.
 """
 
@@ -22,7 +24,15 @@ import enum
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
@@ -163,20 +173,25 @@ def skip(session: Session, standing: StandingOrder, slot_id: int) -> bool:
     return True
 
 
+def _within_reach(now: datetime, days_ahead: int) -> list:
+    """Open slots starting within ``days_ahead`` days and still before their cut-off."""
+    from marketplace.pickup.models import PickupSlot, SlotStatus
+
+    return [PickupSlot.status == SlotStatus.OPEN, PickupSlot.cutoff_at > now,
+            PickupSlot.starts_at <= now + timedelta(days=days_ahead)]
+
+
 def upcoming_slots(session: Session, standing: StandingOrder, *, now: datetime,
                    days_ahead: int, tz: str):
     """Open slots of the standing order's point on its weekday, starting within
     ``days_ahead`` days and still before their cut-off."""
-    from marketplace.pickup.models import PickupSlot, SlotStatus
+    from marketplace.pickup.models import PickupSlot
     from marketplace.producers.rounds import local_weekday
 
     slots = session.scalars(
-        select(PickupSlot).where(
-            PickupSlot.pickup_point_id == standing.pickup_point_id,
-            PickupSlot.status == SlotStatus.OPEN,
-            PickupSlot.cutoff_at > now,
-            PickupSlot.starts_at <= now + timedelta(days=days_ahead),
-        ).order_by(PickupSlot.starts_at)
+        select(PickupSlot).where(PickupSlot.pickup_point_id == standing.pickup_point_id,
+                                 *_within_reach(now, days_ahead))
+        .order_by(PickupSlot.starts_at)
     ).all()
     return [slot for slot in slots if local_weekday(slot, tz) == standing.weekday]
 
@@ -195,7 +210,7 @@ def _place(session: Session, standing: StandingOrder, slot, *, now: datetime, tz
             with session.begin_nested():
                 order = orders.checkout(
                     session, buyer=buyer, cart=dict(cart), slot_id=slot.id, now=now, tz=tz,
-                    payment_method=PaymentMethod(standing.payment_method),
+                    payment_method=PaymentMethod(standing.payment_method), standing=True,
                 )
             return order, left_out
         except orders.CheckoutError as exc:
@@ -221,18 +236,33 @@ def standing_buyer(session: Session, standing: StandingOrder):
 
 def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 7) -> dict:
     """Turn every active standing order into an order for each of its slots within
-    ``days_ahead`` days that has no run yet. Idempotent: the run row is taken first,
-    under a unique constraint. The caller commits (each run is its own savepoint)."""
+    ``days_ahead`` days that has no run yet, then mark every open slot within reach as
+    placed (``standing_placed_at``): farms serving standing orders first take one-off
+    orders for it from then on. Idempotent: the run row is taken first, under a unique
+    constraint, and a slot already marked keeps its time. The caller commits (each run
+    is its own savepoint; the orders and the marks are seen together)."""
+    from marketplace.pickup.models import PickupSlot
+    from marketplace.producers.rounds import local_weekday
+
     counts = {status.value: 0 for status in RunStatus}
     standings = session.scalars(
         select(StandingOrder).where(StandingOrder.active.is_(True))
         .options(selectinload(StandingOrder.lines))
         .order_by(StandingOrder.id)
     ).all()
+    # The slots are read once: those the standing orders were placed for are exactly
+    # those marked below, even if a slot is added meanwhile.
+    slots = session.scalars(
+        select(PickupSlot).where(*_within_reach(now, days_ahead))
+        .order_by(PickupSlot.starts_at, PickupSlot.id)
+    ).all()
+    by_point: dict[tuple[int, int], list] = {}
+    for slot in slots:
+        by_point.setdefault((slot.pickup_point_id, local_weekday(slot, tz)), []).append(slot)
     for standing in standings:
         if not standing.lines:
             continue
-        for slot in upcoming_slots(session, standing, now=now, days_ahead=days_ahead, tz=tz):
+        for slot in by_point.get((standing.pickup_point_id, standing.weekday), []):
             run = StandingOrderRun(standing_order_id=standing.id, pickup_slot_id=slot.id,
                                    status=RunStatus.FAILED)
             try:
@@ -249,6 +279,16 @@ def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 
             if left_out:
                 _tell_what_is_missing(session, standing, slot, order, left_out)
             counts[run.status.value] += 1
+    if slots:
+        session.execute(
+            update(PickupSlot)
+            .where(PickupSlot.id.in_([slot.id for slot in slots]),
+                   PickupSlot.standing_placed_at.is_(None))
+            .values(standing_placed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        for slot in slots:
+            session.expire(slot, ["standing_placed_at"])
     return counts
 
 
