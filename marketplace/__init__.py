@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
+    from marketplace.wholesale.csv_order_routes import bp as order_upload_bp
     from marketplace.wholesale.door_routes import bp as door_bp
     from marketplace.wholesale.invoice_routes import bp as invoices_bp
     from marketplace.wholesale.quick_routes import bp as quick_order_bp
@@ -173,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_admin_bp)
     app.register_blueprint(standing_bp)
     app.register_blueprint(quick_order_bp)
+    app.register_blueprint(order_upload_bp)
     app.register_blueprint(invoices_bp)
     app.register_blueprint(door_bp)
 
