@@ -121,19 +121,21 @@ def _metadata(metadata: Mapping | None, **extra) -> dict[str, str]:
 
 # Payment intents ----------------------------------------------------------------------------
 
-def create_payment_intent(config: Mapping, *, amount_cents: int, currency: str, order_id: int,
-                          idempotency_key: str, metadata: Mapping | None = None,
-                          description: str = "", transfer_group: str | None = None):
+def create_payment_intent(config: Mapping, *, amount_cents: int, currency: str,
+                          idempotency_key: str, order_id: int | None = None,
+                          metadata: Mapping | None = None, description: str = "",
+                          transfer_group: str | None = None):
     """A card PaymentIntent for ``amount_cents``. Asked again with the same key (within
     Stripe's 24 hours) it answers with the same intent; the same key with other
-    parameters is refused (REFUSED). ``order_id`` goes into the metadata;
-    ``transfer_group`` ties the payment to the farms' Connect transfers (real Stripe
-    only: localstripe refuses it)."""
+    parameters is refused (REFUSED). ``order_id`` (an order's payment; none for an
+    invoice's) goes into the metadata; ``transfer_group`` ties the payment to the
+    farms' Connect transfers (real Stripe only: localstripe refuses it)."""
+    extra = {"order_id": order_id} if order_id is not None else {}
     params: dict = {
         "amount": amount_cents,
         "currency": currency.lower(),
         "payment_method_types": ["card"],
-        "metadata": _metadata(metadata, order_id=order_id),
+        "metadata": _metadata(metadata, **extra),
     }
     if description:
         params["description"] = description
@@ -165,6 +167,14 @@ def confirm_payment_intent(config: Mapping, intent_id: str, *, payment_method: s
             {"idempotency_key": f"{idempotency_key}-payment-method"})
         return stripe_client.v1.payment_intents.confirm(
             intent_id, None, {"idempotency_key": idempotency_key})
+
+
+def update_payment_intent_amount(config: Mapping, intent_id: str, amount_cents: int):
+    """Change what a not yet paid intent will charge (an invoice credited meanwhile).
+    Setting the same amount twice is harmless, so no idempotency key is needed;
+    refused (REFUSED) once the intent succeeded, is processing or was canceled."""
+    with _stripe_call(f"update payment intent {intent_id}"):
+        return client(config).v1.payment_intents.update(intent_id, {"amount": amount_cents})
 
 
 def cancel_payment_intent(config: Mapping, intent_id: str):

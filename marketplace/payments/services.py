@@ -12,6 +12,13 @@ Rules:
   then sent to Stripe after the commit with the idempotency key ``refund-<id>``;
   one that could not be sent is retried by the scheduled jobs.
 - Ledger lines are keyed by the event they record (``entry_key``, unique).
+- A restaurant's invoice paid by card (issue 6): one PaymentIntent per invoice
+  (key ``invoice-<id>``) on its ``InvoicePayment``, for what is still due (total less
+  credit notes, computed here); ``apply_intent`` applies an intent of an invoice to
+  it. The invoice is paid once (conditional updates), with the ledger lines
+  ``invoice-sale:<invoice>`` and ``invoice-commission:<invoice>``. A farm marking
+  the invoice paid by hand first cancels the open intent at Stripe (see
+  ``cancel_or_retrieve``), so the restaurant never pays twice.
 
 Plain functions with explicit arguments; they flush, never commit; network calls
 (``gateway``) happen outside the functions that only touch the database.
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +44,7 @@ from marketplace.orders.models import (
 
 from . import gateway
 from .models import (
+    InvoicePayment,
     LedgerEntry,
     LedgerKind,
     Payment,
@@ -162,13 +170,16 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
     """Bring our records in line with a PaymentIntent as Stripe reports it. Idempotent;
     a payment never moves back from succeeded. Returns what it did (for logs and tests):
     unknown, unchanged, confirmed, refund_late, amount_mismatch, failed, requires_action,
-    canceled."""
+    canceled; for an invoice's intent, see apply_invoice_intent."""
     from marketplace.orders import services as orders
 
     intent_id = _get(intent, "id")
     payment = session.scalar(select(Payment).where(Payment.intent_id == intent_id))
     if payment is None:
-        return "unknown"
+        invoice_payment = invoice_payment_by_intent(session, intent_id)
+        if invoice_payment is None:
+            return "unknown"
+        return apply_invoice_intent(session, invoice_payment, intent, config, now=now)
     status = _get(intent, "status")
     if payment.status == PaymentStatus.SUCCEEDED:
         return "unchanged"
@@ -222,8 +233,10 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
 
 def record_failure(session: Session, intent_id: str, message: str) -> None:
     """A declined attempt, as the page is told (the intent stays payable: retry)."""
-    payment = session.scalar(select(Payment).where(Payment.intent_id == intent_id))
-    if payment is not None and payment.status != PaymentStatus.SUCCEEDED:
+    payment = session.scalar(select(Payment).where(Payment.intent_id == intent_id)) \
+        or invoice_payment_by_intent(session, intent_id)
+    if payment is not None and payment.status not in (PaymentStatus.SUCCEEDED,
+                                                      PaymentStatus.CANCELED):
         payment.status = PaymentStatus.FAILED
         payment.last_error = message[:500]
         session.flush()
@@ -234,6 +247,227 @@ def refresh_from_stripe(session: Session, payment: Payment, config: Mapping, *,
     """Retrieve the intent from Stripe (server side) and apply it."""
     intent = gateway.retrieve_payment_intent(config, payment.intent_id)
     return apply_intent(session, intent, config, now=now)
+
+
+# Invoices paid by card (issue 6) -----------------------------------------------------------
+
+OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED)
+
+
+class InvoicePaymentError(ValueError):
+    """A card payment of an invoice that cannot start; ``code`` says why."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+ALREADY_PAID = "already_paid"
+NOTHING_DUE = "nothing_due"
+NOT_AN_INVOICE = "not_an_invoice"
+
+
+def invoice_payment_of(session: Session, invoice) -> InvoicePayment | None:
+    return session.scalar(select(InvoicePayment).where(InvoicePayment.invoice_id == invoice.id))
+
+
+def invoice_payment_by_intent(session: Session, intent_id) -> InvoicePayment | None:
+    if not intent_id:
+        return None
+    return session.scalar(select(InvoicePayment).where(InvoicePayment.intent_id == intent_id))
+
+
+def invoice_due_cents(session: Session, invoice) -> int:
+    """What a card payment of the invoice is for: its total less its credit notes
+    (computed here, never taken from the page); 0 once paid."""
+    from marketplace.wholesale import invoices
+
+    return invoices.balance_cents(session, invoice)
+
+
+def check_invoice_payable(session: Session, invoice) -> int:
+    """The amount due, or InvoicePaymentError when no card payment may start."""
+    from marketplace.wholesale.invoice_models import InvoiceKind
+
+    if invoice.kind != InvoiceKind.INVOICE:
+        raise InvoicePaymentError(NOT_AN_INVOICE)
+    if invoice.paid_at is not None:
+        raise InvoicePaymentError(ALREADY_PAID)
+    due = invoice_due_cents(session, invoice)
+    if due <= 0:
+        raise InvoicePaymentError(NOTHING_DUE)
+    return due
+
+
+def usable_invoice_payment(payment: InvoicePayment | None) -> bool:
+    """A payment whose intent the buyer can still pay with (not canceled)."""
+    return payment is not None and bool(payment.intent_id) and \
+        payment.status != PaymentStatus.CANCELED
+
+
+def create_invoice_intent(invoice_id: int, amount_cents: int, currency: str, config: Mapping,
+                          *, replacing: str | None = None):
+    """The invoice's PaymentIntent at Stripe. Idempotent (key ``invoice-<id>``: asked
+    twice, Stripe answers with the same intent). ``replacing``: the id of an intent that
+    was canceled while the invoice stayed unpaid; its successor has its own key. No
+    database access: the caller holds no lock during the call."""
+    key = f"invoice-{invoice_id}" + (f"-after-{replacing}" if replacing else "")
+    return gateway.create_payment_intent(
+        config, amount_cents=amount_cents, currency=currency.lower(), idempotency_key=key,
+        metadata={"invoice_id": str(invoice_id)},
+        description=f"Circuit Court invoice {invoice_id}",
+    )
+
+
+def _lock_invoice(session: Session, invoice) -> None:
+    """Serialise the card payment's start, its application and the farm's manual mark
+    on one invoice (PostgreSQL row lock; SQLite writes are serial already)."""
+    from marketplace.wholesale.invoice_models import Invoice
+
+    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    session.refresh(invoice)
+
+
+def store_invoice_intent(session: Session, invoice, intent, *,
+                         replacing: str | None = None) -> InvoicePayment | None:
+    """Keep the intent on the invoice's InvoicePayment (created once: a concurrent click
+    that stored it first wins, with the same intent). None when the invoice was paid
+    meanwhile (the caller cancels the intent it made)."""
+    _lock_invoice(session, invoice)
+    try:
+        due = check_invoice_payable(session, invoice)
+    except InvoicePaymentError:
+        return None
+    payment = invoice_payment_of(session, invoice)
+    if payment is None:
+        payment = InvoicePayment(invoice_id=invoice.id, amount_cents=_amount(intent) or due,
+                                 currency=invoice.currency)
+        try:
+            with session.begin_nested():
+                session.add(payment)
+        except IntegrityError:
+            payment = invoice_payment_of(session, invoice)
+    if not payment.intent_id or (replacing and payment.intent_id == replacing):
+        payment.intent_id = _get(intent, "id")
+        payment.client_secret = _get(intent, "client_secret")
+        payment.amount_cents = _amount(intent) or due
+        payment.status = PaymentStatus.CREATED
+        payment.last_error = ""
+    session.flush()
+    return payment
+
+
+def set_invoice_amount(session: Session, payment: InvoicePayment, amount_cents: int) -> None:
+    """Record the amount the intent was changed to at Stripe (a credit note meanwhile)."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        payment.amount_cents = amount_cents
+        session.flush()
+
+
+def _amount(intent) -> int | None:
+    # Stripe sends integers; localstripe answers an updated amount as a string.
+    value = _get(intent, "amount_received") or _get(intent, "amount")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def record_invoice_sale(session: Session, invoice, amount_cents: int, config: Mapping, *,
+                        now: datetime) -> None:
+    """The money the platform now holds for the farm: the sale and the commission on
+    the invoice's sub-order, keyed by the invoice (never the order's keys, never twice)."""
+    sub = session.get(SubOrder, invoice.sub_order_id)
+    bp = commission_bp(sub.producer, config)
+    _entry(session, key=f"invoice-sale:{invoice.id}", sub=sub, kind=LedgerKind.SALE,
+           amount_cents=amount_cents, now=now, bp=bp)
+    _entry(session, key=f"invoice-commission:{invoice.id}", sub=sub,
+           kind=LedgerKind.COMMISSION, amount_cents=-commission_of(amount_cents, bp),
+           now=now, bp=bp)
+    session.flush()
+
+
+def apply_invoice_intent(session: Session, payment: InvoicePayment, intent, config: Mapping,
+                         *, now: datetime) -> str:
+    """``apply_intent`` for an invoice's intent. Returns invoice_paid, unchanged,
+    amount_mismatch, paid_twice (Stripe took money for an invoice the farm had marked
+    paid by hand: logged, to be refunded by an admin), failed, requires_action, canceled."""
+    from marketplace.wholesale import invoices
+    from marketplace.wholesale.invoice_models import Invoice
+
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "unchanged"
+    status = _get(intent, "status")
+    invoice = session.get(Invoice, payment.invoice_id)
+    if status == "succeeded":
+        _lock_invoice(session, invoice)  # invoice first, then its payment: one lock order
+        amount = _amount(intent)
+        currency = str(_get(intent, "currency", "")).upper()
+        due = invoice.total_cents - invoices.credited_cents(session, invoice)
+        if amount != payment.amount_cents or amount != due or currency != invoice.currency:
+            payment.last_error = (f"amount {amount} {currency} != invoice due {due} "
+                                  f"{invoice.currency} (intent {payment.amount_cents})")
+            log.error("PaymentIntent %s (invoice %s): %s", _get(intent, "id"), invoice.id,
+                      payment.last_error)
+            session.flush()
+            return "amount_mismatch"
+        table = InvoicePayment.__table__
+        # Conditional: a concurrent webhook and retrieve apply the payment once (the
+        # second waits for the first's row lock, then finds it succeeded).
+        won = session.execute(
+            update(table).where(table.c.id == payment.id,
+                                table.c.status != PaymentStatus.SUCCEEDED.value)
+            .values(status=PaymentStatus.SUCCEEDED.value, succeeded_at=now, last_error="",
+                    updated_at=now)
+        ).rowcount == 1
+        session.refresh(payment)
+        if not won:
+            return "unchanged"
+        if invoices.mark_paid(session, invoice, now=now):
+            record_invoice_sale(session, invoice, amount, config, now=now)
+            return "invoice_paid"
+        # The farm's manual mark cancels the intent first, so this should not happen.
+        payment.last_error = "the invoice was already marked paid: refund this card payment"
+        log.error("PaymentIntent %s: invoice %s was already marked paid by hand; the card "
+                  "payment of %s cents must be refunded", _get(intent, "id"), invoice.id,
+                  amount)
+        session.flush()
+        return "paid_twice"
+    if payment.status == PaymentStatus.CANCELED:
+        return "unchanged"  # a late event about an intent canceled here
+    if status == "requires_action":
+        payment.status = PaymentStatus.REQUIRES_ACTION
+    elif status == "canceled":
+        payment.status = PaymentStatus.CANCELED
+    elif status in ("requires_payment_method", "requires_confirmation") and \
+            _intent_error(intent):
+        payment.status = PaymentStatus.FAILED
+        payment.last_error = _intent_error(intent)[:500]
+    else:
+        return "unchanged"
+    session.flush()
+    return payment.status.value
+
+
+def open_invoice_intent(session: Session, invoice) -> str | None:
+    """The id of the invoice's intent the buyer may still pay, if any."""
+    payment = invoice_payment_of(session, invoice)
+    if payment is not None and payment.intent_id and payment.status in OPEN_STATUSES:
+        return payment.intent_id
+    return None
+
+
+def cancel_or_retrieve(config: Mapping, intent_id: str):
+    """Cancel an intent at Stripe, so that it can no longer be paid; when Stripe refuses
+    (it succeeded, is processing, or was canceled already) ask it what the intent is.
+    Returns the intent as Stripe now has it: apply it. Raises PaymentGatewayError when
+    Stripe cannot be asked."""
+    try:
+        return gateway.cancel_payment_intent(config, intent_id)
+    except gateway.PaymentGatewayError as exc:
+        if exc.unreachable or exc.user_message != gateway.REFUSED:
+            raise
+    return gateway.retrieve_payment_intent(config, intent_id)
 
 
 # Webhooks -----------------------------------------------------------------------------------
@@ -408,11 +642,29 @@ def refunds_of(session: Session, order: Order) -> list[Refund]:
 def reconcile(session: Session, config: Mapping, *, now: datetime, days: int = 3) -> dict:
     """Compare the intents Stripe holds for the last ``days`` with our payments and apply
     each (idempotent): an order whose webhook was lost while the site was down gets
-    confirmed, a late payment of an expired order refunded. The caller commits.
+    confirmed, a late payment of an expired order refunded, an invoice paid by card
+    marked paid (its open payments touched in that window are retrieved too, however
+    old their intent). The caller commits.
     Raises gateway.PaymentGatewayError when Stripe cannot be reached."""
     since = int(now.timestamp()) - days * 86400
     outcomes: dict[str, int] = {}
+    seen: set[str] = set()
     for intent in gateway.list_payment_intents_since(config, since):
+        seen.add(_get(intent, "id"))
+        outcome = apply_intent(session, intent, config, now=now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    # An invoice's intent is reused for as long as the invoice is unpaid, so it may be
+    # older than the window: ask Stripe about the open ones the buyer used lately.
+    open_ids = session.scalars(
+        select(InvoicePayment.intent_id)
+        .where(InvoicePayment.status.in_(OPEN_STATUSES), InvoicePayment.intent_id.is_not(None),
+               InvoicePayment.updated_at >= now - timedelta(days=days))
+        .order_by(InvoicePayment.id).limit(500)
+    ).all()
+    for intent_id in open_ids:
+        if intent_id in seen:
+            continue
+        intent = gateway.retrieve_payment_intent(config, intent_id)
         outcome = apply_intent(session, intent, config, now=now)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
@@ -475,7 +727,8 @@ def ledger_entries(session: Session, producer_id: int, start: datetime,
 
 def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder, int, str]]:
     """(sub-order, net amount, farm account) for each collected sub-order of a card-paid
-    order whose farm has a Connect account and that has no transfer yet: one query.
+    order (or of an order on invoice whose invoice was paid by card) whose farm has a
+    Connect account and that has no transfer yet: one query.
     The net is the sum of the sub-order's ledger lines (sale - commission - refunds
     + commission given back)."""
     from marketplace.producers.models import Producer
@@ -487,8 +740,9 @@ def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder,
         .join(Order, Order.id == SubOrder.order_id)
         .join(Producer, Producer.id == SubOrder.producer_id)
         .join(LedgerEntry, LedgerEntry.sub_order_id == SubOrder.id)
+        # An order on invoice has ledger lines only once its invoice was paid by card.
         .where(SubOrder.status == OrderStatus.COLLECTED,
-               Order.payment_method == PaymentMethod.CARD,
+               Order.payment_method.in_((PaymentMethod.CARD, PaymentMethod.INVOICE)),
                Producer.stripe_account_id.is_not(None),
                SubOrder.id.not_in(transferred))
         .group_by(SubOrder.id, Producer.stripe_account_id)

@@ -3,9 +3,12 @@ payment terms. Thin views over wholesale.invoices; another account's invoice is 
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -24,6 +27,8 @@ from marketplace.accounts.decorators import admin_required, producer_required, r
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.payments import gateway
+from marketplace.payments import services as payments
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.producers.routes import current_farm
 
@@ -32,6 +37,7 @@ from .invoice_models import Invoice
 from .models import MAX_PAYMENT_TERMS_DAYS
 
 bp = Blueprint("invoices", __name__)
+log = logging.getLogger(__name__)
 
 restaurant_required = role_required(Role.RESTAURANT)
 
@@ -61,7 +67,14 @@ def _page(invoice: Invoice, **extra):
         "invoices/invoice.html", invoice=invoice,
         credit_notes=invoices.credit_notes_of(db.session, invoice),
         balance=invoices.balance_cents(db.session, invoice),
+        card_payment=None if invoice.is_credit_note
+        else payments.invoice_payment_of(db.session, invoice),
         mention=invoices.LATE_PAYMENT_MENTION, **extra)
+
+
+def restaurant_page(invoice: Invoice, **extra):
+    """The restaurant's invoice page (also shown by the card payment's refusals)."""
+    return _page(invoice, side="restaurant", **extra)
 
 
 # Restaurant -------------------------------------------------------------------------------
@@ -83,7 +96,7 @@ def restaurant_list():
 @bp.get("/restaurant/invoices/<int:invoice_id>")
 @restaurant_required
 def restaurant_show(invoice_id: int):
-    return _page(_own_invoice_or_404(invoice_id), side="restaurant")
+    return restaurant_page(_own_invoice_or_404(invoice_id))
 
 
 @bp.get("/restaurant/invoices/<int:invoice_id>.pdf")
@@ -109,12 +122,15 @@ def farm_list():
                                                               utcnow()))
 
 
+def _farm_page(invoice: Invoice, **extra):
+    return _page(invoice, side="farm", form=ConfirmForm(), credit_form=CreditNoteForm(),
+                 credited=invoices.credited_by_line(db.session, invoice), **extra)
+
+
 @bp.get("/farm/invoices/<int:invoice_id>")
 @producer_required
 def farm_show(invoice_id: int):
-    invoice = _farm_invoice_or_404(invoice_id)
-    return _page(invoice, side="farm", form=ConfirmForm(), credit_form=CreditNoteForm(),
-                 credited=invoices.credited_by_line(db.session, invoice))
+    return _farm_page(_farm_invoice_or_404(invoice_id))
 
 
 @bp.get("/farm/invoices/<int:invoice_id>.pdf")
@@ -126,15 +142,53 @@ def farm_pdf(invoice_id: int):
 @bp.post("/farm/invoices/<int:invoice_id>/paid")
 @producer_required
 def mark_paid(invoice_id: int):
+    """The farm was paid (transfer, cheque...). If the restaurant has a card payment of
+    the invoice under way, it is canceled at Stripe first; if Stripe says it went
+    through, the invoice is paid by card instead. Either way it is paid once."""
     invoice = _farm_invoice_or_404(invoice_id)
     if not ConfirmForm().validate_on_submit() or invoice.is_credit_note:
         abort(400)
-    if invoices.mark_paid(db.session, invoice, now=utcnow()):
-        flash(_("Invoice %(number)s is marked paid.", number=invoice.display_number), "success")
+    back = (url_for("invoices.farm_list") if request.form.get("next") == "list"
+            else url_for("invoices.farm_show", invoice_id=invoice.id))
+    config = current_app.config
+    intent_id = payments.open_invoice_intent(db.session, invoice)
+    if intent_id is not None:
+        db.session.rollback()  # no lock held while Stripe answers
+        try:
+            intent = payments.cancel_or_retrieve(config, intent_id)
+        except gateway.PaymentGatewayError as exc:
+            log.warning("invoice %s: card payment not canceled: %s", invoice_id, exc)
+            return _farm_page(_farm_invoice_or_404(invoice_id), error=_(
+                "The restaurant has started paying this invoice by card, and the payment "
+                "service cannot be reached just now to stop that payment: the invoice is "
+                "not marked paid. Try again in a moment.")), 409
+        invoice = _farm_invoice_or_404(invoice_id)
+        payments.apply_intent(db.session, intent, config, now=utcnow())
+        if invoice.paid_at is not None:
+            db.session.commit()
+            flash(_("Invoice %(number)s was paid by card by the restaurant: the amount is in "
+                    "your account statement.", number=invoice.display_number), "success")
+            return redirect(back, code=303)
+        status = payments._get(intent, "status")
+        if status != "canceled":
+            db.session.commit()  # what Stripe said is kept (an amount mismatch, say)
+            return _farm_page(invoice, error=_(
+                "The restaurant's card payment does not match the amount due: the invoice "
+                "is not marked paid, and the platform's team is looking into it.")
+                if status == "succeeded" else _(
+                "A card payment of this invoice by the restaurant is under way: the invoice "
+                "is not marked paid. Look again in a few minutes.")), 409
+    try:
+        if invoices.mark_paid(db.session, invoice, now=utcnow()):
+            flash(_("Invoice %(number)s is marked paid.", number=invoice.display_number),
+                  "success")
+    except invoices.InvoiceError:
+        db.session.rollback()
+        return _farm_page(_farm_invoice_or_404(invoice_id), error=_(
+            "The restaurant has just started paying this invoice by card: try again to "
+            "stop that payment and mark the invoice paid.")), 409
     db.session.commit()
-    if request.form.get("next") == "list":
-        return redirect(url_for("invoices.farm_list"), code=303)
-    return redirect(url_for("invoices.farm_show", invoice_id=invoice.id), code=303)
+    return redirect(back, code=303)
 
 
 def _quantities(invoice: Invoice) -> dict[int, int] | None:

@@ -56,6 +56,7 @@ NOT_AN_INVOICE = "not_an_invoice"
 NOT_A_RESTAURANT = "not_a_restaurant"
 NO_PROFILE = "no_profile"
 BAD_TERMS = "bad_terms"
+CARD_PAYMENT_OPEN = "card_payment_open"
 
 
 # Restaurants and their terms ------------------------------------------------------------
@@ -281,9 +282,19 @@ def balance_cents(session: Session, invoice: Invoice) -> int:
 
 
 def mark_paid(session: Session, invoice: Invoice, *, now: datetime) -> bool:
-    """Record that the farm was paid; False if it already was (conditional UPDATE)."""
+    """Record that the farm was paid; False if it already was (conditional UPDATE).
+
+    Refused (CARD_PAYMENT_OPEN) while the restaurant's card payment of the invoice may
+    still go through: its intent must be canceled at Stripe first (the route does it,
+    see payments.services.cancel_or_retrieve), or the restaurant could pay twice. The
+    invoice's row is locked first, so a card payment cannot start in between."""
+    from marketplace.payments import services as payments
+
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvoiceError(NOT_AN_INVOICE)
+    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    if payments.open_invoice_intent(session, invoice) is not None:
+        raise InvoiceError(CARD_PAYMENT_OPEN)
     table = Invoice.__table__
     switched = session.execute(
         update(table).where(table.c.id == invoice.id, table.c.paid_at.is_(None))
