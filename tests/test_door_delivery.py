@@ -324,3 +324,27 @@ def test_an_order_on_invoice_is_received_at_the_door_without_payment(
     received = db.session.get(Order, order.id)
     assert received.status == OrderStatus.COLLECTED
     assert received.paid_at is None  # the farm's invoice is still to be paid
+
+
+def test_the_grid_offers_the_door_to_its_restaurant_only(client, db, login, form_post,
+                                                         doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    login(d["bistrot"])
+    page = client.get("/restaurant/quick-order").get_data(as_text=True)
+    assert f'value="{d["slot"].id}"' in page
+    assert "Delivered to your door · Le Bistrot" in page
+    form_post("/logout", {}, page="/")
+    login(restaurant(db, name="Autre table"))
+    page = client.get("/restaurant/quick-order").get_data(as_text=True)
+    assert f'value="{d["slot"].id}"' not in page
+    # Named by id anyway: as an unknown date (the chooser, not the door's grid).
+    page = client.get(f"/restaurant/quick-order?slot_id={d['slot'].id}").get_data(as_text=True)
+    assert f'name="q-{d["leeks"].id}"' not in page
+    assert client.get(f"/restaurant/order-upload/template.csv?slot_id={d['slot'].id}"
+                      ).status_code == 404
+    # ... while its own restaurant gets the grid of its door.
+    form_post("/logout", {}, page="/")
+    login(d["bistrot"])
+    page = client.get(f"/restaurant/quick-order?slot_id={d['slot'].id}").get_data(as_text=True)
+    assert f'name="q-{d["leeks"].id}"' in page

@@ -29,14 +29,13 @@ from marketplace.accounts.models import Role
 from marketplace.catalogue import csv_io
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
-from marketplace.models import get_by_id, parse_id, utcnow
+from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
-from marketplace.pickup.models import PickupSlot
 
 from . import csv_order
 from . import services as wholesale
-from .quick_routes import grid_variants, open_slots
+from .quick_routes import chosen_slot, grid_variants, open_slots
 
 bp = Blueprint("order_upload", __name__, url_prefix="/restaurant/order-upload")
 
@@ -88,7 +87,7 @@ def _render(form, slot, *, errors=(), error=None, status=200):
 def _buyer_and_slot():
     if not wholesale.is_wholesale_buyer(current_user):
         abort(404)  # an account waiting for approval orders nothing wholesale
-    return get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
+    return chosen_slot()
 
 
 @bp.route("", methods=["GET", "POST"])

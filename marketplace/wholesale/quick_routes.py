@@ -59,6 +59,14 @@ def open_slots(now):
     ).all()
 
 
+def chosen_slot() -> PickupSlot | None:
+    """The slot named by ``slot_id``; another restaurant's door counts as none."""
+    slot = get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
+    if slot is not None and slot.pickup_point.private_buyer_id not in (None, current_user.id):
+        return None
+    return slot
+
+
 def grid_variants(slot: PickupSlot, buyer) -> list[Variant]:
     """Variants the buyer may order for the slot: farms with a round at its point that
     day and the point within their radius; three queries whatever the size."""
@@ -115,7 +123,7 @@ def _render(slot, variants, *, raw=None, errors=None, error=None, status=200):
 def grid():
     if not wholesale.is_wholesale_buyer(current_user):
         abort(404)  # an account waiting for approval has no wholesale grid
-    slot = get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
+    slot = chosen_slot()
     if slot is None:
         return render_template("wholesale/quick_order.html", slot=None,
                                slots=open_slots(utcnow()), groups={}, tiers={}, raw={},
