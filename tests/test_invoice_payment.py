@@ -543,3 +543,61 @@ def test_connect_transfer_pays_the_farm_for_an_invoice_paid_by_card(
     assert (sub.id, net, account) == (invoice.sub_order_id, 1470 - 147, "acct_farmA")
     assert sub.status == OrderStatus.COLLECTED
 
+
+
+# A credit note after a card payment -----------------------------------------------------
+
+def test_a_credit_note_after_a_card_payment_refunds_the_card_once(
+        app, client, db, login, form_post, localstripe, market, invoice):
+    from marketplace.payments.models import Refund, RefundStatus
+
+    started(client, db, login, market, invoice)
+    answer = confirm(client, invoice.id, localstripe.card(CARD_OK))
+    assert answer.json["outcome"] == "invoice_paid"
+    payment = card_payment(db, invoice.id)
+    sign_out(form_post)
+    login(market["farm_a"].user)
+    url = f"/farm/invoices/{invoice.id}"
+    juice = next(line for line in invoice.lines if line.unit_price_cents == 420)
+    carrots = next(line for line in invoice.lines if line.unit_price_cents == 350)
+    response = form_post(f"{url}/credit-note", {f"qty-{juice.id}": "1", "reason": "Cassé"},
+                         page=url)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "goes back to its card" in page
+    db.session.expire_all()
+    refund = db.session.scalar(select(Refund))
+    assert refund.invoice_payment_id == payment.id
+    assert refund.amount_cents == 420
+    assert refund.status == RefundStatus.SUCCEEDED  # sent to localstripe after the commit
+    assert refund.stripe_refund_id
+    # Stripe's own record: the refund is on the invoice's intent.
+    stripe_refund = gateway.retrieve_refund(app.config, refund.stripe_refund_id)
+    assert stripe_refund["amount"] == 420
+    intent = gateway.retrieve_payment_intent(app.config, payment.intent_id)
+    assert stripe_refund["charge"] == intent["charges"]["data"][0]["id"]
+    # The farm's ledger: the sale, its commission, the refund and the commission back.
+    entries = ledger(db)
+    assert entries[f"refund:{refund.id}:{invoice.sub_order_id}"] == (LedgerKind.REFUND, -420)
+    assert entries[f"commission-refund:{refund.id}:{invoice.sub_order_id}"][1] > 0
+    # The rest credited: refunded up to what was paid, never more.
+    response = form_post(f"{url}/credit-note", {"whole": "1", "reason": "Tout"}, page=url)
+    assert response.status_code == 303
+    db.session.expire_all()
+    amounts = sorted(r.amount_cents for r in db.session.scalars(select(Refund)))
+    assert amounts == [420, 3 * 350]
+    assert sum(amounts) == payment.amount_cents
+    assert carrots.quantity == 3
+
+
+def test_a_credit_note_on_an_unpaid_invoice_refunds_nothing(
+        client, db, login, form_post, localstripe, market, invoice):
+    from marketplace.payments.models import Refund
+
+    login(market["farm_a"].user)
+    url = f"/farm/invoices/{invoice.id}"
+    response = form_post(f"{url}/credit-note", {"whole": "1", "reason": "Erreur"}, page=url)
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Refund)) == 0
+    assert invoices.balance_cents(db.session, db.session.get(Invoice, invoice.id)) == 0

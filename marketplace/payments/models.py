@@ -115,6 +115,11 @@ class Refund(db.Model):
     order_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True
     )
+    # A refund of an invoice paid by card (a credit note issued after the payment): it
+    # goes back on that invoice's intent, not the order's.
+    invoice_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice_payments.id", ondelete="RESTRICT"), index=True
+    )
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
     reason: Mapped[str] = mapped_column(String(255), default="")

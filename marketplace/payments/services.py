@@ -532,7 +532,14 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
                     currency=order.currency, reason=reason[:255], created_at=now)
     session.add(refund)
     session.flush()
-    shares = _split(order, amount_cents, sub_order)
+    _refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
+    return refund
+
+
+def _refund_entries(session: Session, refund: Refund, shares, config: Mapping, *,
+                    now: datetime) -> None:
+    """The ledger lines of a refund: what each farm gives back, and the commission on
+    it that the platform gives back to the farm."""
     for sub, share in shares:
         bp = commission_bp(sub.producer, config)
         _entry(session, key=f"refund:{refund.id}:{sub.id}", sub=sub, kind=LedgerKind.REFUND,
@@ -541,6 +548,37 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
                kind=LedgerKind.COMMISSION_REFUND, amount_cents=commission_of(share, bp),
                now=now, bp=bp, refund=refund)
     session.flush()
+
+
+def refund_credit_note(session: Session, note, config: Mapping, *,
+                       now: datetime) -> Refund | None:
+    """A credit note on an invoice the restaurant paid by card gives the money back:
+    its amount, at most what is left of that card payment, refunded on the invoice's
+    own intent (sent after the commit, like every refund), with the farm's ledger
+    lines. None when the invoice was not paid by card (the credit note then lowers
+    what is due, or the farm repays by transfer). No other refund path touches an
+    invoice's card payment, so nothing is given back twice."""
+    from marketplace.wholesale.invoice_models import Invoice
+
+    invoice = session.get(Invoice, note.credits_invoice_id)
+    payment = invoice_payment_of(session, invoice) if invoice is not None else None
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return None
+    refunded = int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.invoice_payment_id == payment.id, Refund.status != RefundStatus.FAILED)
+    ))
+    amount = min(note.total_cents, payment.amount_cents - refunded)
+    if amount <= 0:
+        return None
+    sub = session.get(SubOrder, invoice.sub_order_id)
+    refund = Refund(order_id=invoice.order_id, sub_order_id=sub.id,
+                    invoice_payment_id=payment.id, amount_cents=amount,
+                    currency=payment.currency, reason=f"credit note {note.display_number}",
+                    created_at=now)
+    session.add(refund)
+    session.flush()
+    _refund_entries(session, refund, [(sub, amount)], config, now=now)
     return refund
 
 
@@ -607,7 +645,10 @@ def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) 
     ).all()
     sent = failed = 0
     for refund in refunds:
-        payment = session.scalar(select(Payment).where(Payment.order_id == refund.order_id))
+        if refund.invoice_payment_id is not None:
+            payment = session.get(InvoicePayment, refund.invoice_payment_id)
+        else:
+            payment = session.scalar(select(Payment).where(Payment.order_id == refund.order_id))
         refund.attempts += 1
         try:
             result = gateway.create_refund(

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -29,6 +30,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
+from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.producers.routes import current_farm
 
@@ -215,6 +217,8 @@ def issue_credit_note(invoice_id: int):
         note = invoices.credit_note(db.session, invoice, now=utcnow(),
                                     quantities=_quantities(invoice),
                                     reason=(form.reason.data or "").strip())
+        refund = payments.refund_credit_note(db.session, note, current_app.config,
+                                             now=utcnow())
         db.session.commit()
     except invoices.InvoiceError as exc:
         db.session.rollback()
@@ -225,6 +229,11 @@ def issue_credit_note(invoice_id: int):
         return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,
                      credited=invoices.credited_by_line(db.session, invoice), error=message), 400
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
+    if refund is not None:
+        amount = format_currency(refund.amount_cents / 100, refund.currency)
+        send_refunds_after_commit()
+        flash(_("The restaurant paid this invoice by card: %(amount)s goes back to its card.",
+                amount=amount), "success")
     return redirect(url_for("invoices.farm_show", invoice_id=note.id), code=303)
 
 
