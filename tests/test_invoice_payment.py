@@ -588,6 +588,16 @@ def test_a_credit_note_after_a_card_payment_refunds_the_card_once(
     assert amounts == [420, 3 * 350]
     assert sum(amounts) == payment.amount_cents
     assert carrots.quantity == 3
+    # The admin's payments page lists the invoice's card payment and what went back.
+    from marketplace.accounts.models import Role
+
+    sign_out(form_post)
+    login(factories.user(Role.ADMIN))
+    page = client.get("/admin/payments").get_data(as_text=True)
+    row = page[page.index(f'data-invoice="{invoice.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "F-000001" in row
+    assert row.count("€14.70") == 2  # paid, and refunded in full
 
 
 def test_a_credit_note_on_an_unpaid_invoice_refunds_nothing(

@@ -15,7 +15,7 @@ from marketplace.orders.models import Order
 from marketplace.pickup.forms import ConfirmForm
 
 from . import services
-from .models import Payment, Refund, RefundStatus
+from .models import InvoicePayment, Payment, Refund, RefundStatus
 from .routes import send_refunds_after_commit
 
 bp = Blueprint("payments_admin", __name__, url_prefix="/admin/payments")
@@ -36,8 +36,21 @@ def _render(*, error=None, error_order=None, status=200):
     ).all()) if order_ids else {}
     pending = db.session.scalar(select(func.count(Refund.id)).where(
         Refund.status == RefundStatus.PENDING))
+    # Invoices paid by card (restaurants): their state, an error to look into (a card
+    # payment that landed on an invoice already marked paid says so), what went back.
+    invoice_payments = db.session.scalars(
+        select(InvoicePayment).options(joinedload(InvoicePayment.invoice))
+        .order_by(InvoicePayment.created_at.desc(), InvoicePayment.id.desc()).limit(SHOWN)
+    ).all()
+    ids = [p.id for p in invoice_payments]
+    invoice_refunded = dict(db.session.execute(
+        select(Refund.invoice_payment_id, func.sum(Refund.amount_cents))
+        .where(Refund.invoice_payment_id.in_(ids), Refund.status != RefundStatus.FAILED)
+        .group_by(Refund.invoice_payment_id)
+    ).all()) if ids else {}
     return render_template(
         "payments/admin.html", payments=payments, refunded=refunded, pending=pending,
+        invoice_payments=invoice_payments, invoice_refunded=invoice_refunded,
         form=ConfirmForm(formdata=None), error=error, error_order=error_order,
     ), status
 
