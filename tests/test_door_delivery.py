@@ -348,3 +348,32 @@ def test_the_grid_offers_the_door_to_its_restaurant_only(client, db, login, form
     login(d["bistrot"])
     page = client.get(f"/restaurant/quick-order?slot_id={d['slot'].id}").get_data(as_text=True)
     assert f'name="q-{d["leeks"].id}"' in page
+
+
+def _door_page_queries(client, count_queries, url):
+    with count_queries() as statements:
+        assert client.get(url).status_code == 200
+    return len(statements)
+
+
+def test_door_and_rounds_pages_issue_a_fixed_number_of_queries(client, db, login, form_post,
+                                                               count_queries, doorstep):
+    d = doorstep
+    _serve_door(db, d)
+    login(d["near"].user)
+    one_door = _door_page_queries(client, count_queries, "/farm/rounds")
+    for n in range(4):  # more restaurants' doors within reach
+        open_door(db, restaurant(db, name=f"Table {n}"), weekdays=(n, n + 1))
+    assert _door_page_queries(client, count_queries, "/farm/rounds") == one_door
+    assert client.get("/farm/rounds").get_data(as_text=True).count("door-badge") == 5
+
+    form_post("/logout", {}, page="/")
+    login(d["bistrot"])
+    few = _door_page_queries(client, count_queries, DOOR_URL)
+    for _n in range(3):  # more orders on the door's dates
+        services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 1},
+                          slot_id=d["slot"].id, now=now(), tz=TZ,
+                          payment_method=PaymentMethod.CARD)
+        db.session.commit()
+    open_door(db, d["bistrot"], weekdays=(1, 3, 5))  # and more dates
+    assert _door_page_queries(client, count_queries, DOOR_URL) == few
