@@ -150,7 +150,10 @@ def doorstep(db):
     far = factories.producer(name="Ferme lointaine", lat=48.11, lon=-1.68)  # Rennes
     leeks = factories.product(near, name="Poireaux", variants=(("botte", 280, 50),))
     return {"bistrot": bistrot, "point": point, "near": near, "far": far,
-            "leeks": leeks.variants[0], "slot": door_slots(db, point)[0]}
+            "leeks": leeks.variants[0],
+            # The first date still open (on a Monday, Tuesday's is past its cut-off).
+            "slot": next(s for s in door_slots(db, point)
+                         if s.cutoff_at > now() + timedelta(hours=1))}
 
 
 def test_a_farm_within_reach_opts_into_the_door_on_its_days(client, db, login, form_post,
@@ -377,3 +380,26 @@ def test_door_and_rounds_pages_issue_a_fixed_number_of_queries(client, db, login
         db.session.commit()
     open_door(db, d["bistrot"], weekdays=(1, 3, 5))  # and more dates
     assert _door_page_queries(client, count_queries, DOOR_URL) == few
+
+
+def test_a_standing_order_repeats_a_door_delivery(db, doorstep):
+    from marketplace.wholesale import standing
+
+    d = doorstep
+    _serve_door(db, d)
+    first = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 4},
+                              slot_id=d["slot"].id, now=now(), tz=TZ,
+                              payment_method=PaymentMethod.CARD)
+    db.session.commit()
+    weekly = standing.from_order(db.session, first, tz=TZ)
+    db.session.commit()
+    assert weekly.pickup_point_id == d["point"].id
+    standing.run_standing(db.session, now=now(), tz=TZ, days_ahead=15)
+    db.session.commit()
+    placed = db.session.scalars(select(Order).where(
+        Order.buyer_id == d["bistrot"].id, Order.id != first.id)).all()
+    assert placed  # the next Tuesdays at the door
+    assert all(o.pickup_slot.pickup_point_id == d["point"].id for o in placed)
+    # The date of the order it repeats gets no second order.
+    assert first.pickup_slot_id not in {o.pickup_slot_id for o in placed}
+    assert all(o.lines[0].quantity == 4 for o in placed)

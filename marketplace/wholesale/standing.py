@@ -159,6 +159,11 @@ def from_order(session: Session, order, *, tz: str) -> StandingOrder:
         standing.lines.append(StandingOrderLine(variant_id=variant_id, quantity=quantity))
     session.add(standing)
     session.flush()
+    # The order it repeats is this template's order for that date: the job must not
+    # place a second one there.
+    session.add(StandingOrderRun(standing_order_id=standing.id, pickup_slot_id=slot.id,
+                                 order_id=order.id, status=RunStatus.PLACED))
+    session.flush()
     return standing
 
 
