@@ -278,7 +278,7 @@ def test_stopping_deliveries_keeps_the_dates_already_ordered(client, db, login, 
     assert form_post(DOOR_URL, form(weekdays=("1",))).status_code == 303
     db.session.expire_all()
     slots = door_slots(db, point)
-    assert len({s.starts_at for s in slots}) == len(slots) >= 4
+    assert len({s.starts_at for s in slots}) == len(slots) >= 3  # 3 or 4 Tuesdays ahead
 
 
 def test_the_door_follows_the_restaurant_when_it_moves(client, db, login, form_post, doorstep):
