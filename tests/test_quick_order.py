@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
-from marketplace.catalogue.models import SaleMode
+from marketplace.catalogue.models import SaleMode, Variant
 from marketplace.orders.models import Order, OrderLine
 from marketplace.wholesale.models import WholesaleTier
 from tests import factories
@@ -121,3 +121,17 @@ def test_two_hundred_lines_in_one_submit(client, db, login, form_post, grid, cou
     response = form_post("/restaurant/quick-order", data, page=url(g["slot"]))
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     assert db.session.scalar(select(func.count(OrderLine.id))) == 200
+
+
+def test_a_retail_only_item_is_sold_by_the_unit_in_the_grid(client, db, login, form_post, grid):
+    g = grid
+    variant = db.session.get(Variant, g["leeks"].id)
+    variant.sale_mode, variant.case_size = SaleMode.RETAIL, 6  # a case size typed anyway
+    db.session.commit()
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "5"}, page=url(g["slot"]))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    line = db.session.scalar(select(OrderLine))
+    assert line.quantity == 5
+    assert line.unit_price_cents == 280  # the retail price, no tier

@@ -156,7 +156,9 @@ def grid():
                                    max=cart_service.MAX_QUANTITY)
             continue
         quantity = int(text)
-        problem = wholesale.case_problem(variant, quantity)
+        # Cases bind wholesale sales only, as in the cart (a retail-only item is sold
+        # by the unit, whatever case size the farm typed).
+        problem = wholesale.case_problem(variant, quantity) if variant.sold_wholesale else None
         if problem:
             errors[variant.id] = str(problem)
             continue
