@@ -215,6 +215,13 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
                            reason="paid after the order expired", now=now)
             return "refund_late"
         return "unchanged"
+    return _apply_unsettled(session, payment, intent)
+
+
+def _apply_unsettled(session: Session, payment, intent) -> str:
+    """An intent not (yet) paid, for an order's payment or an invoice's: 3-D Secure
+    under way, canceled, or the last attempt failed."""
+    status = _get(intent, "status")
     if status == "requires_action":
         payment.status = PaymentStatus.REQUIRES_ACTION
     elif status == "canceled":
@@ -435,18 +442,7 @@ def apply_invoice_intent(session: Session, payment: InvoicePayment, intent, conf
         return "paid_twice"
     if payment.status == PaymentStatus.CANCELED:
         return "unchanged"  # a late event about an intent canceled here
-    if status == "requires_action":
-        payment.status = PaymentStatus.REQUIRES_ACTION
-    elif status == "canceled":
-        payment.status = PaymentStatus.CANCELED
-    elif status in ("requires_payment_method", "requires_confirmation") and \
-            _intent_error(intent):
-        payment.status = PaymentStatus.FAILED
-        payment.last_error = _intent_error(intent)[:500]
-    else:
-        return "unchanged"
-    session.flush()
-    return payment.status.value
+    return _apply_unsettled(session, payment, intent)
 
 
 def open_invoice_intent(session: Session, invoice) -> str | None:
