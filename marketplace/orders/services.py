@@ -223,7 +223,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     except (TypeError, ValueError):
         slot_id = None
     slot = get_by_id(session, PickupSlot, slot_id)
-    if slot is not None and slot.pickup_point.private_buyer_id not in (None, buyer.id):
+    if slot is not None and not slot.pickup_point.is_open_to(buyer.id):
         slot = None  # another restaurant's door: as if it did not exist
     problem = slot_problem(slot, now)
     if problem:

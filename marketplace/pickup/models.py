@@ -73,6 +73,10 @@ class PickupPoint(TimestampMixin, db.Model):
             return cls.private_buyer_id.is_(None)
         return or_(cls.private_buyer_id.is_(None), cls.private_buyer_id == user_id)
 
+    def is_open_to(self, user_id: int | None) -> bool:
+        """``open_to`` for a point already loaded."""
+        return self.private_buyer_id is None or self.private_buyer_id == user_id
+
     @property
     def is_door(self) -> bool:
         return self.private_buyer_id is not None

@@ -54,7 +54,7 @@ def nearby_points(producer: Producer) -> list[NearbyPoint]:
 def door_hours(nearby: list[NearbyPoint]) -> dict[int, dict[int, str]]:
     """Restaurants' doors among ``nearby``: point id -> {weekday: "08:00-11:00"}, the
     days and hours each receives deliveries (one query)."""
-    ids = [n.point.id for n in nearby if n.point.private_buyer_id is not None]
+    ids = [n.point.id for n in nearby if n.point.is_door]
     hours: dict[int, dict[int, str]] = {point_id: {} for point_id in ids}
     if ids:
         for schedule in db.session.scalars(

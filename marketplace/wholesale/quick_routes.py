@@ -62,7 +62,7 @@ def open_slots(now):
 def chosen_slot() -> PickupSlot | None:
     """The slot named by ``slot_id``; another restaurant's door counts as none."""
     slot = get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
-    if slot is not None and slot.pickup_point.private_buyer_id not in (None, current_user.id):
+    if slot is not None and not slot.pickup_point.is_open_to(current_user.id):
         return None
     return slot
 
