@@ -70,11 +70,8 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
 
 def _case_problem(variant, quantity: int) -> str | None:
     """For an approved restaurant, why this quantity of a wholesale variant is refused."""
-    if wholesale.is_wholesale_buyer(current_user) and variant.sold_wholesale:
-        problem = wholesale.case_problem(variant, quantity)
-        if problem is not None:
-            return str(problem)
-    return None
+    problem = wholesale.buyer_case_problem(current_user, variant, quantity)
+    return str(problem) if problem is not None else None
 
 
 def _refuse(exc: cart_service.CartError, back_url: str | None = None):

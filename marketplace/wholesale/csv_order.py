@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -300,9 +299,7 @@ def check_rows(session: Session, rows: list[tuple[int, str, str]], *,
                 message = _("No item has this variant_id: download the file again.")
             errors.append(LineError(line, message, "variant_id", csv_io._shown(raw_id)))
             continue
-        problem = None
-        if wholesale.is_wholesale_buyer(buyer) and variant.sold_wholesale:
-            problem = wholesale.case_problem(variant, quantity)
+        problem = wholesale.buyer_case_problem(buyer, variant, quantity)
         problem = str(problem) if problem else _stock_problem(variant, quantity)
         if problem:
             errors.append(LineError(line, problem, "quantity", str(quantity)))
@@ -323,15 +320,9 @@ def _minimum_errors(session: Session, lines: list[UploadedLine], buyer) -> list[
     """Every farm whose wholesale minimum the order misses (checkout stops at the first)."""
     view = cart_service.price_cart({str(i.variant.id): i.quantity for i in lines}, session,
                                    buyer=buyer)
-    return [
-        LineError(None, _(
-            "%(amount)s more from %(producer)s to reach its minimum of %(minimum)s.",
-            amount=format_currency(gap.missing_cents / 100, "EUR"),
-            producer=gap.producer_name,
-            minimum=format_currency(gap.minimum_cents / 100, "EUR")),
-            "quantity", csv_io._shown(gap.producer_name))
-        for gap in wholesale.minimum_gaps(view).values() if not gap.met
-    ]
+    return [LineError(None, str(problem.message), "quantity",
+                      csv_io._shown(problem.producer_name))
+            for problem in wholesale.minimum_problems(view)]
 
 
 def parse_order(session: Session, data, *, orderable: Iterable[Variant],

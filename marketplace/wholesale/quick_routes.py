@@ -158,7 +158,7 @@ def grid():
         quantity = int(text)
         # Cases bind wholesale sales only, as in the cart (a retail-only item is sold
         # by the unit, whatever case size the farm typed).
-        problem = wholesale.case_problem(variant, quantity) if variant.sold_wholesale else None
+        problem = wholesale.buyer_case_problem(current_user, variant, quantity)
         if problem:
             errors[variant.id] = str(problem)
             continue

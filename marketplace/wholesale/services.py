@@ -89,6 +89,14 @@ def case_problem(variant: Variant, quantity: int):
     )
 
 
+def buyer_case_problem(buyer, variant: Variant, quantity: int):
+    """``case_problem`` where cases bind (an approved restaurant buying a variant sold
+    wholesale, as ``orders.cart.price_cart`` prices it), else None."""
+    if is_wholesale_buyer(buyer) and variant.sold_wholesale:
+        return case_problem(variant, quantity)
+    return None
+
+
 # Farm minimums ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -128,27 +136,34 @@ class Problem:
     code: str  # CASE_SIZE or BELOW_MINIMUM
     message: object  # a lazy translated string
     line: object | None = None  # the cart line concerned, if any
+    producer_name: str = ""  # the farm whose minimum is not reached
 
 
 def checkout_problem(cart_view) -> Problem | None:
     """The first wholesale rule the priced cart breaks (a line not in whole cases, a
     farm's minimum not reached), or None. Checkout refuses the order on it."""
-    from flask_babel import format_currency
-
     for line in cart_view.unavailable:
         if line.unavailable == CASE_SIZE:
             item = f"{line.product_name} ({line.variant_label})"
             return Problem(CASE_SIZE, _l("%(item)s: %(problem)s", item=item,
                                          problem=line.problem), line)
-    for gap in minimum_gaps(cart_view).values():
-        if not gap.met:
-            return Problem(BELOW_MINIMUM, _l(
-                "%(amount)s more from %(producer)s to reach its minimum of %(minimum)s.",
-                amount=format_currency(gap.missing_cents / 100, "EUR"),
-                producer=gap.producer_name,
-                minimum=format_currency(gap.minimum_cents / 100, "EUR"),
-            ))
-    return None
+    below = minimum_problems(cart_view)
+    return below[0] if below else None
+
+
+def minimum_problems(cart_view) -> list[Problem]:
+    """One problem for each farm whose wholesale minimum the priced cart misses."""
+    from flask_babel import format_currency
+
+    return [
+        Problem(BELOW_MINIMUM, _l(
+            "%(amount)s more from %(producer)s to reach its minimum of %(minimum)s.",
+            amount=format_currency(gap.missing_cents / 100, "EUR"),
+            producer=gap.producer_name,
+            minimum=format_currency(gap.minimum_cents / 100, "EUR"),
+        ), producer_name=gap.producer_name)
+        for gap in minimum_gaps(cart_view).values() if not gap.met
+    ]
 
 
 # Tiers, as a farm sets them ----------------------------------------------------------------
