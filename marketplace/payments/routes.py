@@ -110,19 +110,30 @@ def confirm(order_id: int):
     payment = services.payment_of(db.session, order)
     if payment is None or not payment.intent_id:
         return jsonify(error=_("Reload the page to pay.")), 409
-    config = current_app.config
     intent_id = payment.intent_id
     db.session.rollback()  # no lock held while Stripe answers
+    return _confirm_with_card(intent_id, method, f"order-{order_id}-confirm-{method}")
+
+
+def _refused(intent_id: str, exc: gateway.PaymentGatewayError):
+    """The page's answer when Stripe refused the card (402: recorded, the buyer may try
+    again) or could not be reached (503)."""
+    if not exc.unreachable:
+        with write_intent():
+            services.record_failure(db.session, intent_id, str(_decline_text(exc)))
+            db.session.commit()
+    return jsonify(error=_decline_text(exc)), 503 if exc.unreachable else 402
+
+
+def _confirm_with_card(intent_id: str, method: str, idempotency_key: str):
+    """Confirm an intent (an order's or an invoice's) with the card the page's Stripe.js
+    made, and apply what Stripe answers. JSON for the page's script."""
+    config = current_app.config
     try:
-        intent = gateway.confirm_payment_intent(
-            config, intent_id, payment_method=method,
-            idempotency_key=f"order-{order_id}-confirm-{method}")
+        intent = gateway.confirm_payment_intent(config, intent_id, payment_method=method,
+                                                idempotency_key=idempotency_key)
     except gateway.PaymentGatewayError as exc:
-        if not exc.unreachable:
-            with write_intent():
-                services.record_failure(db.session, intent_id, str(_decline_text(exc)))
-                db.session.commit()
-        return jsonify(error=_decline_text(exc)), 503 if exc.unreachable else 402
+        return _refused(intent_id, exc)
     with write_intent():
         outcome = services.apply_intent(db.session, intent, config, now=utcnow())
         db.session.commit()
@@ -288,26 +299,18 @@ def invoice_pay_confirm(invoice_id: int):
     payment = services.invoice_payment_of(db.session, invoice)
     if not services.usable_invoice_payment(payment) or payment.status == PaymentStatus.SUCCEEDED:
         return jsonify(error=_("Reload the page to pay.")), 409
-    config = current_app.config
     intent_id, stored_amount = payment.intent_id, payment.amount_cents
     db.session.rollback()  # no lock held while Stripe answers
-    try:
-        if stored_amount != due:
-            gateway.update_payment_intent_amount(config, intent_id, due)
+    if stored_amount != due:  # a credit note since the intent was made
+        try:
+            gateway.update_payment_intent_amount(current_app.config, intent_id, due)
+        except gateway.PaymentGatewayError as exc:
+            return _refused(intent_id, exc)
+        with write_intent():
             services.set_invoice_amount(db.session, services.invoice_payment_by_intent(
                 db.session, intent_id), due)
             db.session.commit()
-        intent = gateway.confirm_payment_intent(
-            config, intent_id, payment_method=method,
-            idempotency_key=f"invoice-{invoice_id}-confirm-{method}")
-    except gateway.PaymentGatewayError as exc:
-        if not exc.unreachable:
-            services.record_failure(db.session, intent_id, str(_decline_text(exc)))
-            db.session.commit()
-        return jsonify(error=_decline_text(exc)), 503 if exc.unreachable else 402
-    outcome = services.apply_intent(db.session, intent, config, now=utcnow())
-    db.session.commit()
-    return jsonify(status=services._get(intent, "status"), outcome=outcome)
+    return _confirm_with_card(intent_id, method, f"invoice-{invoice_id}-confirm-{method}")
 
 
 @bp.get("/restaurant/invoices/<int:invoice_id>/pay/return")
