@@ -18,9 +18,14 @@ from .forms import DoorForm
 bp = Blueprint("door", __name__, url_prefix="/restaurant/door")
 
 
-def _render(form, *, error=None, status=200):
+def _render(form, *, prefill=False, error=None, status=200):
+    """The page; ``prefill``: the form shows the open door's days and hours."""
     point = door.door_of(db.session, current_user)
     schedules = door.door_schedules(db.session, point)
+    if prefill and schedules and point.is_active:
+        form.weekdays.data = [s.weekday for s in schedules]
+        form.starts_at.data, form.ends_at.data = schedules[0].starts_at, schedules[0].ends_at
+        form.cutoff_hours.data = schedules[0].cutoff_hours
     return render_template(
         "wholesale/door.html", form=form, close_form=ConfirmForm(formdata=None), point=point,
         schedules=schedules, days=dict(weekday_names()), error=error,
@@ -36,13 +41,7 @@ def _render(form, *, error=None, status=200):
 def edit():
     form = DoorForm()
     if not form.is_submitted():
-        point = door.door_of(db.session, current_user)
-        schedules = door.door_schedules(db.session, point) if point and point.is_active else []
-        if schedules:
-            form.weekdays.data = [s.weekday for s in schedules]
-            form.starts_at.data, form.ends_at.data = schedules[0].starts_at, schedules[0].ends_at
-            form.cutoff_hours.data = schedules[0].cutoff_hours
-        return _render(form)
+        return _render(form, prefill=True)
     if not services.is_wholesale_buyer(current_user):
         return _render(form, status=403, error=_(
             "Delivery to your door opens once an administrator has approved your account."))
