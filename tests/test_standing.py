@@ -194,3 +194,26 @@ def test_a_restaurant_makes_a_standing_order_from_an_order(client, db, login, fo
     other = form_post(f"/restaurant/standing/from-order/{k['first'].id}", {},
                       page="/restaurant/standing")
     assert other.status_code == 404
+
+
+def test_standing_orders_page_issues_a_fixed_number_of_queries(client, db, login, kitchen,
+                                                               count_queries):
+    k = kitchen
+    login(k["restaurant"])
+
+    def queries():
+        with count_queries() as statements:
+            assert client.get("/restaurant/standing").status_code == 200
+        return len(statements)
+
+    one = queries()
+    for n in range(3):  # more templates, at other points and days
+        point = make_point(db, f"Point {n}")
+        make_slot(db, point, starts_in=timedelta(days=2 + n), cutoff_in=timedelta(days=1 + n))
+        db.session.add(service.StandingOrder(
+            buyer_id=k["restaurant"].id, pickup_point_id=point.id, weekday=n,
+            payment_method="at_pickup", name=point.name,
+            lines=[service.StandingOrderLine(variant_id=k["leeks"].id, quantity=2)]))
+    db.session.commit()
+    assert client.get("/restaurant/standing").get_data(as_text=True).count("Point ") >= 3
+    assert queries() == one

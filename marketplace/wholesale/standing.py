@@ -186,19 +186,40 @@ def _within_reach(now: datetime, days_ahead: int) -> list:
             PickupSlot.starts_at <= now + timedelta(days=days_ahead)]
 
 
-def upcoming_slots(session: Session, standing: StandingOrder, *, now: datetime,
-                   days_ahead: int, tz: str):
-    """Open slots of the standing order's point on its weekday, starting within
-    ``days_ahead`` days and still before their cut-off."""
-    from marketplace.pickup.models import PickupSlot
+def _by_point_and_weekday(slots, tz: str) -> dict[tuple[int, int], list]:
+    """(pickup point id, local weekday) -> its slots, in the order given."""
     from marketplace.producers.rounds import local_weekday
 
-    slots = session.scalars(
-        select(PickupSlot).where(PickupSlot.pickup_point_id == standing.pickup_point_id,
+    grouped: dict[tuple[int, int], list] = {}
+    for slot in slots:
+        grouped.setdefault((slot.pickup_point_id, local_weekday(slot, tz)), []).append(slot)
+    return grouped
+
+
+def upcoming_slots_of(session: Session, standings, *, now: datetime, days_ahead: int,
+                      tz: str) -> dict[int, list]:
+    """standing order id -> the open slots of its point on its weekday, starting within
+    ``days_ahead`` days and still before their cut-off, soonest first: one query for
+    all of them."""
+    from marketplace.pickup.models import PickupSlot
+
+    points = {standing.pickup_point_id for standing in standings}
+    if not points:
+        return {}
+    grouped = _by_point_and_weekday(session.scalars(
+        select(PickupSlot).where(PickupSlot.pickup_point_id.in_(points),
                                  *_within_reach(now, days_ahead))
-        .order_by(PickupSlot.starts_at)
-    ).all()
-    return [slot for slot in slots if local_weekday(slot, tz) == standing.weekday]
+        .order_by(PickupSlot.starts_at, PickupSlot.id)
+    ), tz)
+    return {standing.id: grouped.get((standing.pickup_point_id, standing.weekday), [])
+            for standing in standings}
+
+
+def upcoming_slots(session: Session, standing: StandingOrder, *, now: datetime,
+                   days_ahead: int, tz: str):
+    """``upcoming_slots_of`` for one standing order."""
+    return upcoming_slots_of(session, [standing], now=now, days_ahead=days_ahead,
+                             tz=tz)[standing.id]
 
 
 def _place(session: Session, standing: StandingOrder, slot, *, now: datetime, tz: str):
@@ -247,7 +268,6 @@ def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 
     constraint, and a slot already marked keeps its time. The caller commits (each run
     is its own savepoint; the orders and the marks are seen together)."""
     from marketplace.pickup.models import PickupSlot
-    from marketplace.producers.rounds import local_weekday
 
     counts = {status.value: 0 for status in RunStatus}
     standings = session.scalars(
@@ -261,9 +281,7 @@ def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 
         select(PickupSlot).where(*_within_reach(now, days_ahead))
         .order_by(PickupSlot.starts_at, PickupSlot.id)
     ).all()
-    by_point: dict[tuple[int, int], list] = {}
-    for slot in slots:
-        by_point.setdefault((slot.pickup_point_id, local_weekday(slot, tz)), []).append(slot)
+    by_point = _by_point_and_weekday(slots, tz)
     for standing in standings:
         if not standing.lines:
             continue

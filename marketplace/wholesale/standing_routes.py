@@ -39,8 +39,8 @@ def _own_or_404(standing_id: int):
 def index():
     standings = service.standing_orders_of(db.session, current_user.id)
     days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
-    next_slots = {s.id: service.upcoming_slots(db.session, s, now=utcnow(), days_ahead=28,
-                                               tz=_tz())[:1] for s in standings}
+    next_slots = {standing_id: slots[:1] for standing_id, slots in service.upcoming_slots_of(
+        db.session, standings, now=utcnow(), days_ahead=28, tz=_tz()).items()}
     return render_template("wholesale/standing.html", standings=standings,
                            next_slots=next_slots, form=ConfirmForm(formdata=None),
                            days_ahead=days_ahead, day_names=dict(weekday_names()))
