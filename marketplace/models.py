@@ -60,6 +60,9 @@ class MoneyError(ValueError):
     pass
 
 
+MAX_EUROS = Decimal(10) ** 12
+
+
 def parse_euros(text: str) -> int:
     """Parse what a French or English speaker types ("3,50", "3.50 €", "12") into cents."""
     cleaned = (text or "").strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
@@ -72,6 +75,9 @@ def parse_euros(text: str) -> int:
         raise MoneyError("not a number") from exc
     if not amount.is_finite():
         raise MoneyError("not a number")
+    # Far above any price or refund ("1e30" would overflow quantize below).
+    if abs(amount) >= MAX_EUROS:
+        raise MoneyError("too large")
     if amount != amount.quantize(Decimal("0.01")):
         raise MoneyError("more than two decimals")
     return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))

@@ -169,6 +169,8 @@ GOOD_ROW = "Poireaux,vegetables,,5.5,,yes,1 kg,2.50,10,yes"
                      "Price “abc” is not an amount in euros", id="price-abc"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,2.555,10,yes",
                      "Price “2.555” is not an amount in euros", id="price-3-decimals"),
+        pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,1e30,10,yes",
+                     "Price “1e30” is not an amount in euros", id="price-overflow"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,10000.01,10,yes",
                      "The price cannot exceed 10000.00 €.", id="price-too-high"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,,10,yes",

@@ -62,6 +62,7 @@ def test_producer_adds_a_product_with_a_variant(client, db, farm, form_post):
         ({"variant-price": "-3"}, "variant-price", "more than zero"),
         ({"variant-price": "0"}, "variant-price", "more than zero"),
         ({"variant-price": "abc"}, "variant-price", "Enter a price in euros"),
+        ({"variant-price": "1e30"}, "variant-price", "Enter a price in euros"),
         ({"variant-price": "3,555"}, "variant-price", "Enter a price in euros"),
         ({"variant-price": "99999999"}, "variant-price", "cannot exceed"),
         ({"variant-price": ""}, "variant-price", "enter a price"),
