@@ -8,6 +8,7 @@ the webhook tests post event payloads they sign themselves with the app's secret
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -340,6 +341,156 @@ def test_refund_cannot_exceed_what_was_paid(app, db, localstripe, market):
             payments.request_refund(db.session, order, 0, app.config, reason="zero", now=now())
 
 
+def _confirmed_card_order(app, db, localstripe, market, buyer_index=0, cart=None):
+    order = card_order(db, market, buyer_index, cart=cart)
+    intent = _paid_intent(app, localstripe, order)
+    with app.test_request_context():
+        assert payments.apply_intent(db.session, intent, app.config, now=now()) == "confirmed"
+        db.session.commit()
+    return order
+
+
+def _ledger_by_kind(db, **where) -> dict:
+    query = select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents)).group_by(
+        LedgerEntry.kind)
+    for column, value in where.items():
+        query = query.where(getattr(LedgerEntry, column) == value)
+    return {kind: int(total) for kind, total in db.session.execute(query).all()}
+
+
+def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
+        app, db, localstripe, market, monkeypatch):
+    m = market
+    order = _confirmed_card_order(app, db, localstripe, m, cart={m["carrots"].id: 2})
+    before = _ledger_by_kind(db, order_id=order.id)
+
+    def refuse(*args, **kwargs):
+        raise gateway.PaymentGatewayError("refused", unreachable=False,
+                                          user_message=gateway.REFUSED)
+
+    with app.test_request_context():
+        payments.request_refund(db.session, order, 350, app.config, reason="a", now=now())
+        db.session.commit()
+        with monkeypatch.context() as patch:
+            patch.setattr(gateway, "create_refund", refuse)
+            assert payments.send_pending_refunds(db.session, app.config) == (0, 1)
+            db.session.commit()
+        assert db.session.scalar(select(Refund)).status == RefundStatus.FAILED
+        # The farm gave nothing back: its refund and commission lines are cancelled.
+        after = _ledger_by_kind(db, order_id=order.id)
+        assert {k: v for k, v in after.items() if v} == {k: v for k, v in before.items() if v}
+        # The admin refunds again; this one goes through: the farm gives back 3.50 once.
+        payments.request_refund(db.session, order, 350, app.config, reason="b", now=now())
+        db.session.commit()
+        assert payments.send_pending_refunds(db.session, app.config) == (1, 0)
+        db.session.commit()
+    ledger = _ledger_by_kind(db, order_id=order.id)
+    assert ledger[LedgerKind.REFUND] == -350
+    assert ledger[LedgerKind.COMMISSION_REFUND] == 35
+    # A late "succeeded" event for the refused refund changes nothing (failed is final).
+    failed = db.session.scalar(select(Refund).where(Refund.status == RefundStatus.FAILED))
+    failed.stripe_refund_id = "re_refused"
+    db.session.commit()
+    with app.test_request_context():
+        assert payments.apply_refund_object(
+            db.session, {"id": "re_refused", "status": "succeeded"}) == "unchanged"
+        db.session.commit()
+    assert _ledger_by_kind(db, order_id=order.id) == ledger
+
+
+def test_a_refund_that_fails_after_it_succeeded_is_taken_off_the_ledger(
+        app, db, localstripe, market):
+    order = _confirmed_card_order(app, db, localstripe, market)
+    with app.test_request_context():
+        payments.request_refund(db.session, order, 500, app.config, reason="x", now=now())
+        db.session.commit()
+        payments.send_pending_refunds(db.session, app.config)
+        db.session.commit()
+        refund = db.session.scalar(select(Refund))
+        assert refund.status == RefundStatus.SUCCEEDED
+        assert _ledger_by_kind(db, order_id=order.id)[LedgerKind.REFUND] == -500
+        # Stripe: refund.failed (the card was closed); the webhook applied twice.
+        for _ in range(2):
+            payments.apply_refund_object(db.session, {"id": refund.stripe_refund_id,
+                                                      "status": "failed"})
+            db.session.commit()
+    assert db.session.get(Refund, refund.id).status == RefundStatus.FAILED
+    ledger = _ledger_by_kind(db, order_id=order.id)
+    assert ledger[LedgerKind.REFUND] == 0
+    assert ledger[LedgerKind.COMMISSION_REFUND] == 0
+    assert payments.refundable_cents(db.session, db.session.get(Order, order.id)) == \
+        order.total_cents
+
+
+def test_refunds_in_small_parts_give_back_exactly_the_commission_taken(
+        app, db, localstripe, market):
+    m = market
+    order = _confirmed_card_order(app, db, localstripe, m, cart={m["carrots"].id: 2})
+    assert order.total_cents == 700  # 70 cents of commission at 10 %
+    with app.test_request_context():
+        left = 700
+        while left:
+            part = min(45, left)  # 4.5 cents of commission each: rounded, it added up to 78
+            payments.request_refund(db.session, order, part, app.config, reason="part",
+                                    now=now())
+            left -= part
+        db.session.commit()
+    ledger = _ledger_by_kind(db, order_id=order.id)
+    assert ledger[LedgerKind.COMMISSION_REFUND] == -ledger[LedgerKind.COMMISSION] == 70
+    assert sum(ledger.values()) == 0  # fully refunded: the farm is owed nothing
+
+
+def test_two_refunds_at_once_never_give_back_more_than_was_paid(
+        app, db, localstripe, market, monkeypatch):
+    import threading
+    import time
+
+    from marketplace.sqlite import write_intent
+
+    order = _confirmed_card_order(app, db, localstripe, market)
+    order_id, total = order.id, order.total_cents  # the threads never touch this session
+    read = payments.refunded_cents
+
+    def slow_read(session, order_id):  # widen the window between reading and writing
+        amount = read(session, order_id)
+        time.sleep(0.3)
+        return amount
+
+    monkeypatch.setattr(payments, "refunded_cents", slow_read)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait(timeout=60)
+                try:
+                    with write_intent():
+                        mine = db.session.get(Order, order_id)
+                        payments.request_refund(db.session, mine, mine.total_cents, app.config,
+                                                reason="twice", now=now())
+                        db.session.commit()
+                        outcomes.append("refunded")
+                except payments.RefundError:
+                    db.session.rollback()
+                    outcomes.append("refused")
+                finally:
+                    db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert sorted(outcomes) == ["refunded", "refused", "refused"]
+    db.session.rollback()
+    assert db.session.scalar(select(func.sum(Refund.amount_cents))) == total
+
+
 def test_a_payment_landing_after_expiry_is_refunded(app, client, db, localstripe,
                                                     market):
     order = card_order(db, market)
@@ -354,6 +505,24 @@ def test_a_payment_landing_after_expiry_is_refunded(app, client, db, localstripe
     assert refund.amount_cents == order.total_cents
     assert refund.status == RefundStatus.SUCCEEDED
     assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
+
+
+def test_coming_back_after_a_late_payment_says_refunded_not_confirmed(
+        app, client, db, login, localstripe, market):
+    order = card_order(db, market)
+    intent = json.loads(str(_paid_intent(app, localstripe, order)))
+    orders.cancel(db.session.get(Order, order.id), Actor.SYSTEM, now(), session=db.session,
+                  config=app.config)
+    db.session.commit()
+    # The webhook is first; then the buyer's browser comes back from 3-D Secure.
+    assert post_event(client, app, event_payload("payment_intent.succeeded", intent)
+                      ).json["outcome"] == "refund_late"
+    login(market["buyers"][0])
+    response = client.get(f"/orders/{order.id}/pay/return")
+    assert response.status_code == 303
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "refunded in full" in html
+    assert "your order is confirmed" not in html
 
 
 def test_pay_at_pickup_ledger_is_written_at_check_off(app, db, market):
@@ -442,7 +611,10 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
     for data, message in (({"amount": "abc", "reason": "x"}, "Enter the amount in euros"),
                           ({"amount": "2,50", "reason": " "}, "Give a reason"),
                           ({"amount": "99", "reason": "trop"}, "can still be refunded"),
-                          ({"amount": "-1", "reason": "neg"}, "above zero")):
+                          ({"amount": "-1", "reason": "neg"}, "above zero"),
+                          # Too many digits for a price (it raised a 500 once).
+                          ({"amount": "1e30", "reason": "x"}, "Enter the amount in euros"),
+                          ({"amount": "9" * 29, "reason": "x"}, "Enter the amount in euros")):
         response = form_post(url, data, page="/admin/payments")
         assert response.status_code == 400, data
         assert message in response.get_data(as_text=True)
@@ -472,12 +644,29 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
     assert client.post("/admin/payments/orders/999999/refund", data={}).status_code in (400, 404)
 
 
-def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, market):
+@contextmanager
+def connect_stand_in(app, transfer_id):
     """Stripe Connect, which localstripe lacks, is checked against a local HTTP stand-in
-    (tests/test_gateway.py's StandIn) that records the requests the stripe library sends;
-    the payment itself goes through localstripe."""
+    (tests/test_gateway.py's StandIn) that records the requests the stripe library sends
+    and answers each with a transfer; yields it and a config with Connect on that points
+    at it, inside a request context."""
     from tests.test_gateway import StandIn
 
+    stand_in = StandIn()
+    stand_in.body = {"id": transfer_id, "object": "transfer"}
+    stand_in.thread.start()
+    try:
+        config = dict(app.config, STRIPE_API_BASE=stand_in.url, STRIPE_CONNECT_ENABLED=True)
+        with app.test_request_context():
+            yield stand_in, config
+    finally:
+        stand_in.server.shutdown()
+        stand_in.server.server_close()
+
+
+def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, market):
+    """Connect transfers against the local stand-in (connect_stand_in); the payment
+    itself goes through localstripe."""
     m = market
     order = card_order(db, m)
     intent = _paid_intent(app, localstripe, order)
@@ -490,18 +679,10 @@ def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, mark
         db.session.commit()
     m["farm"].stripe_account_id = "acct_farmA"  # the other farm has none: bank transfer
     db.session.commit()
-    stand_in = StandIn()
-    stand_in.body = {"id": "tr_test_1", "object": "transfer"}
-    stand_in.thread.start()
-    try:
-        config = dict(app.config, STRIPE_API_BASE=stand_in.url, STRIPE_CONNECT_ENABLED=True)
-        with app.test_request_context():
-            assert payments.send_due_transfers(db.session, config, now=now()) == (1, 0)
-            db.session.commit()
-            assert payments.send_due_transfers(db.session, config, now=now()) == (0, 0)
-    finally:
-        stand_in.server.shutdown()
-        stand_in.server.server_close()
+    with connect_stand_in(app, "tr_test_1") as (stand_in, config):
+        assert payments.send_due_transfers(db.session, config, now=now()) == (1, 0)
+        db.session.commit()
+        assert payments.send_due_transfers(db.session, config, now=now()) == (0, 0)
     [request] = stand_in.requests
     assert request["path"] == "/v1/transfers"
     # 2 x 3.50 sold, 10 % commission, 1 short refunded with its commission given back.
@@ -514,6 +695,32 @@ def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, mark
     assert balance == 0
     # Connect off: nothing is sent at all.
     assert payments.send_due_transfers(db.session, dict(app.config), now=now()) == (0, 0)
+
+
+def test_sub_orders_with_nothing_to_pay_never_hold_back_the_transfers(
+        app, db, localstripe, market, monkeypatch):
+    m = market
+    first = _confirmed_card_order(app, db, localstripe, m, 0, cart={m["carrots"].id: 1})
+    second = _confirmed_card_order(app, db, localstripe, m, 1, cart={m["carrots"].id: 1})
+    with app.test_request_context():
+        for order, short in ((first, 1), (second, 0)):
+            order = db.session.get(Order, order.id)
+            sub = order.sub_orders[0]
+            if short:  # the farm had none: refunded, its net is 0
+                fulfilment.set_shorts(db.session, sub, {sub.lines[0].id: 1}, now=now())
+            fulfilment.mark_collected(db.session, order, now=now())
+        db.session.commit()
+    m["farm"].stripe_account_id = "acct_farmA"
+    db.session.commit()
+    # One place in the list stands for the hundred a batch takes.
+    due = payments.transfers_due
+    monkeypatch.setattr(payments, "transfers_due", lambda session, limit=1: due(session, limit=1))
+    with connect_stand_in(app, "tr_test_2") as (stand_in, config):
+        assert payments.send_due_transfers(db.session, config, now=now()) == (1, 0)
+        db.session.commit()
+    [request] = stand_in.requests
+    second_sub = db.session.get(Order, second.id).sub_orders[0]
+    assert request["headers"]["Idempotency-Key"] == f"transfer-sub-{second_sub.id}"
 
 
 def test_commission_and_connect_account_commands(app, db, market):

@@ -158,13 +158,16 @@ def pay_return(order_id: int):
     with write_intent():
         outcome = services.apply_intent(db.session, intent, current_app.config, now=utcnow())
         db.session.commit()
-    if outcome in ("confirmed", "unchanged") and order.status != OrderStatus.PENDING_PAYMENT:
-        flash(_("Payment received: your order is confirmed."), "success")
-        return redirect(url_for("checkout.order", order_id=order.id), code=303)
-    if outcome == "refund_late":
-        send_refunds_after_commit()
+    if outcome == "refund_late" or (order.status == OrderStatus.CANCELLED and
+                                    order.paid_at is not None):
+        # Paid after the order expired (this request or the webhook just before it).
+        if outcome == "refund_late":
+            send_refunds_after_commit()
         flash(_("Your payment arrived after the order had expired: it is refunded in full."),
               "warning")
+        return redirect(url_for("checkout.order", order_id=order.id), code=303)
+    if outcome in ("confirmed", "unchanged") and order.status != OrderStatus.PENDING_PAYMENT:
+        flash(_("Payment received: your order is confirmed."), "success")
         return redirect(url_for("checkout.order", order_id=order.id), code=303)
     # Not paid (yet): declined, authentication failed or abandoned. The buyer may retry.
     return redirect(url_for("payments.pay", order_id=order.id), code=303)

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace.models import utcnow
 from marketplace.orders.models import (
     Order,
     OrderLine,
@@ -519,6 +520,7 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
 
     if amount_cents <= 0:
         raise RefundError(_("Enter an amount above zero."))
+    _lock_order(session, order)
     left = refundable_cents(session, order)
     if amount_cents > left:
         raise RefundError(_("At most %(amount)s can still be refunded on this order.",
@@ -532,18 +534,68 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
     return refund
 
 
+def _lock_order(session: Session, order: Order) -> None:
+    """Serialise the refunds of one order: two at once cannot both take what is left
+    (PostgreSQL row lock, held to the commit; SQLite writes are serial already)."""
+    session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+
+
 def _refund_entries(session: Session, refund: Refund, shares, config: Mapping, *,
                     now: datetime) -> None:
     """The ledger lines of a refund: what each farm gives back, and the commission on
-    it that the platform gives back to the farm."""
+    it that the platform gives back to the farm.
+
+    The commission given back is computed on everything refunded on the sub-order so
+    far, less what was already given back (at the rate of the sale's commission line):
+    refunds in small parts give back exactly the commission on their sum, never more
+    than was taken."""
     for sub, share in shares:
-        bp = commission_bp(sub.producer, config)
         _entry(session, key=f"refund:{refund.id}:{sub.id}", sub=sub, kind=LedgerKind.REFUND,
                amount_cents=-share, now=now, refund=refund)
+        session.flush()
+        totals = dict(session.execute(
+            select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+            .where(LedgerEntry.sub_order_id == sub.id,
+                   LedgerEntry.kind.in_((LedgerKind.REFUND, LedgerKind.COMMISSION_REFUND)))
+            .group_by(LedgerEntry.kind)
+        ).all())
+        sale_bp = session.scalar(
+            select(func.max(LedgerEntry.commission_bp))
+            .where(LedgerEntry.sub_order_id == sub.id, LedgerEntry.kind == LedgerKind.COMMISSION))
+        bp = sale_bp if sale_bp is not None else commission_bp(sub.producer, config)
+        refunded = -int(totals.get(LedgerKind.REFUND) or 0)
+        given_back = int(totals.get(LedgerKind.COMMISSION_REFUND) or 0)
         _entry(session, key=f"commission-refund:{refund.id}:{sub.id}", sub=sub,
-               kind=LedgerKind.COMMISSION_REFUND, amount_cents=commission_of(share, bp),
+               kind=LedgerKind.COMMISSION_REFUND,
+               amount_cents=max(0, commission_of(refunded, bp) - given_back),
                now=now, bp=bp, refund=refund)
     session.flush()
+
+
+def _reverse_refund_entries(session: Session, refund: Refund, *, now: datetime) -> None:
+    """A refund Stripe refused (or that failed later): the farm did not give that money
+    back after all, so each of its ledger lines is cancelled by an opposite line."""
+    entries = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.refund_id == refund.id,
+                                  LedgerEntry.kind.in_((LedgerKind.REFUND,
+                                                        LedgerKind.COMMISSION_REFUND)))
+        .order_by(LedgerEntry.id)
+    ).all()
+    for entry in entries:
+        if session.scalar(select(LedgerEntry.id).where(
+                LedgerEntry.entry_key == f"failed-{entry.entry_key}")) is not None:
+            continue
+        session.add(LedgerEntry(
+            entry_key=f"failed-{entry.entry_key}", producer_id=entry.producer_id,
+            order_id=entry.order_id, sub_order_id=entry.sub_order_id, refund_id=refund.id,
+            kind=entry.kind, amount_cents=-entry.amount_cents, currency=entry.currency,
+            commission_bp=entry.commission_bp, created_at=now))
+    session.flush()
+
+
+def _refund_failed(session: Session, refund: Refund) -> None:
+    refund.status = RefundStatus.FAILED
+    _reverse_refund_entries(session, refund, now=utcnow())
 
 
 def refund_credit_note(session: Session, note, config: Mapping, *,
@@ -560,6 +612,8 @@ def refund_credit_note(session: Session, note, config: Mapping, *,
     payment = invoice_payment_of(session, invoice) if invoice is not None else None
     if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return None
+    session.execute(select(InvoicePayment.id).where(InvoicePayment.id == payment.id)
+                    .with_for_update())
     refunded = int(session.scalar(
         select(func.coalesce(func.sum(Refund.amount_cents), 0))
         .where(Refund.invoice_payment_id == payment.id, Refund.status != RefundStatus.FAILED)
@@ -602,6 +656,7 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
     order = line.sub_order.order
     if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
         return None
+    _lock_order(session, order)
     due = line.line_total_cents - line.supplied_total_cents
     done = int(session.scalar(
         select(func.coalesce(func.sum(Refund.amount_cents), 0))
@@ -621,10 +676,12 @@ def apply_refund_object(session: Session, obj) -> str:
     if refund is None:
         return "unknown"
     status = _get(obj, "status")
-    if status == "succeeded" and refund.status != RefundStatus.SUCCEEDED:
+    # Failed is final at Stripe (a refund may fail after it succeeded, never the other
+    # way): a late "succeeded" event after "failed" changes nothing.
+    if status == "succeeded" and refund.status == RefundStatus.PENDING:
         refund.status = RefundStatus.SUCCEEDED
-    elif status in ("failed", "canceled") and refund.status == RefundStatus.PENDING:
-        refund.status = RefundStatus.FAILED
+    elif status in ("failed", "canceled") and refund.status != RefundStatus.FAILED:
+        _refund_failed(session, refund)
     else:
         return "unchanged"
     session.flush()
@@ -655,7 +712,7 @@ def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) 
         except gateway.PaymentGatewayError as exc:
             refund.last_error = str(exc)[:500]
             if not exc.unreachable:  # refused by Stripe: retrying would not help
-                refund.status = RefundStatus.FAILED
+                _refund_failed(session, refund)
             failed += 1
             continue
         refund.stripe_refund_id = _get(result, "id")
@@ -663,7 +720,7 @@ def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) 
         if _get(result, "status") == "succeeded":
             refund.status = RefundStatus.SUCCEEDED
         elif _get(result, "status") in ("failed", "canceled"):
-            refund.status = RefundStatus.FAILED
+            _refund_failed(session, refund)
         sent += 1
     session.flush()
     return sent, failed
@@ -783,6 +840,9 @@ def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder,
                Producer.stripe_account_id.is_not(None),
                SubOrder.id.not_in(transferred))
         .group_by(SubOrder.id, Producer.stripe_account_id)
+        # Nothing to pay (all short, all refunded): never due, so it cannot hold the
+        # first places of the list for ever.
+        .having(func.sum(LedgerEntry.amount_cents) > 0)
         .order_by(SubOrder.id).limit(limit)
     ).all()
     return [(sub, int(net), account) for sub, net, account in rows]
@@ -797,8 +857,6 @@ def send_due_transfers(session: Session, config: Mapping, *, now: datetime) -> t
         return 0, 0
     sent = failed = 0
     for sub, net, account in transfers_due(session):
-        if net <= 0:
-            continue
         try:
             transfer = gateway.create_transfer(
                 config, amount_cents=net, currency=sub.order.currency,
