@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -113,6 +114,87 @@ def test_checkout_places_the_order_and_empties_the_cart(client, db, form_post, s
     assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
     assert db.session.get(Variant, shop["carrots"].id).stock == 10
     assert db.session.get(PickupSlot, shop["slot"].id).taken == 0
+
+
+TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
+
+
+def checkout_form(client, slot) -> dict:
+    """The checkout form as the page gives it: its CSRF and checkout tokens."""
+    page = client.get("/checkout").get_data(as_text=True)
+    return {"csrf_token": CSRF_RE.search(page).group(1),
+            "checkout_token": TOKEN_RE.search(page).group(1), "slot_id": str(slot.id)}
+
+
+def test_the_same_checkout_form_sent_again_places_one_order(client, db, shop):
+    set_cart(client, {shop["carrots"].id: 3})
+    form = checkout_form(client, shop["slot"])
+    cookie = client.get_cookie("session").value  # the session as it was, cart included
+    first = client.post("/checkout", data=form)
+    assert first.status_code == 303
+    order = db.session.scalars(select(Order)).one()
+    # A double click, or the back button and "send again": nothing new.
+    again = client.post("/checkout", data=form)
+    assert again.status_code == 303
+    assert again.location.endswith(f"/orders/{order.id}")
+    # Even with the old session cookie, cart and all, replayed.
+    client.set_cookie("session", cookie)
+    replayed = client.post("/checkout", data=form)
+    assert replayed.location.endswith(f"/orders/{order.id}")
+    assert "already placed" in client.get(replayed.location).get_data(as_text=True)
+    assert order_count(db) == 1
+    assert db.session.get(Variant, shop["carrots"].id).stock == 7
+    assert db.session.get(PickupSlot, shop["slot"].id).taken == 1
+    assert get_cart(client) == {}
+    # A new visit to the checkout page is a new form: a new order may be placed.
+    set_cart(client, {shop["carrots"].id: 1})
+    assert client.post("/checkout", data=checkout_form(client, shop["slot"])).status_code == 303
+    assert order_count(db) == 2
+
+
+def test_the_same_checkout_form_sent_twice_at_once_places_one_order(app, client, db, shop):
+    """Two requests with one session cookie and one form, at the same moment: on
+    PostgreSQL the second fails on the token's unique index and finds the first order;
+    on SQLite it waits for the write lock and finds it before placing anything."""
+    import threading
+
+    set_cart(client, {shop["carrots"].id: 2})
+    form = checkout_form(client, shop["slot"])
+    cookie = client.get_cookie("session").value
+    barrier = threading.Barrier(2)
+    answers: list = []
+    errors: list = []
+
+    def send():
+        try:
+            with app.app_context():
+                twin = app.test_client()
+                twin.set_cookie("session", cookie)
+                barrier.wait(timeout=60)
+                answers.append(twin.post("/checkout", data=form))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    db.session.rollback()
+    order = db.session.scalars(select(Order)).one()
+    assert [a.status_code for a in answers] == [303, 303]
+    assert {a.location.rsplit("/", 1)[-1] for a in answers} == {str(order.id)}
+    assert db.session.get(Variant, shop["carrots"].id).stock == 8
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 65, "bad token with spaces!"])
+def test_a_missing_or_odd_checkout_token_is_ignored_not_an_error(client, db, shop, token):
+    set_cart(client, {shop["carrots"].id: 1})
+    form = checkout_form(client, shop["slot"])
+    form["checkout_token"] = token
+    assert client.post("/checkout", data=form).status_code == 303
+    assert db.session.scalars(select(Order)).one().checkout_token is None
 
 
 def refused(client, db, response, status, message):

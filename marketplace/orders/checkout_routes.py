@@ -6,6 +6,7 @@ come from the session cart and the database, whatever else the form carries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from marketplace.extensions import db
@@ -33,7 +35,7 @@ from marketplace.geo.services import distance_km
 from marketplace.models import parse_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import fulfilment, services
-from marketplace.orders.models import Actor, OrderStatus, PaymentMethod
+from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod
 from marketplace.orders.routes import CART_KEY, session_cart
 from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
@@ -139,6 +141,43 @@ def show():
     return _render_checkout(slot_id=parse_id(request.args.get("slot_id")))
 
 
+@bp.app_template_global()
+def new_checkout_token() -> str:
+    """For the hidden ``checkout_token`` field of every form that places an order."""
+    return services.new_checkout_token()
+
+
+def place_once(place: Callable[[str | None], Order]) -> tuple[Order, bool]:
+    """Place an order from a form and commit: ``place(token)`` calls services.checkout
+    with the form's checkout token. Returns (order, True), or (the order this same
+    form placed before, False) when it is sent again: a double click, the back
+    button, two requests at once (the second then fails on the token's unique index).
+    CheckoutError goes to the caller, which rolls back."""
+    token = services.clean_checkout_token(request.form.get("checkout_token"))
+    try:
+        order = place(token)
+        db.session.commit()
+        return order, True
+    except services.AlreadyPlaced as exc:
+        db.session.rollback()
+        return exc.order, False
+    except IntegrityError:
+        db.session.rollback()
+        order = services.order_by_token(db.session, current_user.id, token)
+        if order is None:
+            raise
+        return order, False
+
+
+def show_placed_before(order: Order):
+    """The answer to a form sent again: the order it placed, nothing new."""
+    session.pop(CART_KEY, None)
+    flash(_("This order was already placed: here it is. Nothing was ordered twice."), "info")
+    if order.payment_method == PaymentMethod.CARD and order.status == OrderStatus.PENDING_PAYMENT:
+        return redirect(url_for("payments.pay", order_id=order.id), code=303)
+    return redirect(url_for("checkout.order", order_id=order.id), code=303)
+
+
 @bp.post("/checkout")
 @login_required
 def place():
@@ -146,21 +185,26 @@ def place():
     # A form without the field means pay at pickup (the form before card payment
     # existed); a method not offered is refused with a message.
     payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
-    try:
+
+    def place_order(token):
         if payment_method not in enabled_payment_methods(current_user):
             raise services.CheckoutError(services.PAYMENT_METHOD, _l("Choose how to pay."))
-        order = services.checkout(
+        return services.checkout(
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
-            now=utcnow(), tz=_tz(), payment_method=payment_method,
+            now=utcnow(), tz=_tz(), payment_method=payment_method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
         )
-        db.session.commit()
+
+    try:
+        order, placed = place_once(place_order)
     except services.CheckoutError as exc:
         db.session.rollback()
         return _render_checkout(
             slot_id=slot_id, error=str(exc.message),
             error_line=exc.line.variant_id if exc.line else None, status=exc.status,
         )
+    if not placed:
+        return show_placed_before(order)
     session.pop(CART_KEY, None)
     if order.payment_method == PaymentMethod.CARD:
         return redirect(url_for("payments.pay", order_id=order.id), code=303)

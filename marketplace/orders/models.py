@@ -83,6 +83,7 @@ class Order(db.Model):
         CheckConstraint("total_cents >= 0", name="total"),
         CheckConstraint("vat_cents >= 0 AND vat_cents <= total_cents", name="vat"),
         Index("ix_orders_status_expires_at", "status", "expires_at"),
+        Index("ix_orders_checkout_token", "checkout_token", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +107,10 @@ class Order(db.Model):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Pay at pickup: how the host was paid (cash, cheque, card at the counter).
     paid_with: Mapped[CounterPayment | None] = mapped_column(enum_column(CounterPayment))
+    # The random token of the form that placed the order: the same form sent twice
+    # (a double click, the back button, a replayed request) finds this order again
+    # instead of placing a second one.
+    checkout_token: Mapped[str | None] = mapped_column(String(64))
 
     buyer = relationship("User")
     pickup_slot = relationship("PickupSlot")

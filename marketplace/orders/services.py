@@ -13,6 +13,8 @@ on PostgreSQL (row locks, WHERE re-checked after a wait in READ COMMITTED).
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,6 +84,35 @@ class CheckoutError(Exception):
     @property
     def status(self) -> int:
         return STATUS.get(self.code, 400)
+
+
+class AlreadyPlaced(Exception):
+    """The checkout form was sent before (``checkout_token``): ``order`` is the order it
+    placed then; nothing new is placed."""
+
+    def __init__(self, order: Order):
+        super().__init__(order.id)
+        self.order = order
+
+
+CHECKOUT_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_checkout_token() -> str:
+    """A random token for a form that places an order (see Order.checkout_token)."""
+    return secrets.token_urlsafe(24)
+
+
+def clean_checkout_token(raw) -> str | None:
+    """The form's token, or None when missing or not one we could have made."""
+    return raw if isinstance(raw, str) and CHECKOUT_TOKEN_RE.fullmatch(raw) else None
+
+
+def order_by_token(session: Session, buyer_id: int, token: str | None) -> Order | None:
+    if not token:
+        return None
+    return session.scalar(select(Order).where(Order.checkout_token == token,
+                                              Order.buyer_id == buyer_id))
 
 
 class TransitionError(ValueError):
@@ -201,7 +232,7 @@ def _reserve(session: Session, line: cart_service.CartLine) -> None:
 def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
              tz: str = "Europe/Paris", hold: timedelta | None = None,
              payment_method: PaymentMethod = PaymentMethod.CARD,
-             standing: bool = False) -> Order:
+             standing: bool = False, token: str | None = None) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
@@ -210,7 +241,13 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     stock and place until ``expires_at``: the slot's cut-off, or ``now + hold`` if
     sooner. ``standing``: the standing order job placing a template, which farms that
     serve standing orders first take before the slot's ``standing_placed_at``.
+    ``token``: the form's checkout token; AlreadyPlaced when it placed an order
+    before (and, sent twice at once, the second commit fails on the unique index:
+    the caller then looks the order up with ``order_by_token``).
     """
+    existing = order_by_token(session, buyer.id, token)
+    if existing is not None:
+        raise AlreadyPlaced(existing)
     try:
         payment_method = PaymentMethod(payment_method)
     except ValueError:
@@ -263,7 +300,8 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     expires_at = slot.cutoff_at if hold is None else min(slot.cutoff_at, now + hold)
     order = Order(buyer_id=buyer.id, pickup_slot_id=slot.id, status=OrderStatus.PENDING_PAYMENT,
                   currency=view.currency or CURRENCY, created_at=now, expires_at=expires_at,
-                  total_cents=0, vat_cents=0, payment_method=payment_method)
+                  total_cents=0, vat_cents=0, payment_method=payment_method,
+                  checkout_token=token)
     for group in view.groups:
         producer = session.get(Producer, group.producer_id)
         km = _food_km(producer, point)
