@@ -113,7 +113,7 @@ def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
     assert [(p.quantity, p.short, p.to_pick) for p in picked] == [(4, 1, 3)]
 
 
-@pytest.mark.parametrize("raw", ["-1", "5", "1.5", "deux", "１"])
+@pytest.mark.parametrize("raw", ["-1", "5", "1.5", "deux", "１", "9" * 5000])
 def test_parse_shorts_refuses_bad_quantities(app, db, market, raw):
     m = market
     order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4})
@@ -148,6 +148,14 @@ def test_move_orders_takes_all_places_or_none(app, db, market):
     orders = [place(db, b, m["slot"], {m["carrots"].id: 1}) for b in m["buyers"]]
     small = make_slot(db, m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
                       capacity=2)
+    # Ferme A does not come to the point on that day: its orders cannot go there.
+    with pytest.raises(fulfilment.FulfilmentError) as error:
+        fulfilment.move_orders(db.session, m["slot"], small, now=now())
+    with app.test_request_context():
+        assert str(error.value.message).startswith("Ferme A ne livre")
+    db.session.rollback()
+    assert db.session.get(PickupSlot, small.id).taken == 0
+    serve(db, m["farm"], small)
     with pytest.raises(fulfilment.FulfilmentError) as error:
         fulfilment.move_orders(db.session, m["slot"], small, now=now())
     with app.test_request_context():
@@ -250,10 +258,12 @@ def test_farm_marks_ready_with_missing_units(client, db, login, form_post, marke
     mailbox.clear()
     login(m["farm"].user)
     page = f"/farm/orders/slots/{m['slot'].id}"
-    bad = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",
-                    {f"short-{sub.lines[0].id}": "9"}, page=page)
-    assert bad.status_code == 400
-    assert "the missing quantity must be a whole number from 0 to 4" in bad.get_data(as_text=True)
+    for typed in ("9", "9" * 5000):  # 5000 digits: too long for int() (a 500 once)
+        bad = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",
+                        {f"short-{sub.lines[0].id}": typed}, page=page)
+        assert bad.status_code == 400
+        assert "the missing quantity must be a whole number from 0 to 4" in \
+            bad.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(OrderLine, sub.lines[0].id).quantity_short == 0
     ok = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",

@@ -165,7 +165,8 @@ def parse_shorts(sub: SubOrder, raw: dict[int, str]) -> dict[int, int]:
         if line is None:
             raise FulfilmentError(_("This line is not part of this order."))
         text = (text or "").strip() or "0"
-        if not (text.isascii() and text.isdigit()) or int(text) > line.quantity:
+        if not (text.isascii() and text.isdigit()) or len(text) > 9 or \
+                int(text) > line.quantity:
             raise FulfilmentError(_(
                 "%(item)s: the missing quantity must be a whole number from 0 to %(max)d.",
                 item=f"{line.product_name} ({line.variant_label})", max=line.quantity,
@@ -196,18 +197,28 @@ def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
     from flask_babel import lazy_gettext as _
 
     from marketplace.payments import services as payments
+    from marketplace.wholesale import invoices
 
     if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order can no longer be changed."))
+    now = now or sub.order.created_at
     for line in sub.lines:
         if line.id in shorts and shorts[line.id] != line.quantity_short:
+            lowered = shorts[line.id] < line.quantity_short
             line.quantity_short = shorts[line.id]
             try:
-                payments.refund_line_short(session, line, current_app.config,
-                                           now=now or sub.order.created_at)
+                payments.refund_line_short(session, line, current_app.config, now=now,
+                                           lowered=lowered)
             except payments.RefundError as exc:
                 raise FulfilmentError(exc.message) from None
     session.flush()
+    # A restaurant's invoice is corrected by a credit note for the short units (and an
+    # invoice it already paid by card is refunded that much; a card order's lines
+    # were refunded just above).
+    note = invoices.credit_shorts(session, sub, now=now)
+    if note is not None:
+        payments.refund_credit_note(session, note, current_app.config, now=now,
+                                    order_payment=False)
 
 
 def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
@@ -267,6 +278,7 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
     from flask import current_app
 
     from marketplace.payments import services as payments
+    from marketplace.wholesale import invoices
 
     if not order.is_paid and order.payment_method != PaymentMethod.INVOICE:
         # (An order on invoice is handed over unpaid: the farms' invoices are due later.)
@@ -278,8 +290,10 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
         order.paid_at = now
     if order.payment_method == PaymentMethod.AT_PICKUP:
         # Paid at the counter: the farms' sales (what they supplied) and the commission
-        # they owe go in the ledger once (an undo and a second check-off add nothing).
+        # they owe go in the ledger once (an undo and a second check-off add nothing);
+        # a restaurant's invoices are paid.
         payments.record_sales(session, order, current_app.config, now=now, supplied=True)
+        invoices.set_paid_at_counter(session, order, paid_at=order.paid_at)
     for sub in order.active_sub_orders:
         if sub.status != OrderStatus.COLLECTED:
             transition(sub, OrderStatus.COLLECTED, actor)
@@ -300,8 +314,11 @@ def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST)
         sub.collected_at = None
     transition(order, OrderStatus.READY, actor)
     if order.payment_method == PaymentMethod.AT_PICKUP and order.paid_with is not None:
+        from marketplace.wholesale import invoices
+
         order.paid_with = None
         order.paid_at = None
+        invoices.set_paid_at_counter(session, order, paid_at=None)
     session.flush()
     return order
 
@@ -331,6 +348,15 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     orders = active_orders_of_slot(session, from_slot.id)
     if not orders:
         return 0
+    away = _farms_not_serving(session, orders, to_slot)
+    if away:
+        from flask_babel import lazy_ngettext
+
+        raise FulfilmentError(lazy_ngettext(
+            "%(farms)s does not deliver to this point on the date chosen: choose a date "
+            "it serves, or cancel the orders.",
+            "%(farms)s do not deliver to this point on the date chosen: choose a date "
+            "they serve, or cancel the orders.", len(away), farms=", ".join(sorted(away))))
     count = len(orders)
     table = PickupSlot.__table__
     taken = session.execute(
@@ -360,6 +386,19 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     session.expire(from_slot, ["taken"])
     session.expire(to_slot, ["taken"])
     return count
+
+
+def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) -> set[str]:
+    """Names of the farms in ``orders`` whose rounds do not bring them to ``slot``."""
+    from flask import current_app
+
+    from marketplace.producers.models import Producer
+    from marketplace.producers.rounds import can_serve
+
+    farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
+    tz = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    return {farm.name for farm in session.scalars(select(Producer).where(
+        Producer.id.in_(farm_ids))) if not can_serve(farm, slot, tz=tz)}
 
 
 def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,

@@ -428,6 +428,7 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
     from marketplace.extensions import db
     from marketplace.notifications import orders as notify
     from marketplace.payments import services as payments
+    from marketplace.wholesale import invoices
 
     session = session or db.session
     actor = Actor(actor)
@@ -437,10 +438,15 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
         raise TransitionError("past the cut-off")
     if not _cancel_once(session, order, [order.status]):
         raise TransitionError("the order changed meanwhile")
+    config = config or current_app.config
     left = payments.refundable_cents(session, order)
     if left > 0:
-        payments.request_refund(session, order, left, config or current_app.config,
+        payments.request_refund(session, order, left, config,
                                 reason=str(reason or "cancelled")[:255], now=now)
+    # A restaurant's invoices are credited in full (and an invoice it already paid by
+    # card is refunded; a card order was refunded just above).
+    for note in invoices.credit_cancelled(session, order, now=now):
+        payments.refund_credit_note(session, note, config, now=now, order_payment=False)
     notify.order_cancelled(session, order, reason=reason)
     return order
 

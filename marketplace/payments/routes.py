@@ -207,9 +207,10 @@ def _own_invoice_or_404(invoice_id: int):
 def _invoice_refusal(invoice, exc: services.InvoicePaymentError):
     from marketplace.wholesale.invoice_routes import restaurant_page
 
-    message = (_("This invoice is already paid: no card payment can be made.")
-               if exc.code == services.ALREADY_PAID
-               else _("Nothing is due on this invoice."))
+    message = {
+        services.ALREADY_PAID: _("This invoice is already paid: no card payment can be made."),
+        services.AT_PICKUP: _("This order is paid at pickup: pay it there."),
+    }.get(exc.code) or _("Nothing is due on this invoice.")
     return restaurant_page(invoice, error=message), 409
 
 

@@ -273,6 +273,7 @@ class InvoicePaymentError(ValueError):
 ALREADY_PAID = "already_paid"
 NOTHING_DUE = "nothing_due"
 NOT_AN_INVOICE = "not_an_invoice"
+AT_PICKUP = "at_pickup"
 
 
 def invoice_payment_of(session: Session, invoice) -> InvoicePayment | None:
@@ -301,6 +302,9 @@ def check_invoice_payable(session: Session, invoice) -> int:
         raise InvoicePaymentError(NOT_AN_INVOICE)
     if invoice.paid_at is not None:
         raise InvoicePaymentError(ALREADY_PAID)
+    if invoice.payment_method == PaymentMethod.AT_PICKUP.value:
+        # Paid at the counter, to the host: a card payment too would be paid twice.
+        raise InvoicePaymentError(AT_PICKUP)
     due = invoice_due_cents(session, invoice)
     if due <= 0:
         raise InvoicePaymentError(NOTHING_DUE)
@@ -598,38 +602,57 @@ def _refund_failed(session: Session, refund: Refund) -> None:
     _reverse_refund_entries(session, refund, now=utcnow())
 
 
-def refund_credit_note(session: Session, note, config: Mapping, *,
-                       now: datetime) -> Refund | None:
-    """A credit note on an invoice the restaurant paid by card gives the money back:
-    its amount, at most what is left of that card payment, refunded on the invoice's
-    own intent (sent after the commit, like every refund), with the farm's ledger
-    lines. None when the invoice was not paid by card (the credit note then lowers
-    what is due, or the farm repays by transfer). No other refund path touches an
-    invoice's card payment, so nothing is given back twice."""
+def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime,
+                       order_payment: bool = True) -> list[Refund]:
+    """A credit note on an invoice the restaurant paid gives the money back, at most
+    what is left of that payment (sent after the commit, like every refund), with the
+    farm's ledger lines:
+    - an invoice paid by card (its own intent): the note's amount on that intent;
+    - an order paid by card at checkout (``order_payment``): each credited line on the
+      order's intent, as a refund of that order line, so that marking the same units
+      short later refunds nothing more (refund_line_short counts the line's refunds).
+      The automatic credit notes (short units, a cancelled order) pass False: the
+      order's own refund was made already.
+    Nothing when the invoice is not paid (the note lowers what is due) or was paid
+    another way (the farm repays by transfer)."""
     from marketplace.wholesale.invoice_models import Invoice
 
     invoice = session.get(Invoice, note.credits_invoice_id)
-    payment = invoice_payment_of(session, invoice) if invoice is not None else None
-    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
-        return None
-    session.execute(select(InvoicePayment.id).where(InvoicePayment.id == payment.id)
-                    .with_for_update())
-    refunded = int(session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_cents), 0))
-        .where(Refund.invoice_payment_id == payment.id, Refund.status != RefundStatus.FAILED)
-    ))
-    amount = min(note.total_cents, payment.amount_cents - refunded)
-    if amount <= 0:
-        return None
+    if invoice is None:
+        return []
     sub = session.get(SubOrder, invoice.sub_order_id)
-    refund = Refund(order_id=invoice.order_id, sub_order_id=sub.id,
-                    invoice_payment_id=payment.id, amount_cents=amount,
-                    currency=payment.currency, reason=f"credit note {note.display_number}",
-                    created_at=now)
-    session.add(refund)
-    session.flush()
-    _refund_entries(session, refund, [(sub, amount)], config, now=now)
-    return refund
+    reason = f"credit note {note.display_number}"
+    payment = invoice_payment_of(session, invoice)
+    if payment is not None and payment.status == PaymentStatus.SUCCEEDED:
+        session.execute(select(InvoicePayment.id).where(InvoicePayment.id == payment.id)
+                        .with_for_update())
+        refunded = int(session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_cents), 0))
+            .where(Refund.invoice_payment_id == payment.id,
+                   Refund.status != RefundStatus.FAILED)
+        ))
+        amount = min(note.total_cents, payment.amount_cents - refunded)
+        if amount <= 0:
+            return []
+        refund = Refund(order_id=invoice.order_id, sub_order_id=sub.id,
+                        invoice_payment_id=payment.id, amount_cents=amount,
+                        currency=payment.currency, reason=reason, created_at=now)
+        session.add(refund)
+        session.flush()
+        _refund_entries(session, refund, [(sub, amount)], config, now=now)
+        return [refund]
+    order = session.get(Order, invoice.order_id)
+    if not order_payment or order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return []
+    refunds = []
+    for line in note.lines:
+        amount = min(line.total_cents, refundable_cents(session, order))
+        if amount <= 0:
+            break
+        order_line = session.get(OrderLine, line.order_line_id) if line.order_line_id else None
+        refunds.append(request_refund(session, order, amount, config, reason=reason, now=now,
+                                      sub_order=sub, line=order_line))
+    return refunds
 
 
 def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
@@ -647,10 +670,10 @@ def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
 
 
 def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
-                      now: datetime) -> Refund | None:
+                      now: datetime, lowered: bool = False) -> Refund | None:
     """A card-paid line marked short: refund the units not supplied (what is not yet
-    refunded for that line). RefundError when fewer units are now short than were
-    already refunded."""
+    refunded for that line, by an earlier short or a credit note). RefundError when
+    the short units were ``lowered`` below what was already refunded."""
     from flask_babel import lazy_gettext as _
 
     order = line.sub_order.order
@@ -662,10 +685,10 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
         select(func.coalesce(func.sum(Refund.amount_cents), 0))
         .where(Refund.order_line_id == line.id, Refund.status != RefundStatus.FAILED)
     ))
-    if due < done:
+    if due < done and lowered:
         raise RefundError(_("%(item)s: the missing units were already refunded to the buyer.",
                             item=line.product_name))
-    if due == done:
+    if due <= done:
         return None
     return request_refund(session, order, due - done, config, reason="short",
                           now=now, sub_order=line.sub_order, line=line)

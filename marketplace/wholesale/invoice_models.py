@@ -158,6 +158,11 @@ class InvoiceLine(db.Model):
     credits_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("invoice_lines.id"), index=True
     )
+    # An invoice's line: the order line it bills (a credit note's line: the same as
+    # the line it credits), so that a short or cancelled line is credited on its own.
+    order_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="SET NULL"), index=True
+    )
     description: Mapped[str] = mapped_column(String(255))
     quantity: Mapped[int]
     unit_price_cents: Mapped[int]  # VAT included, as ordered

@@ -217,8 +217,8 @@ def issue_credit_note(invoice_id: int):
         note = invoices.credit_note(db.session, invoice, now=utcnow(),
                                     quantities=_quantities(invoice),
                                     reason=(form.reason.data or "").strip())
-        refund = payments.refund_credit_note(db.session, note, current_app.config,
-                                             now=utcnow())
+        refunds = payments.refund_credit_note(db.session, note, current_app.config,
+                                              now=utcnow())
         db.session.commit()
     except invoices.InvoiceError as exc:
         db.session.rollback()
@@ -229,8 +229,8 @@ def issue_credit_note(invoice_id: int):
         return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,
                      credited=invoices.credited_by_line(db.session, invoice), error=message), 400
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
-    if refund is not None:
-        amount = format_currency(refund.amount_cents / 100, refund.currency)
+    if refunds:
+        amount = format_currency(sum(r.amount_cents for r in refunds) / 100, note.currency)
         send_refunds_after_commit()
         flash(_("The restaurant paid this invoice by card: %(amount)s goes back to its card.",
                 amount=amount), "success")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -177,7 +178,7 @@ def issue_invoice(session: Session, sub: SubOrder, *, now: datetime,
     )
     for position, line in enumerate(sub.lines):
         invoice.lines.append(InvoiceLine(
-            position=position,
+            position=position, order_line_id=line.id,
             description=f"{line.product_name} ({line.variant_label})",
             quantity=line.quantity, unit_price_cents=line.unit_price_cents,
             vat_rate_bp=line.vat_rate_bp, vat_cents=line.vat_cents,
@@ -258,7 +259,8 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
             total = line.unit_price_cents * wanted
             vat = vat_included(total, line.vat_rate_bp)
         note.lines.append(InvoiceLine(
-            position=line.position, credits_line_id=line.id, description=line.description,
+            position=line.position, credits_line_id=line.id, order_line_id=line.order_line_id,
+            description=line.description,
             quantity=wanted, unit_price_cents=line.unit_price_cents,
             vat_rate_bp=line.vat_rate_bp, vat_cents=vat, total_cents=total,
         ))
@@ -270,6 +272,76 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
     session.add(note)
     session.flush()
     return note
+
+
+def _document_text(message) -> str:
+    """A reason written into a document: in the site's language (French), whoever
+    made the change."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")):
+        return str(message)
+
+
+def invoice_of_sub_order(session: Session, sub: SubOrder) -> Invoice | None:
+    return session.scalar(select(Invoice).where(Invoice.sub_order_id == sub.id,
+                                                Invoice.kind == InvoiceKind.INVOICE))
+
+
+def credit_shorts(session: Session, sub: SubOrder, *, now: datetime) -> Invoice | None:
+    """After the farm marks units short on an invoiced sub-order: a credit note for the
+    short units not yet credited (by an earlier short or by the farm's own credit
+    note), so that the invoice less its credit notes is what the farm supplies. None
+    when the sub-order has no invoice or nothing more to credit. Lowering the short
+    units after they were credited credits nothing back: a credit note is final."""
+    invoice = invoice_of_sub_order(session, sub)
+    if invoice is None:
+        return None
+    done = credited_by_line(session, invoice)
+    by_order_line = {line.order_line_id: line for line in invoice.lines}
+    quantities = {}
+    for order_line in sub.lines:
+        line = by_order_line.get(order_line.id)
+        if line is None:
+            continue
+        more = order_line.quantity_short - done.get(line.id, (0, 0, 0))[0]
+        if more > 0:
+            quantities[line.id] = more
+    if not quantities:
+        return None
+    return credit_note(session, invoice, now=now, quantities=quantities,
+                       reason=_document_text(_("Units the farm could not supply.")))
+
+
+def credit_cancelled(session: Session, order: Order, *, now: datetime) -> list[Invoice]:
+    """A cancelled order's invoices are credited in full (what is not credited yet)."""
+    notes = []
+    for invoice in session.scalars(select(Invoice).where(
+            Invoice.order_id == order.id, Invoice.kind == InvoiceKind.INVOICE)
+            .order_by(Invoice.producer_id, Invoice.id)):
+        try:
+            notes.append(credit_note(session, invoice, now=now,
+                                     reason=_document_text(_("Order cancelled."))))
+        except InvoiceError as exc:
+            if exc.code != NOTHING_TO_CREDIT:
+                raise
+    return notes
+
+
+def set_paid_at_counter(session: Session, order: Order, *, paid_at: datetime | None) -> int:
+    """An order paid at pickup: the host took the money (``paid_at``), so its invoices
+    are paid; or the check-off is undone (None), so they are due again."""
+    table = Invoice.__table__
+    paid_then = table.c.paid_at.is_(None) if paid_at is not None else \
+        table.c.paid_at.is_not(None)
+    return session.execute(
+        update(table).where(table.c.order_id == order.id,
+                            table.c.kind == InvoiceKind.INVOICE.value,
+                            table.c.payment_method == PaymentMethod.AT_PICKUP.value,
+                            paid_then)
+        .values(paid_at=paid_at)
+    ).rowcount
 
 
 # Payment ---------------------------------------------------------------------------------
