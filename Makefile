@@ -45,7 +45,8 @@ demo: gazetteer
 # The server, with the scheduled jobs (expiry of unpaid orders, reminders, e-mail
 # retries, slot generation: `flask jobs run`) beside it for as long as it runs.
 run: demo mail-sink stripe-local
-	@export MAIL_SERVER=127.0.0.1 MAIL_PORT=$(MAIL_SINK_PORT); \
+	@export MAIL_SERVER=127.0.0.1 MAIL_PORT=$(MAIL_SINK_PORT) \
+		PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)}; \
 	if [ -z "$$STRIPE_SECRET_KEY" ]; then set -a; . instance/stripe.env; set +a; fi; \
 	$(BIN)/flask jobs run >> instance/jobs.log 2>&1 & jobs_pid=$$!; \
 	trap 'kill $$jobs_pid 2>/dev/null' EXIT INT TERM; \
