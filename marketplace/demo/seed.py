@@ -26,6 +26,12 @@ from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.models import CURRENCY, utcnow
 from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Label, Producer, producer_labels
+from marketplace.wholesale.services import (
+    LA_POSTE_SIREN,
+    valid_siren,
+    valid_siret,
+    vat_number_for,
+)
 
 from . import france
 from .products import FARM_KINDS, POOLS, QUALIFIERS, Template
@@ -287,6 +293,36 @@ def _radius_reaching_vannes(rng: random.Random, lat: float, lon: float) -> int:
     return int(min(50, max(15, 5 * math.ceil(reach / 5))))
 
 
+# Business identifiers ------------------------------------------------------------------
+
+# First 8 digits of SIRENs no demo farm gets: the demo restaurants' (_demo_restaurants)
+# and La Poste's, whose establishments follow a check rule of their own.
+_TAKEN_SIREN_BODIES = frozenset({"73282932", "80295478", LA_POSTE_SIREN[:8]})
+
+
+def _check_digit(prefix: str, valid: Callable[[str], bool]) -> str:
+    """The digit that makes ``prefix + digit`` pass ``valid``: a Luhn check, which
+    exactly one digit passes."""
+    return next(d for d in "0123456789" if valid(prefix + d))
+
+
+def business_ids(seed: int, count: int) -> list[tuple[str, str]]:
+    """``count`` distinct (SIRET, intra-EU VAT number) pairs, the same for the same seed,
+    that pass the app's own checks (wholesale.services): a SIREN of 8 random digits and
+    its Luhn key, the head office's NIC 0001 and the SIRET's key; the VAT number of that
+    SIREN, key (12 + 3 * (SIREN % 97)) % 97. A generator of its own, so that the rest
+    of the demo is the same as without identifiers."""
+    rng = random.Random(f"business-ids-{seed}")
+    bodies = [str(n) for n in rng.sample(range(10_000_000, 100_000_000),
+                                         count + len(_TAKEN_SIREN_BODIES))]
+    ids = []
+    for body in [b for b in bodies if b not in _TAKEN_SIREN_BODIES][:count]:
+        siren = body + _check_digit(body, valid_siren)
+        siret = siren + "0001" + _check_digit(siren + "0001", valid_siret)
+        ids.append((siret, vat_number_for(siren)))
+    return ids
+
+
 # Demo size ---------------------------------------------------------------------------
 
 def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
@@ -309,7 +345,8 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
     users += len(user_ids)
 
     producer_rows = []
-    for user_id, (farm, _) in zip(user_ids, farms, strict=True):
+    for user_id, (farm, _), (siret, vat) in zip(user_ids, farms, business_ids(seed, len(farms)),
+                                                strict=True):
         commune = COMMUNES[farm.commune]
         lat, lon = _jitter(rng, commune.latitude, commune.longitude, JITTER_KM)
         producer_rows.append({
@@ -319,6 +356,8 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
             "commune": commune.name,
             "postcode": commune.postcode,
             "address": farm.address,
+            "siret": siret,
+            "vat_number": vat,
             "latitude": lat,
             "longitude": lon,
             "delivery_radius_km": _radius_reaching_vannes(rng, lat, lon),
@@ -628,6 +667,7 @@ def seed_large(session, *, hash_method: str, producers: int, products: int,
 
     first_email = last_email = ""
     farm_kinds: list[tuple[int, str]] = []
+    identifiers = business_ids(seed, producers)
     for start in range(0, producers, batch_size):
         numbers = range(start + 1, min(producers, start + batch_size) + 1)
         batch_kinds = rng.choices(kinds, weights, k=len(numbers))
@@ -642,7 +682,9 @@ def seed_large(session, *, hash_method: str, producers: int, products: int,
         ])
         users += len(user_ids)
         rows = []
-        for user_id, kind in zip(user_ids, batch_kinds, strict=True):
+        for user_id, kind, (siret, vat) in zip(user_ids, batch_kinds,
+                                               identifiers[start:start + len(numbers)],
+                                               strict=True):
             lat, lon = _mainland_point(rng)
             town, postcode = _nearest_town(lat, lon)
             place = rng.choice(_PLACES)
@@ -653,6 +695,8 @@ def seed_large(session, *, hash_method: str, producers: int, products: int,
                 "commune": f"Environs de {town}",
                 "postcode": postcode,
                 "address": f"Lieu-dit {place[0].upper()}{place[1:]}",
+                "siret": siret,
+                "vat_number": vat,
                 "latitude": lat,
                 "longitude": lon,
                 "delivery_radius_km": rng.randrange(15, 51, 5),

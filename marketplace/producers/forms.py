@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from marketplace.forms import EuroField, check_photo_size, photo_field
+from marketplace.models import MoneyError, parse_euros
 
 
 class CoordinateField(DecimalField):
@@ -29,6 +30,21 @@ class CoordinateField(DecimalField):
 class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+
+class MinimumAmountField(EuroField):
+    """An amount in euros where 0 means "none": EuroField's own refusal speaks of a
+    price above zero, wrong for a minimum that may be 0."""
+
+    def pre_validate(self, form):
+        if isinstance(self.data, str) and self.data.strip():
+            try:
+                negative = parse_euros(self.data) < 0
+            except MoneyError:
+                negative = False  # EuroField says how to write an amount
+            if negative:
+                raise ValidationError(_l("Enter an amount of 0 or more (0: no minimum)."))
+        super().pre_validate(form)
 
 
 def _length(max_len):
@@ -74,7 +90,7 @@ class FarmProfileForm(FlaskForm):
             NumberRange(min=1, max=300, message=_l("Between %(min)s and %(max)s km.")),
         ],
     )
-    wholesale_minimum_cents = EuroField(
+    wholesale_minimum_cents = MinimumAmountField(
         _l("Minimum wholesale order (€)"),
         validators=[Optional()],
         min_cents=0,

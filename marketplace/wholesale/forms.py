@@ -23,6 +23,10 @@ from marketplace.forms import EuroField
 from marketplace.pickup.forms import WallClockField, weekday_names
 from marketplace.producers.forms import MultiCheckboxField
 from marketplace.wholesale import services
+from marketplace.wholesale.models import (
+    LEGAL_MAX_PAYMENT_TERMS_DAYS,
+    PERISHABLE_MAX_PAYMENT_TERMS_DAYS,
+)
 
 MAX_CASE_SIZE = 999  # a cart line holds at most 999 units
 
@@ -79,6 +83,21 @@ class RestaurantProfileForm(FlaskForm):
         siret = services.normalize_digits(self.siret.data)
         if len(siret) == 14 and vat[4:] != siret[:9]:
             raise ValidationError(_l("The VAT number must end with the SIREN of your SIRET."))
+
+
+class PaymentTermsForm(FlaskForm):
+    """Days an admin gives a restaurant to pay its invoices; empty withdraws them."""
+
+    days = IntegerField(
+        _l("Payment terms (days)"),
+        validators=[Optional(), NumberRange(min=1, max=LEGAL_MAX_PAYMENT_TERMS_DAYS)],
+        description=_l(
+            "At most %(max)d days after the invoice date (Code de commerce, L441-10); for "
+            "perishable food (vegetables, fruit, meat, dairy...), at most %(perishable)d "
+            "days (L441-11).",
+            max=LEGAL_MAX_PAYMENT_TERMS_DAYS, perishable=PERISHABLE_MAX_PAYMENT_TERMS_DAYS),
+    )
+    submit = SubmitField(_l("Save"))
 
 
 SALE_MODE_LABELS = {

@@ -21,8 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, SubmitField
-from wtforms.validators import NumberRange, Optional
+from wtforms import StringField, SubmitField
 
 from marketplace.accounts.decorators import admin_required, producer_required, role_required
 from marketplace.accounts.models import Role, User
@@ -35,8 +34,9 @@ from marketplace.pickup.forms import ConfirmForm
 from marketplace.producers.routes import current_farm
 
 from . import invoice_pdf, invoices
+from .forms import PaymentTermsForm
 from .invoice_models import Invoice
-from .models import MAX_PAYMENT_TERMS_DAYS
+from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS
 
 bp = Blueprint("invoices", __name__)
 log = logging.getLogger(__name__)
@@ -47,12 +47,6 @@ restaurant_required = role_required(Role.RESTAURANT)
 class CreditNoteForm(FlaskForm):
     reason = StringField(_l("Reason"))
     submit = SubmitField(_l("Issue the credit note"))
-
-
-class TermsForm(FlaskForm):
-    days = IntegerField(_l("Payment terms (days)"), validators=[
-        Optional(), NumberRange(min=1, max=MAX_PAYMENT_TERMS_DAYS)])
-    submit = SubmitField(_l("Save"))
 
 
 def _pdf_response(invoice: Invoice):
@@ -67,6 +61,7 @@ def _pdf_response(invoice: Invoice):
 def _page(invoice: Invoice, **extra):
     return render_template(
         "invoices/invoice.html", invoice=invoice,
+        delivery_at=invoice_pdf.delivery_date(db.session, invoice),
         credit_notes=invoices.credit_notes_of(db.session, invoice),
         balance=invoices.balance_cents(db.session, invoice),
         card_payment=None if invoice.is_credit_note
@@ -249,7 +244,7 @@ def admin_overdue():
 @bp.route("/admin/invoices/terms", methods=["GET", "POST"])
 @admin_required
 def admin_terms():
-    form = TermsForm()
+    form = PaymentTermsForm()
     error_user = None
     if request.method == "POST":
         raw_id = (request.form.get("user_id") or "").strip()
@@ -273,4 +268,4 @@ def admin_terms():
     status = 400 if error_user else 200
     return render_template("invoices/terms.html", form=form, error_user=error_user,
                            restaurants=invoices.restaurants_with_terms(db.session),
-                           max_days=MAX_PAYMENT_TERMS_DAYS), status
+                           max_days=LEGAL_MAX_PAYMENT_TERMS_DAYS), status

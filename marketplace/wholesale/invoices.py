@@ -33,7 +33,7 @@ from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrde
 from marketplace.producers.models import Producer
 
 from .invoice_models import Invoice, InvoiceCounter, InvoiceKind, InvoiceLine
-from .models import MAX_PAYMENT_TERMS_DAYS, RestaurantProfile
+from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS, RestaurantProfile
 
 
 class InvoiceError(ValueError):
@@ -78,7 +78,7 @@ def set_payment_terms(session: Session, user: User, days: int | None):
     """Grant (days) or withdraw (None) payment terms to an approved restaurant."""
     if user is None or user.role != Role.RESTAURANT or not user.is_approved:
         raise InvoiceError(NOT_A_RESTAURANT)
-    if days is not None and not 1 <= days <= MAX_PAYMENT_TERMS_DAYS:
+    if days is not None and not 1 <= days <= LEGAL_MAX_PAYMENT_TERMS_DAYS:
         raise InvoiceError(BAD_TERMS)
     profile = restaurant_profile(session, user.id)
     if profile is None:

@@ -15,7 +15,14 @@ from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.models import TimestampMixin
 
-MAX_PAYMENT_TERMS_DAYS = 90
+MAX_PAYMENT_TERMS_DAYS = 90  # what the database holds (restaurants granted more before)
+# Code de commerce: an invoice between professionals is due at most 60 days after its
+# date (L441-10), and for perishable food at most 30 days after the end of the ten days
+# in which it was delivered (L441-11). Terms run from the invoice's date here, which
+# is never after the delivery, so 30 days keeps a farm selling perishable food within
+# the law. What an admin may grant now is the legal bound.
+LEGAL_MAX_PAYMENT_TERMS_DAYS = 60
+PERISHABLE_MAX_PAYMENT_TERMS_DAYS = 30
 
 
 class RestaurantProfile(TimestampMixin, db.Model):
