@@ -10,10 +10,12 @@ from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
 from marketplace.extensions import babel, csrf, db, login_manager, migrate
+from marketplace.models import MAX_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_extensions(app)
     register_request_hooks(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -125,6 +128,19 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+class IdConverter(IntegerConverter):
+    """Flask's ``int``, bounded by the largest key the databases store: a larger id in
+    a URL matches no route (404) instead of failing in the database driver (500)."""
+
+    def __init__(self, map, *args, max: int | None = MAX_ID, **kwargs):
+        super().__init__(map, *args, max=max, **kwargs)
+
+
+def register_url_converters(app: Flask) -> None:
+    # Before the blueprints: their rules take the converter when they are added.
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

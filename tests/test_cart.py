@@ -54,6 +54,8 @@ def test_vat_included_rounds_half_up_per_line():
 def test_quantity_parsing():
     assert cart_service.parse_quantity("3") == 3
     assert cart_service.parse_quantity(" 12 ") == 12
+    assert cart_service.parse_quantity("0" * 5000 + "7") == 7  # int() of 5001 digits: 500
+    assert cart_service.parse_quantity("+007") == 7
     for raw, code in [
         ("0", cart_service.QUANTITY_TOO_SMALL),
         ("-2", cart_service.QUANTITY_TOO_SMALL),
@@ -65,6 +67,9 @@ def test_quantity_parsing():
         ("٣", cart_service.BAD_QUANTITY),
         ("1000", cart_service.QUANTITY_TOO_LARGE),
         ("9" * 5000, cart_service.QUANTITY_TOO_LARGE),
+        ("0" * 5000 + "1000", cart_service.QUANTITY_TOO_LARGE),
+        ("-" + "0" * 5000 + "3", cart_service.QUANTITY_TOO_SMALL),
+        ("0" * 5000, cart_service.QUANTITY_TOO_SMALL),
     ]:
         with pytest.raises(cart_service.CartError) as err:
             cart_service.parse_quantity(raw)

@@ -18,7 +18,7 @@ from werkzeug.test import encode_multipart
 from marketplace.accounts.models import Role
 from marketplace.catalogue.models import SaleMode, Variant
 from marketplace.orders.models import Order, OrderLine, OrderStatus
-from marketplace.wholesale import csv_order
+from marketplace.wholesale import csv_order, quick_routes
 from marketplace.wholesale.models import WholesaleTier
 from tests import factories
 from tests.conftest import csrf_token
@@ -177,6 +177,49 @@ def test_empty_and_zero_quantities_are_skipped(client, db, login, upload, shop):
     assert db.session.scalar(select(func.count(OrderLine.id))) == 1
 
 
+def test_leading_zeros_are_read(client, db, login, upload, shop):
+    s = shop
+    login(s["restaurant"])
+    response = upload(order_csv([[s["leeks"].id, "0" * 5000 + "3"], [s["crate"].id, "0" * 5000],
+                                 [s["formula"].id, "007"]]))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    order = db.session.scalar(select(Order))
+    assert sorted((line.variant_id, line.quantity) for line in order.lines) == sorted(
+        [(s["leeks"].id, 3), (s["formula"].id, 7)])
+
+
+def test_the_template_shows_what_the_restaurant_pays(client, db, login, upload, shop):
+    """unit_price: the price of one unit in an order of one case, as the cart charges it."""
+    s = shop
+    db.session.add(WholesaleTier(variant_id=s["crate"].id, min_quantity=2,
+                                 unit_price_cents=1200))
+    db.session.commit()
+    login(s["restaurant"])
+    response = client.get(template_url(s["slot"]))
+    rows = {row["product"]: row
+            for row in csv.DictReader(io.StringIO(response.data.decode("utf-8-sig")))}
+    assert (rows["Pommes"]["case_size"], rows["Pommes"]["unit_price"]) == ("2", "12.00")
+    assert rows["Pommes"]["tier_prices"] == "2+: 12.00"
+    assert (rows["Poireaux"]["case_size"], rows["Poireaux"]["unit_price"]) == ("1", "2.80")
+    assert upload(order_csv([[s["crate"].id, "2"]])).status_code == 303
+    assert db.session.scalar(select(OrderLine.unit_price_cents)) == 1200
+
+
+def test_more_items_than_the_grid_shows_are_all_in_the_file(client, db, login, upload, shop,
+                                                             monkeypatch):
+    """The grid's cap is for the page: the file lists, and the upload takes, every item."""
+    s = shop
+    monkeypatch.setattr(quick_routes, "MAX_GRID_LINES", 1)
+    login(s["restaurant"])
+    response = client.get(template_url(s["slot"]))
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert {row["product"] for row in rows} == {"Poireaux", "Pommes", "'=SUM(A1)"}
+    response = upload(order_csv([[s["leeks"].id, "1"], [s["crate"].id, "2"],
+                                 [s["formula"].id, "1"]]))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    assert db.session.scalar(select(func.count(OrderLine.id))) == 3
+
+
 def test_card_payment_goes_to_the_payment_page(client, db, login, upload, shop):
     login(shop["restaurant"])
     response = upload(order_csv([[shop["leeks"].id, "2"]]), payment_method="card")
@@ -226,6 +269,10 @@ BAD_FILES = {
                   "At most 999 units on one line"),
     "huge": (lambda s: order_csv([[s["leeks"].id, "9" * 40]]), "2", "quantity",
              "At most 999 units on one line"),
+    "huge after zeros": (lambda s: order_csv([[s["leeks"].id, "0" * 5000 + "1000"]]), "2",
+                         "quantity", "At most 999 units on one line"),
+    "huge variant id": (lambda s: order_csv([["9" * 5000, "1"]]), "2", "variant_id",
+                        "The variant_id is not a number"),
     "not whole cases": (lambda s: order_csv([[s["leeks"].id, "1"], [s["crate"].id, "3"]]),
                         "3", "quantity", "Sold by the case of 2: order 2, 4, 6"),
     "same variant twice": (lambda s: order_csv([[s["leeks"].id, "1"], [s["leeks"].id, "2"]]),
@@ -398,3 +445,21 @@ def test_only_approved_restaurants_may_upload(client, db, login, shop, path):
     login(factories.user(Role.HOUSEHOLD))
     assert client.get(url).status_code == 403  # as the quick-order grid: not a restaurant
 
+
+
+def test_the_same_upload_sent_twice_places_one_order(client, db, login, shop):
+    from tests.conftest import CSRF_RE
+    from tests.test_checkout_web import TOKEN_RE
+
+    s = shop
+    login(s["restaurant"])
+    page = client.get(page_url(s["slot"])).get_data(as_text=True)
+    tokens = {"csrf_token": CSRF_RE.search(page).group(1),
+              "checkout_token": TOKEN_RE.search(page).group(1)}
+    content = order_csv([(s["leeks"].id, 10)]).encode()
+    answers = [client.post(page_url(s["slot"]), content_type="multipart/form-data", data={
+        **tokens, "slot_id": str(s["slot"].id), "payment_method": "at_pickup",
+        "file": (io.BytesIO(content), "commande.csv")}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert answers[0].location == answers[1].location
+    assert order_count(db) == 1

@@ -13,6 +13,8 @@ from marketplace.pickup import services
 from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
 from marketplace.producers import rounds
 from tests import factories
+from tests.test_checkout_services import serve
+from tests.test_fulfilment import place
 from tests.test_pickup_services import RENNES, make_point, make_slot
 
 
@@ -86,6 +88,9 @@ def test_host_adds_and_removes_a_schedule(client, host, form_post, db):
         ({"weekday": "9"}, "Please choose a day."),
         ({"weekday": "x"}, "Please choose a day."),
         ({"capacity": ""}, "Please enter how many orders a slot takes."),
+        ({"capacity": "9" * 5000}, "Not a valid integer value."),
+        ({"cutoff_hours": "9" * 5000}, "Not a valid integer value."),
+        ({"weekday": "9" * 5000}, "Please choose a day."),
     ],
 )
 def test_bad_schedule_input_is_refused(client, host, form_post, db, overrides, message):
@@ -145,6 +150,29 @@ def test_host_sees_and_closes_a_date(client, host, form_post, db):
     assert slot.status == SlotStatus.CLOSED
     assert slot.closed_reason == "Jour férié"
     assert "Jour férié" in client.get(url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("then", [
+    "move:9999999999999999999", "move:" + "9" * 35, "move:0", "move:abc", "move:", "",
+    "anything"])
+def test_closing_a_date_with_orders_to_an_unknown_date_is_400(client, host, form_post, db,
+                                                             then):
+    point = make_point(host=host)
+    slot = make_slot(db, point)
+    theirs = make_slot(db, make_point("Autre", host=factories.user(Role.HOST)))
+    farm = factories.producer()
+    carrots = factories.product(farm, variants=(("1 kg", 350, 10),)).variants[0]
+    serve(db, farm, slot)
+    place(db, factories.user(), slot, {carrots.id: 1})
+    url = f"/pickup/points/{point.id}"
+    for value in (then, f"move:{theirs.id}"):
+        response = form_post(f"{url}/slots/{slot.id}/close", {"reason": "Férié", "then": value},
+                             page=url)
+        assert response.status_code == 400
+        assert "This date has 1 order: choose a date to move it to" in response.get_data(
+            as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, slot.id).status == SlotStatus.OPEN
 
 
 def test_host_generates_dates(client, host, form_post, db):
@@ -215,8 +243,12 @@ def test_tampered_round_outside_radius_is_400(client, farm, form_post, db):
     response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{far.id}:3"]})
     assert response.status_code == 400
     assert "outside your delivery radius" in response.get_data(as_text=True)
-    for bad in ("abc", f"{near.id}:7", f"{near.id}"):
-        assert form_post("/farm/rounds", {"round": [bad]}).status_code == 400
+    for bad in ("abc", f"{near.id}:7", f"{near.id}", f"{'9' * 5000}:1",
+                f"{near.id}:{'9' * 5000}", f"{'9' * 20}:1", f"{near.id}:03", "\u00b2:1",
+                f"{near.id}:\u00b2", f"{near.id}:-1", f"{near.id}:", ":1"):
+        response = form_post("/farm/rounds", {"round": [bad]})
+        assert response.status_code == 400, bad
+        assert "This choice could not be understood." in response.get_data(as_text=True)
     assert [(r.pickup_point_id, r.weekday) for r in db.session.scalars(select(DeliveryRound))] \
         == [(near.id, 2)]
 

@@ -81,9 +81,12 @@ def parse_quantity(raw) -> int:
         text = str(raw if raw is not None else "").strip()
         if not _WHOLE.fullmatch(text):
             raise CartError(BAD_QUANTITY)
-        if len(text.lstrip("+-").lstrip("0")) > 4:  # avoid huge int conversions
+        digits = text.lstrip("+-").lstrip("0")
+        if len(digits) > 4:  # avoid huge int conversions
             raise CartError(QUANTITY_TOO_SMALL if text.startswith("-") else QUANTITY_TOO_LARGE)
-        value = int(text)
+        # Without the leading zeros: "000...0001" (thousands of zeros) is 1, and int()
+        # never sees more than four digits.
+        value = -int(digits or "0") if text.startswith("-") else int(digits or "0")
     if value < 1:
         raise CartError(QUANTITY_TOO_SMALL)
     if value > MAX_QUANTITY:

@@ -10,7 +10,7 @@ from flask_login import current_user
 from marketplace.accounts.decorators import producer_required, role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.models import parse_id, utcnow
 from marketplace.orders import fulfilment
 from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.producers import rounds as rounds_service
@@ -23,6 +23,7 @@ from .models import SlotStatus
 bp = Blueprint("pickup", __name__)
 
 host_required = role_required(Role.HOST, Role.ADMIN)
+WEEKDAYS = frozenset("0123456")  # a round's day as the form sends it, Monday = 0
 
 
 def _point_or_404(point_id: int):
@@ -121,14 +122,10 @@ def close_slot(point_id: int, slot_id: int):
     then = (form.then.data or "").strip()
     moved = cancelled = 0
     target = None
-    if orders:
-        if then == "cancel":
-            pass
-        elif then.startswith("move:") and then[5:].isdigit() and len(then) < 25:
-            target = services.slot_of_point(point, int(then[5:]))
-            if target is None:
-                abort(404)
-        else:
+    if orders and then != "cancel":
+        if then.startswith("move:"):
+            target = services.slot_of_point(point, parse_id(then.removeprefix("move:")))
+        if target is None:
             form.then.errors = [ngettext(
                 "This date has %(num)d order: choose a date to move it to, or cancel it.",
                 "This date has %(num)d orders: choose a date to move them to, or cancel them.",
@@ -178,15 +175,16 @@ def farm_rounds():
         allowed = {n.point.id for n in nearby}
         wanted = set()
         for value in request.form.getlist("round"):
-            point_id, _sep, weekday = value.partition(":")
-            if not (point_id.isdigit() and weekday.isdigit() and int(weekday) <= 6):
+            raw_point, _sep, weekday = value.partition(":")
+            point_id = parse_id(raw_point)
+            if point_id is None or weekday not in WEEKDAYS:
                 error = _("This choice could not be understood.")
                 break
-            if int(point_id) not in allowed:
+            if point_id not in allowed:
                 error = _("One of the pickup points chosen is outside your delivery radius "
                           "(%(km)d km).", km=farm.delivery_radius_km)
                 break
-            wanted.add((int(point_id), int(weekday)))
+            wanted.add((point_id, int(weekday)))
         if error is None:
             try:
                 rounds_service.set_rounds(farm, wanted)

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.models import get_by_id, utcnow
 
 from .models import PickupPoint, PickupSchedule, PickupSlot, SlotStatus
 
@@ -26,9 +26,9 @@ def points_managed_by(user: User) -> list[PickupPoint]:
     return list(db.session.scalars(stmt))
 
 
-def managed_point(user: User, point_id: int) -> PickupPoint | None:
+def managed_point(user: User, point_id: int | None) -> PickupPoint | None:
     """The point if `user` may manage it (its host, or an admin), else None."""
-    point = db.session.get(PickupPoint, point_id)
+    point = get_by_id(db.session, PickupPoint, point_id)
     if point is None:
         return None
     # A host manages its points; a restaurant its own door (its delivery sheet).
@@ -60,9 +60,9 @@ def add_schedule(point: PickupPoint, *, weekday: int, starts_at: time, ends_at: 
     return schedule
 
 
-def remove_schedule(point: PickupPoint, schedule_id: int) -> bool:
+def remove_schedule(point: PickupPoint, schedule_id: int | None) -> bool:
     """Delete a schedule of this point; its slots already generated stay (orders may use them)."""
-    schedule = db.session.get(PickupSchedule, schedule_id)
+    schedule = get_by_id(db.session, PickupSchedule, schedule_id)
     if schedule is None or schedule.pickup_point_id != point.id:
         return False
     db.session.execute(
@@ -161,8 +161,9 @@ def open_slots(point: PickupPoint, now: datetime) -> list[PickupSlot]:
     ))
 
 
-def slot_of_point(point: PickupPoint, slot_id: int) -> PickupSlot | None:
-    slot = db.session.get(PickupSlot, slot_id)
+def slot_of_point(point: PickupPoint, slot_id: int | None) -> PickupSlot | None:
+    """The slot if it is one of the point's; None for any other id, out of range included."""
+    slot = get_by_id(db.session, PickupSlot, slot_id)
     return slot if slot is not None and slot.pickup_point_id == point.id else None
 
 

@@ -2,7 +2,8 @@
 per variant it can order then, quantity empty), and the same file filled in and
 uploaded back, checked line by line against what the slot can deliver.
 
-Columns of the template: variant_id, farm, product, variant, case_size, unit_price,
+Columns of the template: variant_id, farm, product, variant, case_size, unit_price
+(what one unit costs the restaurant in an order of one case, as the cart prices it),
 tier_prices, quantity. Only variant_id and quantity are read back (header names in
 any case and any order, other columns ignored); a row whose quantity is empty or 0
 is skipped. The file may be separated by "," or ";", in UTF-8 (with or without a
@@ -20,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,6 @@ MAX_LINES = cart_service.MAX_LINES  # rows ordered: the lines of one order
 # The most one cart line holds: checkout drops a larger quantity, so it is refused here.
 MAX_QUANTITY = cart_service.MAX_QUANTITY
 
-_ZERO = re.compile(r"0+")
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
 
 
@@ -87,22 +87,26 @@ def _file_error(message: str) -> csv_io.CsvImportError:
 # The template -----------------------------------------------------------------------
 
 def template_rows(variants: Iterable[Variant], tiers: dict) -> list[list[str]]:
-    """Header then one row per variant, quantity empty. Texts a farm typed are escaped
-    so a spreadsheet does not run them as formulas."""
+    """Header then one row per variant, quantity empty, priced for an approved
+    restaurant (the only buyer of the file). Texts a farm typed are escaped so a
+    spreadsheet does not run them as formulas."""
     rows = [list(COLUMNS)]
     for variant in variants:
         by_case = variant.sold_wholesale
+        case_size = variant.case_size if by_case else 1
+        variant_tiers = tiers.get(variant.id, ())
         tier_text = "; ".join(
             f"{tier.min_quantity}+: {cents_to_decimal_str(tier.unit_price_cents)}"
-            for tier in tiers.get(variant.id, ())
+            for tier in variant_tiers
         ) if by_case else ""
         rows.append([
             str(variant.id),
             csv_io.escape_cell(variant.product.producer.name),
             csv_io.escape_cell(variant.product.name),
             csv_io.escape_cell(variant.label),
-            str(variant.case_size if by_case else 1),
-            cents_to_decimal_str(variant.price_cents),
+            str(case_size),
+            cents_to_decimal_str(wholesale.unit_price_cents(
+                variant, case_size, variant_tiers, wholesale=by_case)),
             tier_text,
             "",
         ])
@@ -218,11 +222,12 @@ def _cell(raw: str) -> str:
 
 
 def _quantity_problem(text: str) -> str | None:
+    """What is wrong with a quantity cell, its leading zeros dropped."""
     if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
         return _("The quantity cannot be negative: leave it empty, or 0, to order none.")
     if not (text.isascii() and text.isdigit()):
         return _("Write a whole number of units, such as 12.")
-    if len(text.lstrip("0")) > 4 or int(text) > MAX_QUANTITY:
+    if len(text) > 4 or int(text) > MAX_QUANTITY:
         return _("At most %(max)d units on one line.", max=MAX_QUANTITY)
     return None
 
@@ -236,19 +241,24 @@ def _stock_problem(variant: Variant, quantity: int) -> str | None:
              item=_item(variant))
 
 
+Orderable = Callable[[list[int]], Iterable[Variant]]
+
+
 def check_rows(session: Session, rows: list[tuple[int, str, str]], *,
-               orderable: Iterable[Variant], buyer) -> UploadedOrder:
-    """Check every row against ``orderable`` (what the slot can deliver to the buyer:
-    quick_routes.grid_variants). Raises CsvImportError with all the problems found."""
-    by_id = {variant.id: variant for variant in orderable}
+               orderable: Orderable, buyer) -> UploadedOrder:
+    """Check every row against what the slot can deliver to the buyer: ``orderable(ids)``
+    gives the variants among ``ids`` that it can (quick_routes.grid_variants, with only
+    these ids: the whole offer, whatever the grid shows). Raises CsvImportError with all
+    the problems found."""
     errors: list[LineError] = []
     wanted: list[tuple[int, str, int | None, int]] = []  # line, id cell, id, quantity
     seen: dict[int, int] = {}
     ordered = 0
     for line, raw_id, raw_quantity in rows:
-        quantity_text = _cell(raw_quantity)
-        if not quantity_text or _ZERO.fullmatch(quantity_text):
-            continue
+        # "007" is 7; and thousands of zeros in a cell must not reach int().
+        quantity_text = _cell(raw_quantity).lstrip("0")
+        if not quantity_text:
+            continue  # empty or 0
         ordered += 1
         if ordered == MAX_LINES + 1:
             errors.append(LineError(line, _(
@@ -280,8 +290,9 @@ def check_rows(session: Session, rows: list[tuple[int, str, str]], *,
         if not problem:
             wanted.append((line, raw_id, variant_id, int(quantity_text)))
 
-    missing = sorted({variant_id for _line, _raw, variant_id, _q in wanted
-                      if variant_id not in by_id})
+    ids = sorted({variant_id for _line, _raw, variant_id, _q in wanted})
+    by_id = {variant.id: variant for variant in orderable(ids)} if ids else {}
+    missing = [variant_id for variant_id in ids if variant_id not in by_id]
     known = {}
     if missing:
         known = {variant.id: variant for variant in session.scalars(
@@ -325,8 +336,7 @@ def _minimum_errors(session: Session, lines: list[UploadedLine], buyer) -> list[
             for problem in wholesale.minimum_problems(view)]
 
 
-def parse_order(session: Session, data, *, orderable: Iterable[Variant],
-                buyer) -> UploadedOrder:
+def parse_order(session: Session, data, *, orderable: Orderable, buyer) -> UploadedOrder:
     """Read and check the whole file; CsvImportError lists every problem."""
     return check_rows(session, read_rows(data), orderable=orderable, buyer=buyer)
 

@@ -109,23 +109,26 @@ def upload():
     if closed:
         return _render(form, slot, error=str(closed.message), status=closed.status)
     try:
-        uploaded = csv_order.parse_order(db.session, form.file.data.stream,
-                                         orderable=grid_variants(slot, current_user),
-                                         buyer=current_user)
+        uploaded = csv_order.parse_order(
+            db.session, form.file.data.stream, buyer=current_user,
+            orderable=lambda ids: grid_variants(slot, current_user, only=ids))
     except csv_io.CsvImportError as exc:
         db.session.rollback()
         return _render(form, slot, errors=exc.errors, status=400)
+    from marketplace.orders.checkout_routes import place_once, show_placed_before
+
     try:
-        order = orders.checkout(
+        order, placed = place_once(lambda token: orders.checkout(
             db.session, buyer=current_user, cart=uploaded.cart, slot_id=slot.id, now=utcnow(),
-            tz=_tz(), payment_method=form.payment_method.data,
+            tz=_tz(), payment_method=form.payment_method.data, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-        )
-        db.session.commit()
+        ))
     except orders.CheckoutError as exc:
         db.session.rollback()
         return _render(form, slot, errors=[csv_order.checkout_error(uploaded, exc)],
                        status=exc.status)
+    if not placed:
+        return show_placed_before(order)
     if order.payment_method == PaymentMethod.CARD:
         return redirect(url_for("payments.pay", order_id=order.id), code=303)
     flash(_("Your order %(number)s is placed.", number=order.id), "success")
@@ -138,7 +141,7 @@ def template():
     slot = _buyer_and_slot()
     if slot is None:
         abort(404)
-    variants = grid_variants(slot, current_user)
+    variants = grid_variants(slot, current_user)  # all of them: a file has no page to fill
     tiers = wholesale.tiers_for(db.session, [v.id for v in variants])
     return csv_download(csv_order.template_csv(variants, tiers),
                         csv_order.template_filename(slot, _tz()))

@@ -6,7 +6,9 @@ minimums checked there). Works without JavaScript."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from datetime import timedelta
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -40,7 +42,9 @@ from . import services as wholesale
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 
-MAX_GRID_LINES = 500
+# Far above what one date offers (the demo's door: about 480 items); the page says so
+# when a date offers more.
+MAX_GRID_LINES = 5000
 SLOTS_SHOWN = 60
 
 
@@ -67,9 +71,13 @@ def chosen_slot() -> PickupSlot | None:
     return slot
 
 
-def grid_variants(slot: PickupSlot, buyer) -> list[Variant]:
+def grid_variants(slot: PickupSlot, buyer, *, limit: int | None = None,
+                  only: Collection[int] | None = None) -> list[Variant]:
     """Variants the buyer may order for the slot: farms with a round at its point that
-    day and the point within their radius; three queries whatever the size."""
+    day and the point within their radius; three queries whatever the size.
+
+    ``limit``: at most that many (the grid's page); ``only``: just those among these
+    variant ids (the lines of an uploaded file)."""
     point = slot.pickup_point
     farms = db.session.scalars(
         select(Producer).join(DeliveryRound, DeliveryRound.producer_id == Producer.id)
@@ -82,7 +90,7 @@ def grid_variants(slot: PickupSlot, buyer) -> list[Variant]:
                 and distance_km(f, point) <= f.delivery_radius_km]
     if not farm_ids:
         return []
-    variants = db.session.scalars(
+    stmt = (
         select(Variant).join(Variant.product).join(Product.producer).join(Product.category)
         .where(Product.producer_id.in_(farm_ids), Product.is_active.is_(True),
                Variant.is_active.is_(True))
@@ -90,8 +98,10 @@ def grid_variants(slot: PickupSlot, buyer) -> list[Variant]:
                  contains_eager(Variant.product).contains_eager(Product.category))
         .order_by(Producer.name, Producer.id, Category.position, Product.name, Variant.position,
                   Variant.id)
-        .limit(MAX_GRID_LINES)
-    ).unique().all()
+    )
+    if only is not None:
+        stmt = stmt.where(Variant.id.in_(only))
+    variants = db.session.scalars(stmt.limit(limit)).unique().all()
     return [v for v in variants if wholesale.visible_to(buyer, v)]
 
 
@@ -107,14 +117,16 @@ def _grouped(variants):
     return groups
 
 
-def _render(slot, variants, *, raw=None, errors=None, error=None, status=200):
+def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, status=200):
+    """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``."""
     from marketplace.orders.checkout_routes import enabled_payment_methods
 
     tiers = wholesale.tiers_for(db.session, [v.id for v in variants]) if variants else {}
     return render_template(
         "wholesale/quick_order.html", slot=slot, slots=open_slots(utcnow()),
         groups=_grouped(variants), tiers=tiers, raw=raw or {}, errors=errors or {},
-        error=error, methods=enabled_payment_methods(current_user),
+        error=error, methods=enabled_payment_methods(current_user), cut=cut,
+        max_grid_lines=MAX_GRID_LINES,
     ), status
 
 
@@ -125,12 +137,14 @@ def grid():
         abort(404)  # an account waiting for approval has no wholesale grid
     slot = chosen_slot()
     if slot is None:
-        return render_template("wholesale/quick_order.html", slot=None,
-                               slots=open_slots(utcnow()), groups={}, tiers={}, raw={},
-                               errors={}, error=None, methods=frozenset())
-    variants = grid_variants(slot, current_user)
+        if request.method == "POST":
+            return _render(None, [], status=400, error=_("Choose a delivery or pickup date."))
+        return _render(None, [])
+    listed = grid_variants(slot, current_user, limit=MAX_GRID_LINES + 1)
+    variants = listed[:MAX_GRID_LINES]
+    render = partial(_render, slot, variants, cut=len(listed) > MAX_GRID_LINES)
     if request.method == "GET":
-        return _render(slot, variants)
+        return render()
     from marketplace.pickup.forms import ConfirmForm
 
     if not ConfirmForm().validate_on_submit():
@@ -140,22 +154,23 @@ def grid():
     cart: dict[str, int] = {}
     errors: dict[int, str] = {}
     for key, value in raw.items():
-        text = value.strip()
-        if not text or text == "0":
-            continue
-        tail = key[2:]
-        variant = by_id.get(int(tail)) if tail.isascii() and tail.isdigit() else None
+        # "007" is 7; and thousands of zeros typed must not reach int().
+        digits = value.strip().lstrip("0")
+        if not digits:
+            continue  # empty or 0: not ordered
+        variant = by_id.get(parse_id(key[2:]))
         if variant is None:
-            return _render(slot, variants, raw=raw, status=400, error=_(
+            return render(raw=raw, status=400, error=_(
                 "An item of the form is not sold for this slot any more: reload the page."))
-        if not (text.isascii() and text.isdigit()):
+        if not (digits.isascii() and digits.isdigit()):
             errors[variant.id] = _("Enter a whole number of units, such as 12.")
             continue
-        if int(text) > cart_service.MAX_QUANTITY:
+        try:
+            quantity = cart_service.parse_quantity(digits)
+        except cart_service.CartError:  # digits, not 0: too large
             errors[variant.id] = _("At most %(max)d units on one line.",
                                    max=cart_service.MAX_QUANTITY)
             continue
-        quantity = int(text)
         # Cases bind wholesale sales only, as in the cart (a retail-only item is sold
         # by the unit, whatever case size the farm typed).
         problem = wholesale.buyer_case_problem(current_user, variant, quantity)
@@ -163,29 +178,37 @@ def grid():
             errors[variant.id] = str(problem)
             continue
         cart[str(variant.id)] = quantity
+    if len(cart) + len(errors) > cart_service.MAX_LINES:
+        # Checkout keeps the first MAX_LINES lines of a cart: refuse rather than drop.
+        return render(raw=raw, errors=errors, status=400, error=_(
+            "More than %(max)d lines have a quantity: one order holds at most %(max)d "
+            "items. Place two orders.", max=cart_service.MAX_LINES))
     if errors:
-        return _render(slot, variants, raw=raw, errors=errors, status=400,
-                       error=_("Some quantities need a look: see the marked lines."))
+        return render(raw=raw, errors=errors, status=400,
+                      error=_("Some quantities need a look: see the marked lines."))
     if not cart:
-        return _render(slot, variants, raw=raw, status=400,
-                       error=_("Type a quantity for at least one item."))
+        return render(raw=raw, status=400, error=_("Type a quantity for at least one item."))
     method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
-    from marketplace.orders.checkout_routes import enabled_payment_methods
+    from marketplace.orders.checkout_routes import (
+        enabled_payment_methods,
+        place_once,
+        show_placed_before,
+    )
 
     if method not in enabled_payment_methods(current_user):
-        return _render(slot, variants, raw=raw, status=400, error=_("Choose how to pay."))
+        return render(raw=raw, status=400, error=_("Choose how to pay."))
     try:
-        order = orders.checkout(
+        order, placed = place_once(lambda token: orders.checkout(
             db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
-            tz=_tz(), payment_method=method,
+            tz=_tz(), payment_method=method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-        )
-        db.session.commit()
+        ))
     except orders.CheckoutError as exc:
         db.session.rollback()
         line_errors = {exc.line.variant_id: str(exc.message)} if exc.line else {}
-        return _render(slot, variants, raw=raw, errors=line_errors, error=str(exc.message),
-                       status=exc.status)
+        return render(raw=raw, errors=line_errors, error=str(exc.message), status=exc.status)
+    if not placed:
+        return show_placed_before(order)
     if order.payment_method == PaymentMethod.CARD:
         return redirect(url_for("payments.pay", order_id=order.id), code=303)
     flash(_("Your order %(number)s is placed.", number=order.id), "success")
