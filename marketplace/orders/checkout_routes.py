@@ -27,7 +27,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.extensions import db
 from marketplace.geo.location import current_location
@@ -35,7 +35,7 @@ from marketplace.geo.services import distance_km
 from marketplace.models import parse_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import fulfilment, services
-from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod
+from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod, SubOrder
 from marketplace.orders.routes import CART_KEY, session_cart
 from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
@@ -110,7 +110,10 @@ def _choices(now) -> list[PointChoice]:
 def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     now = utcnow()
     view = cart_service.price_cart(session_cart(), db.session, buyer=current_user)
-    chosen = db.session.get(PickupSlot, slot_id) if slot_id else None
+    chosen = db.session.get(PickupSlot, slot_id, options=[joinedload(PickupSlot.pickup_point)]
+                            ) if slot_id else None
+    if chosen is not None and not chosen.pickup_point.is_open_to(current_user.id):
+        chosen = None  # another restaurant's door: as unknown as in services.checkout
     problems: dict[int, str] = {}
     slot_problem = None
     food_miles = None
@@ -219,11 +222,19 @@ def place():
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
 
 
+ORDERS_PER_PAGE = 20
+MAX_ORDERS_PAGE = 10_000  # an offset the database takes, whatever ?page= says
+
+
 @bp.get("/orders")
 @login_required
 def orders():
-    return render_template("orders/orders.html",
-                           orders=services.orders_of(db.session, current_user))
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_ORDERS_PAGE)
+    # One more than a page: whether there are older orders, without counting them all.
+    shown = services.orders_of(db.session, current_user, limit=ORDERS_PER_PAGE + 1,
+                               offset=(page - 1) * ORDERS_PER_PAGE)
+    return render_template("orders/orders.html", orders=shown[:ORDERS_PER_PAGE], page=page,
+                           has_older=len(shown) > ORDERS_PER_PAGE)
 
 
 def _own_order_or_404(order_id: int):
@@ -239,6 +250,14 @@ def order(order_id: int):
     from marketplace.payments import services as payments
 
     order = _own_order_or_404(order_id)
+    # What the page reads, in a fixed number of queries whatever the farms and lines.
+    db.session.scalars(
+        select(Order).where(Order.id == order.id)
+        .options(joinedload(Order.pickup_slot).joinedload(PickupSlot.pickup_point),
+                 selectinload(Order.sub_orders).selectinload(SubOrder.lines),
+                 selectinload(Order.sub_orders).joinedload(SubOrder.producer))
+        .execution_options(populate_existing=True)
+    ).one()
     return render_template(
         "orders/order.html", order=order,
         can_cancel=services.can_cancel(order, Actor.BUYER, utcnow()),

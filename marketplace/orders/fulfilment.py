@@ -393,12 +393,12 @@ def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) 
     from flask import current_app
 
     from marketplace.producers.models import Producer
-    from marketplace.producers.rounds import can_serve
+    from marketplace.producers.rounds import serving
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
-    tz = current_app.config["BABEL_DEFAULT_TIMEZONE"]
-    return {farm.name for farm in session.scalars(select(Producer).where(
-        Producer.id.in_(farm_ids))) if not can_serve(farm, slot, tz=tz)}
+    farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()
+    served = serving(farms, slot, tz=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return {farm.name for farm in farms if farm.id not in served}
 
 
 def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,

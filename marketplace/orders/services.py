@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
@@ -30,7 +30,7 @@ from marketplace.orders import cart as cart_service
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import can_serve
+from marketplace.producers.rounds import serving
 from marketplace.wholesale import services as wholesale
 
 from .models import (
@@ -151,17 +151,23 @@ def serving_problems(session: Session, view: cart_service.CartView, slot: Pickup
     ``standing``: the standing order job's own checkout, which that rule lets through."""
     problems: dict[int, str] = {}
     verdicts: dict[int, str | None] = {}
+    if not view.lines:
+        return problems
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
+    # Every farm of the cart at once: two queries, not two per farm.
+    producer_ids = {line.producer_id for line in view.lines}
+    producers = {producer.id: producer for producer in session.scalars(
+        select(Producer).where(Producer.id.in_(producer_ids)))}
+    served = serving(producers.values(), slot, tz=tz)
     for line in view.lines:
         if line.producer_id not in verdicts:
-            producer = session.get(Producer, line.producer_id)
-            if producer is None or not can_serve(producer, slot, tz=tz):
+            if line.producer_id not in served:
                 verdicts[line.producer_id] = _(
                     "%(producer)s does not deliver to %(point)s on that day.",
                     producer=line.producer_name, point=point.name,
                 )
-            elif (producer.standing_orders_first and slot.standing_placed_at is None
-                  and not standing):
+            elif (producers[line.producer_id].standing_orders_first
+                  and slot.standing_placed_at is None and not standing):
                 verdicts[line.producer_id] = _standing_first_problem(
                     line.producer_name, slot, tz=tz, now=now)
             else:
@@ -473,11 +479,15 @@ def expire_unpaid(session: Session, now: datetime) -> int:
     return expired
 
 
-def orders_of(session: Session, buyer) -> list[Order]:
+def orders_of(session: Session, buyer, *, limit: int | None = None,
+              offset: int = 0) -> list[Order]:
+    """The buyer's orders, newest first, with their slot and point (what the list
+    shows) in the same query."""
     return list(session.scalars(
         select(Order).where(Order.buyer_id == buyer.id)
-        .options(selectinload(Order.sub_orders))
+        .options(joinedload(Order.pickup_slot).joinedload(PickupSlot.pickup_point))
         .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(limit).offset(offset)
     ))
 
 

@@ -106,17 +106,26 @@ def local_weekday(slot: PickupSlot, tz: str = "Europe/Paris") -> int:
     return slot.starts_at.astimezone(UTC).astimezone(ZoneInfo(tz)).weekday()
 
 
-def can_serve(producer: Producer, slot: PickupSlot, *, tz: str = "Europe/Paris") -> bool:
-    """The producer has a round at the slot's point on the slot's local weekday, and the
-    point lies within its delivery radius."""
-    has_round = db.session.scalar(
-        select(DeliveryRound.id).where(
-            DeliveryRound.producer_id == producer.id,
+def serving(producers: Iterable[Producer], slot: PickupSlot, *,
+            tz: str = "Europe/Paris") -> set[int]:
+    """Ids of the ``producers`` that serve ``slot``: a round at the slot's point on its
+    local weekday, and the point within the producer's delivery radius. One query,
+    whatever the number of producers."""
+    by_id = {producer.id: producer for producer in producers}
+    if not by_id:
+        return set()
+    with_round = set(db.session.scalars(
+        select(DeliveryRound.producer_id).where(
+            DeliveryRound.producer_id.in_(list(by_id)),
             DeliveryRound.pickup_point_id == slot.pickup_point_id,
             DeliveryRound.weekday == local_weekday(slot, tz),
-        ).limit(1)
-    ) is not None
-    if not has_round:
-        return False
+        )))
+    if not with_round:
+        return set()
     point = slot.pickup_point or db.session.get(PickupPoint, slot.pickup_point_id)
-    return point_within_radius(producer, point)
+    return {pid for pid in with_round if point_within_radius(by_id[pid], point)}
+
+
+def can_serve(producer: Producer, slot: PickupSlot, *, tz: str = "Europe/Paris") -> bool:
+    """The producer serves the slot (see ``serving``)."""
+    return producer.id in serving([producer], slot, tz=tz)
