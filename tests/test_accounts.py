@@ -40,8 +40,20 @@ def test_producer_signup_waits_for_approval_and_gets_a_farm(client, db, form_pos
     assert "approval" in page or "approbation" in page
 
 
+def restaurant_details(db, user, **overrides):
+    from marketplace.wholesale.models import RestaurantProfile
+
+    values = {"business_name": "SARL Le Bistrot du Port", "siret": "73282932000074",
+              "vat_number": "FR44732829320", "address": "3 quai des Indes",
+              "postcode": "56000", "commune": "Vannes"}
+    values.update(overrides)
+    db.session.add(RestaurantProfile(user_id=user.id, **values))
+    db.session.commit()
+
+
 def test_admin_approves_waiting_accounts(client, db, form_post, login):
     waiting = factories.user(Role.RESTAURANT, approved=False, name="Le Bistrot du Port")
+    restaurant_details(db, waiting)
     admin = factories.user(Role.ADMIN)
     login(admin)
     page = client.get("/admin/approvals").get_data(as_text=True)
@@ -147,3 +159,68 @@ def test_login_without_csrf_is_refused(client):
     user = factories.user()
     response = client.post("/login", data={"email": user.email, "password": factories.PASSWORD})
     assert response.status_code == 400
+
+
+def test_approvals_show_a_restaurants_business_details(client, db, login, english):
+    waiting = factories.user(Role.RESTAURANT, approved=False, name="Le Bistrot")
+    restaurant_details(db, waiting)
+    bare = factories.user(Role.RESTAURANT, approved=False, name="Chez Personne")
+    login(factories.user(Role.ADMIN))
+    page = client.get("/admin/approvals").get_data(as_text=True)
+    for shown in ("SARL Le Bistrot du Port", "73282932000074", "FR44732829320",
+                  "3 quai des Indes, 56000 Vannes"):
+        assert shown in page
+    # One without its business details says so and offers no approval.
+    assert "No business details yet." in page
+    assert f"/admin/approvals/{waiting.id}" in page
+    assert f"/admin/approvals/{bare.id}" not in page
+
+
+def test_approvals_page_issues_a_fixed_number_of_queries(client, db, login, count_queries):
+    restaurant_details(db, factories.user(Role.RESTAURANT, approved=False))
+    factories.producer(approved=False)
+    login(factories.user(Role.ADMIN))
+
+    def queries():
+        with count_queries() as statements:
+            assert client.get("/admin/approvals").status_code == 200
+        return len(statements)
+
+    few = queries()
+    for n in range(4):
+        restaurant_details(db, factories.user(Role.RESTAURANT, approved=False),
+                           business_name=f"Maison {n}")
+        factories.user(Role.RESTAURANT, approved=False)  # no details yet
+        factories.producer(approved=False)
+    assert client.get("/admin/approvals").get_data(as_text=True).count("Maison ") == 4
+    assert queries() == few
+
+
+@pytest.mark.parametrize("details", [None, {"business_name": ""}, {"siret": ""},
+                                     {"business_name": "  "}])
+def test_a_restaurant_without_business_name_or_siret_is_not_approved(
+        client, db, form_post, login, english, details):
+    waiting = factories.user(Role.RESTAURANT, approved=False, name="Chez Personne")
+    if details is not None:
+        restaurant_details(db, waiting, **details)
+    login(factories.user(Role.ADMIN))
+    response = form_post(f"/admin/approvals/{waiting.id}", {}, page="/admin/approvals")
+    assert response.status_code == 400
+    assert "Chez Personne has not given its business name and SIRET yet" in \
+        response.get_data(as_text=True)
+    db.session.expire_all()
+    assert not db.session.get(User, waiting.id).is_approved
+
+
+def test_approve_service_refuses_a_restaurant_without_details(app, db):
+    from marketplace.accounts import services
+
+    waiting = factories.user(Role.RESTAURANT, approved=False)
+    admin = factories.user(Role.ADMIN)
+    with app.test_request_context(), pytest.raises(services.ApprovalRefused):
+        services.approve(waiting, by=admin)
+    db.session.rollback()
+    producer = factories.user(Role.PRODUCER, approved=False)
+    services.approve(producer, by=admin)  # a farm needs no restaurant details
+    db.session.commit()
+    assert db.session.get(User, producer.id).is_approved

@@ -185,8 +185,11 @@ def test_a_restaurant_makes_a_standing_order_from_an_order(client, db, login, fo
     page = f"/orders/{k['first'].id}"
     assert "Repeat every week" in client.get(page).get_data(as_text=True)
     response = form_post(f"/restaurant/standing/from-order/{k['first'].id}", {}, page=page)
+    # The fixture's template already repeats this order: no twin, the existing one shown.
     assert response.status_code == 303
-    assert db.session.scalar(select(func.count(service.StandingOrder.id))) == 2
+    assert response.headers["Location"].endswith(f"/restaurant/standing#standing-"
+                                                 f"{k['standing'].id}")
+    assert db.session.scalar(select(func.count(service.StandingOrder.id))) == 1
     # Another buyer's order cannot be turned into one.
     with client.session_transaction() as session:
         session.clear()
@@ -217,3 +220,292 @@ def test_standing_orders_page_issues_a_fixed_number_of_queries(client, db, login
     db.session.commit()
     assert client.get("/restaurant/standing").get_data(as_text=True).count("Point ") >= 3
     assert queries() == one
+
+
+# Made once, from a confirmed order (audit finding 1) ---------------------------------------
+
+def count_templates(db):
+    return db.session.scalar(select(func.count(service.StandingOrder.id)))
+
+
+def repeat(client, form_post, order):
+    page = f"/orders/{order.id}"
+    return form_post(f"/restaurant/standing/from-order/{order.id}", {}, page=page)
+
+
+def test_repeat_every_week_twice_makes_one_template_and_one_order_a_date(
+        client, db, login, form_post, kitchen):
+    k = kitchen
+    # Another order of the restaurant, a week later, with other lines.
+    again = orders.checkout(db.session, buyer=k["restaurant"],
+                            cart={str(k["leeks"].id): 5},
+                            slot_id=k["next"].id, now=now(), tz=TZ,
+                            payment_method=PaymentMethod.AT_PICKUP)
+    db.session.commit()
+    db.session.delete(db.session.get(service.StandingOrder, k["standing"].id))
+    db.session.commit()
+    login(k["restaurant"])
+    first = repeat(client, form_post, k["first"])
+    assert first.status_code == 303
+    [template] = db.session.scalars(select(service.StandingOrder)).all()
+    for _click in range(2):
+        response = repeat(client, form_post, k["first"])
+        assert response.status_code == 303
+        assert response.headers["Location"].endswith(f"#standing-{template.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "This order already repeats every week." in page
+    assert count_templates(db) == 1
+    # Another order with other quantities is another template...
+    assert repeat(client, form_post, again).status_code == 303
+    assert count_templates(db) == 2
+    # ...but an order with the same point, weekday and lines finds it, even paused.
+    same = orders.checkout(db.session, buyer=k["restaurant"],
+                           cart={str(k["leeks"].id): 5},
+                           slot_id=k["slot"].id, now=now(), tz=TZ,
+                           payment_method=PaymentMethod.AT_PICKUP)
+    db.session.commit()
+    twin = db.session.scalar(select(service.StandingOrder).where(
+        service.StandingOrder.id != template.id))
+    twin.active = False
+    db.session.commit()
+    response = repeat(client, form_post, same)
+    assert response.headers["Location"].endswith(f"#standing-{twin.id}")
+    assert "paused: resume it here" in client.get("/restaurant/standing").get_data(
+        as_text=True)
+    assert count_templates(db) == 2
+    # The job places one order per date and active template, never two identical ones.
+    twin.active = True
+    db.session.get(Variant, k["leeks"].id).stock = 100
+    db.session.commit()
+    later = make_slot(db, k["point"], starts_in=timedelta(days=17),
+                      cutoff_in=timedelta(days=16), capacity=20)
+    run(db, days=21)
+    placed = db.session.scalars(select(Order).where(Order.pickup_slot_id == later.id)).all()
+    assert sorted(sum(line.quantity for line in order.lines
+                      if line.variant_id == k["leeks"].id) for order in placed) == [5, 10]
+
+
+def test_two_clicks_at_once_make_one_template(app, db, kitchen):
+    k = kitchen
+    db.session.delete(db.session.get(service.StandingOrder, k["standing"].id))
+    db.session.commit()
+    errors, made = [], []
+    order_id = k["first"].id
+
+    def click():
+        with app.app_context(), app.test_request_context(), write_intent():
+            try:
+                order = db.session.get(Order, order_id)
+                made.append(service.from_order(db.session, order, tz=TZ).id)
+                db.session.commit()
+            except service.StandingOrderExists:
+                db.session.rollback()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db.session.rollback()
+    assert len(made) == 1
+    assert count_templates(db) == 1
+
+
+@pytest.mark.parametrize("state", ["cancelled", "pending_payment"])
+def test_an_order_not_confirmed_does_not_repeat(client, db, login, form_post, kitchen, state):
+    k = kitchen
+    if state == "cancelled":
+        order = orders.checkout(db.session, buyer=k["restaurant"],
+                                cart={str(k["leeks"].id): 3}, slot_id=k["next"].id,
+                                now=now(), tz=TZ, payment_method=PaymentMethod.AT_PICKUP)
+        db.session.commit()
+        with client.application.test_request_context():
+            orders.cancel(order, orders.Actor.BUYER, now(), session=db.session)
+        message = "A cancelled order cannot repeat every week."
+    else:
+        order = orders.checkout(db.session, buyer=k["restaurant"],
+                                cart={str(k["leeks"].id): 3}, slot_id=k["next"].id,
+                                now=now(), tz=TZ, payment_method=PaymentMethod.CARD)
+        message = "This order is not confirmed yet"
+    db.session.commit()
+    login(k["restaurant"])
+    response = repeat(client, form_post, order)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count_templates(db) == 1  # the fixture's only
+
+
+# How the job's orders are paid (audit finding 2) --------------------------------------------
+
+@pytest.fixture
+def weekly(db):
+    """A restaurant's card template for a date 10 days away, at a point that takes (or
+    not) payment at pickup."""
+    from marketplace.producers.rounds import local_weekday
+
+    point = make_point(db, "Halles")
+    slot = make_slot(db, point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
+                     capacity=20)
+    farm = factories.producer(name="Ferme A")
+    leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 40),)).variants[0]
+    serve(db, farm, slot)
+    restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
+    standing = service.StandingOrder(buyer_id=restaurant.id, pickup_point_id=point.id,
+                                     weekday=local_weekday(slot, TZ), payment_method="card",
+                                     name=point.name)
+    standing.lines.append(service.StandingOrderLine(variant_id=leeks.id, quantity=5))
+    db.session.add(standing)
+    db.session.commit()
+    return {"point": point, "slot": slot, "leeks": leeks, "restaurant": restaurant,
+            "standing": standing}
+
+
+def give_terms(db, user, days=30):
+    from marketplace.wholesale.models import RestaurantProfile
+
+    db.session.add(RestaurantProfile(
+        user_id=user.id, business_name="Le Bistrot", siret="73282932000074",
+        vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
+        commune="Vannes", payment_terms_days=days))
+    db.session.commit()
+
+
+@pytest.mark.parametrize(("terms", "at_pickup", "method", "status"), [
+    (True, False, PaymentMethod.INVOICE, "confirmed"),
+    (True, True, PaymentMethod.INVOICE, "confirmed"),
+    (False, True, PaymentMethod.AT_PICKUP, "confirmed"),
+])
+def test_the_job_places_a_card_template_on_terms_or_at_pickup_when_it_can(
+        db, weekly, terms, at_pickup, method, status):
+    w = weekly
+    if terms:
+        give_terms(db, w["restaurant"])
+    w["point"].accepts_pay_at_pickup = at_pickup
+    db.session.commit()
+    assert run(db)["placed"] == 1
+    order = db.session.scalar(select(Order).where(Order.pickup_slot_id == w["slot"].id))
+    assert order.payment_method == method
+    assert order.status == status
+
+
+def test_a_template_keeps_its_own_way_to_pay_while_it_can(db, weekly):
+    w = weekly
+    give_terms(db, w["restaurant"])  # invoice would do, but it chose pay at pickup
+    w["standing"].payment_method = "at_pickup"
+    db.session.commit()
+    run(db)
+    order = db.session.scalar(select(Order).where(Order.pickup_slot_id == w["slot"].id))
+    assert order.payment_method == PaymentMethod.AT_PICKUP
+
+
+def test_the_job_asks_the_restaurant_to_pay_a_card_order_at_once(db, weekly, mailbox):
+    w = weekly
+    w["point"].accepts_pay_at_pickup = False  # like a restaurant's door
+    db.session.commit()
+    started = now()
+    with write_intent():
+        counts = service.run_standing(db.session, now=started, tz=TZ, days_ahead=14)
+        db.session.commit()
+    assert counts["placed"] == 1
+    order = db.session.scalar(select(Order).where(Order.pickup_slot_id == w["slot"].id))
+    assert order.payment_method == PaymentMethod.CARD
+    assert order.status == "pending_payment"
+    # Its items are held a day for the restaurant to pay, not until the cut-off.
+    assert order.expires_at == started + service.CARD_HOLD
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == w["restaurant"].email
+    assert f"/orders/{order.id}/pay" in mail.get_content()
+    # Unpaid by then, it expires like any card order: the items go back.
+    with write_intent():
+        assert orders.expire_unpaid(db.session, started + service.CARD_HOLD) == 1
+        db.session.commit()
+    assert db.session.get(Variant, w["leeks"].id).stock == 40
+    # Running again asks once.
+    run(db)
+    mailbox.wait_for(2)  # the cancellation
+    assert len([m for m in mailbox.wait_for(2) if f"/orders/{order.id}/pay"
+                in m.get_content()]) == 1
+
+
+def test_without_any_way_to_pay_nothing_is_held_and_the_restaurant_is_told(
+        app, db, weekly, mailbox):
+    w = weekly
+    w["point"].accepts_pay_at_pickup = False
+    db.session.commit()
+    config = dict(app.config, STRIPE_SECRET_KEY="")
+    with write_intent():
+        counts = service.run_standing(db.session, now=now(), tz=TZ, days_ahead=14,
+                                      config=config)
+        db.session.commit()
+    assert counts["failed"] == 1
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    assert db.session.get(Variant, w["leeks"].id).stock == 40
+    told = {m["To"] for m in mailbox.wait_for(2)}
+    assert w["restaurant"].email in told
+
+
+# The standing page: no skip for a placed date, delete (audit finding 3) ---------------------
+
+def skip_form(slot):
+    return f'name="slot_id" value="{slot.id}"'
+
+
+def test_a_placed_date_offers_no_skip_and_refuses_one(client, db, login, form_post, kitchen):
+    k = kitchen
+    login(k["restaurant"])
+    page = client.get("/restaurant/standing").get_data(as_text=True)
+    # The first date has the order the template was made from; next week's is open.
+    assert skip_form(k["slot"]) not in page
+    assert f"order {k['first'].id}" in page
+    assert skip_form(k["next"]) in page
+    run(db)
+    page = client.get("/restaurant/standing").get_data(as_text=True)
+    assert skip_form(k["next"]) not in page
+    runs = db.session.scalar(select(func.count(StandingOrderRun.id)))
+    refused = form_post(f"/restaurant/standing/{k['standing'].id}/skip",
+                        {"slot_id": str(k["next"].id)}, page="/restaurant/standing")
+    assert refused.status_code == 409
+    assert "already placed" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(StandingOrderRun.id))) == runs
+    assert db.session.scalar(select(func.count(Order.id)).where(
+        Order.pickup_slot_id == k["next"].id, Order.status == "confirmed")) == 1
+
+
+def test_a_skipped_date_shows_skipped(client, db, login, form_post, kitchen):
+    k = kitchen
+    login(k["restaurant"])
+    response = form_post(f"/restaurant/standing/{k['standing'].id}/skip",
+                         {"slot_id": str(k["next"].id)}, page="/restaurant/standing")
+    assert response.status_code == 303
+    page = client.get("/restaurant/standing").get_data(as_text=True)
+    assert skip_form(k["next"]) not in page
+    assert f'data-slot="{k["next"].id}">' in page
+    assert ": skipped</span>" in page
+
+
+def test_a_restaurant_deletes_its_standing_order(client, db, login, form_post, kitchen):
+    k = kitchen
+    run(db)  # an order placed for next week: it stays
+    placed = db.session.scalar(select(Order.id).where(Order.pickup_slot_id == k["next"].id))
+    url = f"/restaurant/standing/{k['standing'].id}/delete"
+    login(factories.user(Role.RESTAURANT))
+    assert form_post(url, {}, page="/restaurant/standing").status_code == 404
+    with client.session_transaction() as session:
+        session.clear()
+        session["lang"] = "en"
+    login(k["restaurant"])
+    assert client.post(url).status_code == 400  # no CSRF token
+    assert count_templates(db) == 1
+    response = form_post(url, {}, page="/restaurant/standing")
+    assert response.status_code == 303
+    assert count_templates(db) == 0
+    assert db.session.scalar(select(func.count(StandingOrderRun.id))) == 0
+    assert db.session.get(Order, placed).status == "confirmed"
+    assert "Standing order deleted" in client.get("/restaurant/standing").get_data(
+        as_text=True)
+    assert form_post(url, {}, page="/restaurant/standing").status_code == 404

@@ -95,12 +95,19 @@ def logout():
     return redirect(url_for("main.home"))
 
 
+def _render_approvals(status: int = 200):
+    users = services.pending_approvals()
+    profiles = services.restaurant_profiles_of(users)
+    problems = {user.id: services.approval_problem(user, profiles)
+                for user in users if user.role == Role.RESTAURANT}
+    return render_template("accounts/approvals.html", users=users, profiles=profiles,
+                           problems=problems, form=ApproveForm()), status
+
+
 @admin_bp.route("/approvals")
 @admin_required
 def approvals():
-    return render_template(
-        "accounts/approvals.html", users=services.pending_approvals(), form=ApproveForm()
-    )
+    return _render_approvals()
 
 
 @admin_bp.route("/approvals/<int:user_id>", methods=["POST"])
@@ -112,7 +119,12 @@ def approve(user_id: int):
     user = db.session.get(User, user_id)
     if user is None or not user.needs_approval:
         abort(404)
-    services.approve(user, by=current_user)
+    try:
+        services.approve(user, by=current_user)
+    except services.ApprovalRefused as exc:
+        db.session.rollback()
+        flash(str(exc.message), "danger")
+        return _render_approvals(status=400)
     db.session.commit()
     flash(_("%(name)s is approved.", name=user.display_name), "success")
     return redirect(url_for("admin.approvals"))

@@ -18,6 +18,12 @@ class EmailTaken(ValueError):
     pass
 
 
+class ApprovalRefused(ValueError):
+    def __init__(self, message):
+        super().__init__("refused")
+        self.message = message
+
+
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -84,7 +90,42 @@ def pending_approvals() -> list[User]:
     )
 
 
+def restaurant_profiles_of(users) -> dict:
+    """user id -> RestaurantProfile of the restaurants among ``users``: one query."""
+    from marketplace.wholesale.models import RestaurantProfile
+
+    ids = [user.id for user in users if user.role == Role.RESTAURANT]
+    if not ids:
+        return {}
+    return {profile.user_id: profile for profile in db.session.scalars(
+        select(RestaurantProfile).where(RestaurantProfile.user_id.in_(ids)))}
+
+
+def approval_problem(user: User, profiles: dict | None = None):
+    """Why the account cannot be approved yet, or None. A restaurant is approved as a
+    business (wholesale prices, invoices carrying its identity): it needs its business
+    name and SIRET first. ``profiles``: ``restaurant_profiles_of`` users including this
+    one, read here if not given."""
+    from flask_babel import lazy_gettext as _
+
+    if user.role != Role.RESTAURANT:
+        return None
+    if profiles is None:
+        profiles = restaurant_profiles_of([user])
+    profile = profiles.get(user.id)
+    if profile is None or not (profile.business_name or "").strip() \
+            or not (profile.siret or "").strip():
+        return _("%(name)s has not given its business name and SIRET yet "
+                 "(its business details page): it cannot be approved before.",
+                 name=user.display_name)
+    return None
+
+
 def approve(user: User, by: User) -> None:
+    """Raises ApprovalRefused when ``approval_problem`` says why not."""
+    problem = approval_problem(user)
+    if problem is not None:
+        raise ApprovalRefused(problem)
     if user.approved_at is None:
         user.approved_at = utcnow()
         user.approved_by_id = by.id

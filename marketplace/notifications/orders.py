@@ -42,12 +42,17 @@ def _language_of(user) -> Iterator[None]:
         yield
 
 
-def order_url(order_id: int) -> str:
-    """The order's page at PUBLIC_URL (commands have no request to take a host from)."""
+def public_url(endpoint: str, **values) -> str:
+    """A page's address at PUBLIC_URL (commands have no request to take a host from)."""
     parts = urlsplit(current_app.config["PUBLIC_URL"])
     adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/",
                                        url_scheme=parts.scheme or "http")
-    return adapter.build("checkout.order", {"order_id": order_id}, force_external=True)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def order_url(order_id: int) -> str:
+    """The order's page at PUBLIC_URL."""
+    return public_url("checkout.order", order_id=order_id)
 
 
 def _when(slot: PickupSlot) -> str:
@@ -120,6 +125,21 @@ def slot_moved(session: Session, order: Order, old_slot: PickupSlot, new_slot: P
         session, order, f"slot-moved:{order.id}:{new_slot.id}",
         lambda: _("Order %(number)s: new pickup time", number=order.id),
         "mail/slot_moved.txt", old_slot=old_slot, new_slot=new_slot, reason=reason,
+    )
+
+
+def pay_url(order_id: int) -> str:
+    """The order's card payment page at PUBLIC_URL."""
+    return public_url("payments.pay", order_id=order_id)
+
+
+def standing_order_to_pay(session: Session, order: Order) -> OutboxMessage | None:
+    """The standing order job placed this order for card payment: the restaurant pays
+    it from the link before ``expires_at``, or it is cancelled and its items go back."""
+    return _queue(
+        session, order, f"standing-to-pay:{order.id}",
+        lambda: _("Standing order %(number)s: pay it by card", number=order.id),
+        "mail/standing_to_pay.txt", pay_url=pay_url(order.id),
     )
 
 

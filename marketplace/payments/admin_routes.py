@@ -1,9 +1,10 @@
-"""Admin: recent card payments with their state and refunds, and refunding any part
-of a paid order (recorded, then sent to Stripe)."""
+"""Admin: recent card payments with their state and refunds, refunding any part of a
+paid order (recorded, then sent to Stripe), and each farm's commission rate."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -13,8 +14,10 @@ from marketplace.extensions import db
 from marketplace.models import get_by_id, parse_euros, utcnow
 from marketplace.orders.models import Order
 from marketplace.pickup.forms import ConfirmForm
+from marketplace.producers.models import Producer
 
 from . import services
+from .cli import CommissionRateError, parse_commission_percent
 from .models import InvoicePayment, Payment, Refund, RefundStatus
 from .routes import send_refunds_after_commit
 
@@ -88,3 +91,54 @@ def refund(order_id: int):
     send_refunds_after_commit()
     flash(_("Refund recorded for order %(number)s.", number=order.id), "success")
     return redirect(url_for("payments_admin.index", _anchor=f"order-{order.id}"), code=303)
+
+
+# Commission rates ------------------------------------------------------------------------
+
+def _render_commission(*, error=None, error_farm=None, typed="", status=200):
+    farms = db.session.scalars(
+        select(Producer).options(joinedload(Producer.user))
+        .order_by(Producer.name, Producer.id)
+    ).all()
+    return render_template(
+        "payments/admin_commission.html", farms=farms,
+        default_bp=services.commission_bp(None, current_app.config),
+        form=ConfirmForm(formdata=None), error=error, error_farm=error_farm, typed=typed,
+    ), status
+
+
+@bp.get("/commission")
+@admin_required
+def commission():
+    return _render_commission()
+
+
+@bp.post("/commission/<int:producer_id>")
+@admin_required
+def set_commission(producer_id: int):
+    """Set a farm's own rate (percent, as `flask payments set-commission` takes it), or
+    clear it (``action=default``: the COMMISSION_BP setting). Sales recorded from now on
+    use it; the ledger keeps the rate of each past sale."""
+    farm = get_by_id(db.session, Producer, producer_id)
+    if farm is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    typed = (request.form.get("percent") or "").strip()[:20]
+    if request.form.get("action") == "default":
+        rate = None
+    else:
+        try:
+            rate = parse_commission_percent(typed)
+        except CommissionRateError:
+            return _render_commission(
+                error=_("Enter a rate in percent from 0 to 100, with at most two decimals, "
+                        "such as 8 or 7,5."), error_farm=farm.id, typed=typed, status=400)
+    farm.commission_bp = rate
+    db.session.commit()
+    if rate is None:
+        flash(_("%(farm)s now pays the default commission.", farm=farm.name), "success")
+    else:
+        flash(_("%(farm)s now pays a commission of %(rate)s %%.", farm=farm.name,
+                rate=format_decimal(rate / 100)), "success")
+    return redirect(url_for("payments_admin.commission", _anchor=f"farm-{farm.id}"), code=303)

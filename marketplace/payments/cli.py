@@ -1,5 +1,7 @@
 """`flask payments reconcile`: repair orders whose payment state is behind Stripe's
-(a webhook lost while the site was down); `flask payments send-refunds`."""
+(a webhook lost while the site was down); `flask payments send-refunds`; a farm's
+Connect account and commission rate (``parse_commission_percent`` also serves the
+admin's commission page)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,29 @@ from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
 from . import gateway, services
+
+
+class CommissionRateError(ValueError):
+    """``kind``: "number" (not a number) or "range" (not 0 to 100, two decimals)."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def parse_commission_percent(text: str) -> int:
+    """A commission rate typed in percent ("8", "7,5", "7.5 %") -> basis points (750).
+    From 0 to 100 with at most two decimals; raises CommissionRateError."""
+    from decimal import Decimal, InvalidOperation
+
+    cleaned = (text or "").strip().removesuffix("%").strip().replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise CommissionRateError("number") from None
+    if not value.is_finite() or not 0 <= value <= 100 or value != round(value, 2):
+        raise CommissionRateError("range")
+    return int(value * 100)
 
 
 def register(app: Flask) -> None:
@@ -88,8 +113,6 @@ def set_connect_account_command(producer_email: str, account: str) -> None:
 @with_appcontext
 def set_commission_command(producer_email: str, percent: str) -> None:
     """Give a farm its own commission rate (sales recorded from now on use it)."""
-    from decimal import Decimal, InvalidOperation
-
     from sqlalchemy import select
 
     from marketplace.accounts.models import User
@@ -98,14 +121,11 @@ def set_commission_command(producer_email: str, percent: str) -> None:
     rate = None
     if percent.strip().lower() != "default":
         try:
-            value = Decimal(percent.strip().replace(",", "."))
-        except InvalidOperation:
-            raise click.BadParameter("a number such as 8 or 7.5", param_hint="--percent") \
-                from None
-        if not value.is_finite() or not 0 <= value <= 100 or value != round(value, 2):
-            raise click.BadParameter("from 0 to 100, at most two decimals",
-                                     param_hint="--percent")
-        rate = int(value * 100)
+            rate = parse_commission_percent(percent)
+        except CommissionRateError as exc:
+            raise click.BadParameter("a number such as 8 or 7.5" if exc.kind == "number"
+                                     else "from 0 to 100, at most two decimals",
+                                     param_hint="--percent") from None
     with write_intent():
         farm = db.session.scalar(select(Producer).join(Producer.user)
                                  .where(User.email == producer_email.strip().lower()))

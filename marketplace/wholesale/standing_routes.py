@@ -1,5 +1,5 @@
 """A restaurant's standing orders: made from a past order, paused or resumed, a week
-skipped. The scheduled job (`flask orders run-standing`) places the orders."""
+skipped, deleted. The scheduled job (`flask orders run-standing`) places the orders."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
+from marketplace.orders.models import Actor
 from marketplace.pickup.forms import ConfirmForm, weekday_names
 
 from . import standing as service
@@ -19,6 +20,9 @@ from . import standing as service
 bp = Blueprint("standing", __name__, url_prefix="/restaurant/standing")
 
 restaurant_required = role_required(Role.RESTAURANT)
+
+# Coming dates shown for each standing order, each with its skip button or its state.
+NEXT_DATES = 2
 
 
 def _tz() -> str:
@@ -34,16 +38,23 @@ def _own_or_404(standing_id: int):
     return standing
 
 
+def _render(status: int = 200):
+    standings = service.standing_orders_of(db.session, current_user.id)
+    days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
+    next_slots = {standing_id: slots[:NEXT_DATES] for standing_id, slots in
+                  service.upcoming_slots_of(db.session, standings, now=utcnow(),
+                                            days_ahead=28, tz=_tz()).items()}
+    return render_template("wholesale/standing.html", standings=standings,
+                           next_slots=next_slots,
+                           runs=service.runs_of(db.session, standings, next_slots),
+                           form=ConfirmForm(formdata=None), days_ahead=days_ahead,
+                           day_names=dict(weekday_names())), status
+
+
 @bp.get("")
 @restaurant_required
 def index():
-    standings = service.standing_orders_of(db.session, current_user.id)
-    days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
-    next_slots = {standing_id: slots[:1] for standing_id, slots in service.upcoming_slots_of(
-        db.session, standings, now=utcnow(), days_ahead=28, tz=_tz()).items()}
-    return render_template("wholesale/standing.html", standings=standings,
-                           next_slots=next_slots, form=ConfirmForm(formdata=None),
-                           days_ahead=days_ahead, day_names=dict(weekday_names()))
+    return _render()
 
 
 @bp.post("/from-order/<int:order_id>")
@@ -55,8 +66,24 @@ def from_order(order_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
+        service.check_repeatable(order)
+    except service.StandingOrderError as exc:
+        from marketplace.payments import services as payments
+
+        flash(str(exc.message), "danger")
+        return render_template(
+            "orders/order.html", order=order,
+            can_cancel=orders.can_cancel(order, Actor.BUYER, utcnow()),
+            refunds=payments.refunds_of(db.session, order),
+        ), 400
+    try:
         service.from_order(db.session, order, tz=_tz())
         db.session.commit()
+    except service.StandingOrderExists as exc:
+        db.session.rollback()
+        flash(str(exc.message), "info")
+        return redirect(url_for("standing.index", _anchor=f"standing-{exc.standing.id}"),
+                        code=303)
     except service.StandingOrderError as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")
@@ -77,6 +104,17 @@ def pause(standing_id: int):
     return redirect(url_for("standing.index"), code=303)
 
 
+@bp.post("/<int:standing_id>/delete")
+@restaurant_required
+def delete(standing_id: int):
+    standing = _own_or_404(standing_id)
+    service.delete(db.session, standing)
+    db.session.commit()
+    flash(_("Standing order deleted. The orders it already placed stay: cancel them from "
+            "your orders if you no longer want them."), "success")
+    return redirect(url_for("standing.index"), code=303)
+
+
 @bp.post("/<int:standing_id>/skip")
 @restaurant_required
 def skip(standing_id: int):
@@ -91,8 +129,16 @@ def skip(standing_id: int):
     if service.skip(db.session, standing, slot.id):
         db.session.commit()
         flash(_("That week is skipped."), "success")
+        return redirect(url_for("standing.index"), code=303)
+    db.session.rollback()
+    run = service.run_for(db.session, standing, slot.id)
+    if run is not None and run.status == service.RunStatus.SKIPPED:
+        flash(_("That week is skipped already."), "info")
+        return redirect(url_for("standing.index"), code=303)
+    if run is not None and run.order_id is not None:
+        flash(_("That week's order is already placed (order %(number)s): cancel it from "
+                "your orders instead.", number=run.order_id), "danger")
     else:
-        db.session.rollback()
-        flash(_("That week's order is already placed: cancel it from your orders instead."),
-              "warning")
-    return redirect(url_for("standing.index"), code=303)
+        flash(_("That week's standing order has already run: there is nothing to skip."),
+              "danger")
+    return _render(status=409)
