@@ -60,9 +60,12 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
             log.warning("scheduled jobs: Stripe unreachable, expiry postponed: %s", exc)
             may_expire = False
     done["expired"] = expire_unpaid_now() if may_expire else 0
-    with write_intent():
-        done["reminders"] = notify.send_reminders(db.session, utcnow())
-        db.session.commit()
+    window = notify.day_before_window(utcnow(), config["BABEL_DEFAULT_TIMEZONE"])
+    done["reminders"] = 0
+    if window is not None:
+        with write_intent():
+            done["reminders"] = notify.send_reminders(db.session, utcnow(), window=window)
+            db.session.commit()
     standing = run_standing_now()
     done["standing"] = standing["placed"] + standing["partial"]
     if generate_slots:

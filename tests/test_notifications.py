@@ -361,3 +361,31 @@ def test_send_reminders_command(app, db, mailbox, market):
     result = runner.invoke(args=["notifications", "send-reminders"])
     assert result.output.strip() == "0 reminder(s) queued."
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+@pytest.mark.parametrize(("local_now", "reminded"), [
+    ("2026-11-26 21:00", False),  # Thursday evening: Saturday is two days away
+    ("2026-11-27 10:00", False),  # Friday morning: not before the evening
+    ("2026-11-27 18:00", True),   # Friday evening: the day before
+    ("2026-11-27 23:59", True),
+    ("2026-11-28 08:00", False),  # Saturday itself: no reminder on the day
+])
+def test_the_jobs_remind_on_the_evening_before(local_now, reminded):
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Paris")
+    now = datetime.strptime(local_now, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    slot_starts = datetime(2026, 11, 28, 9, 0, tzinfo=zone)  # Saturday 09:00
+    window = notify.day_before_window(now.astimezone(UTC), "Europe/Paris")
+    inside = window is not None and window[0] <= slot_starts - now < window[1]
+    assert inside is reminded
+
+
+def test_the_reminder_window_follows_the_clock_change():
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Paris")
+    # Saturday 24 October 2026, 19:00: Sunday 25 has 25 hours (summer time ends).
+    start, end = notify.day_before_window(
+        datetime(2026, 10, 24, 19, tzinfo=zone).astimezone(UTC), "Europe/Paris")
+    assert (start, end - start) == (timedelta(hours=5), timedelta(hours=25))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale, format_datetime
@@ -31,6 +32,8 @@ REMINDER_KEY = "order-reminder:"
 # Orders reminded: those whose slot starts between now + start and now + end. Run
 # once a day (e.g. at 18:00) to remind every order the day before.
 REMINDER_WINDOW = (timedelta(hours=12), timedelta(hours=36))
+# The scheduled jobs (every minute) remind from this local hour the day before.
+REMINDER_HOUR = 18
 REMINDED_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY)
 
 
@@ -162,6 +165,20 @@ def reminders_due(session: Session, now: datetime, *,
                  joinedload(Order.buyer))
         .order_by(PickupSlot.starts_at, Order.id)
     ))
+
+
+def day_before_window(now: datetime, tz: str, *, hour: int = REMINDER_HOUR
+                      ) -> tuple[timedelta, timedelta] | None:
+    """The window of the scheduled jobs' reminders: from ``hour`` (local time), the
+    slots of the next calendar day, so a Saturday morning slot is reminded on Friday
+    evening, not on Thursday; None before that hour."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    if local.hour < hour:
+        return None
+    start = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    end = datetime.combine(local.date() + timedelta(days=2), time(0), tzinfo=zone)
+    return start - now, end - now
 
 
 def send_reminders(session: Session, now: datetime, *,
