@@ -1,10 +1,11 @@
 """Admin: recent card payments with their state and refunds, refunding any part of a
-paid order (recorded, then sent to Stripe), and each farm's commission rate."""
+paid order (recorded, then sent to Stripe), each farm's commission rate, and the bank
+transfers that pay the farms what the platform holds for them."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal
+from flask_babel import format_currency, format_decimal, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -142,3 +143,53 @@ def set_commission(producer_id: int):
         flash(_("%(farm)s now pays a commission of %(rate)s %%.", farm=farm.name,
                 rate=format_decimal(rate / 100)), "success")
     return redirect(url_for("payments_admin.commission", _anchor=f"farm-{farm.id}"), code=303)
+
+
+# Bank transfers to the farms -------------------------------------------------------------
+
+def _render_payouts(*, error=None, error_farm=None, status=200):
+    return render_template(
+        "payments/admin_payouts.html",
+        payouts=services.payouts_due(db.session, current_app.config),
+        connect=bool(current_app.config.get("STRIPE_CONNECT_ENABLED")),
+        form=ConfirmForm(formdata=None), error=error, error_farm=error_farm,
+    ), status
+
+
+@bp.get("/payouts")
+@admin_required
+def payouts():
+    """What the platform owes each farm for the orders handed over and paid online
+    (card, invoices paid by card), to pay by bank transfer."""
+    return _render_payouts()
+
+
+@bp.post("/payouts/<int:producer_id>")
+@admin_required
+def record_payout(producer_id: int):
+    """The admin sent the amount shown by bank transfer: it is recorded on the farm's
+    account (its ledger and statement show the transfer)."""
+    farm = get_by_id(db.session, Producer, producer_id)
+    if farm is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    raw = (request.form.get("amount_cents") or "").strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        abort(400)
+    try:
+        count = services.record_bank_transfer(db.session, farm, int(raw), current_app.config,
+                                               now=utcnow())
+        db.session.commit()
+    except services.PayoutError as exc:
+        db.session.rollback()
+        message = (_("Nothing is owed to %(farm)s now: this transfer was recorded already.",
+                     farm=farm.name) if exc.owed == 0 else
+                   _("What is owed to %(farm)s has changed: it is now %(amount)s. Check it "
+                     "and record the transfer again.", farm=farm.name,
+                     amount=format_currency(exc.owed / 100, "EUR")))
+        return _render_payouts(error=message, error_farm=farm.id, status=409)
+    flash(ngettext("Bank transfer to %(farm)s recorded (%(num)d order).",
+                   "Bank transfer to %(farm)s recorded (%(num)d orders).",
+                   count, farm=farm.name), "success")
+    return redirect(url_for("payments_admin.payouts"), code=303)

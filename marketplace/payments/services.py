@@ -842,33 +842,97 @@ def ledger_entries(session: Session, producer_id: int, start: datetime,
 
 # Stripe Connect transfers -------------------------------------------------------------------
 
-def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder, int, str]]:
-    """(sub-order, net amount, farm account) for each collected sub-order of a card-paid
-    order (or of an order on invoice whose invoice was paid by card) whose farm has a
-    Connect account and that has no transfer yet: one query.
-    The net is the sum of the sub-order's ledger lines (sale - commission - refunds
-    + commission given back)."""
+def _due(*where):
+    """(sub-order, net, farm account) of every collected sub-order of a card-paid order
+    (or of an order on invoice whose invoice was paid by card: it has ledger lines
+    only then) with no transfer yet and something to pay, oldest first. The net is the
+    sum of the sub-order's ledger lines (sale - commission - refunds + commission
+    given back)."""
     from marketplace.producers.models import Producer
 
     transferred = select(LedgerEntry.sub_order_id).where(
         LedgerEntry.kind == LedgerKind.TRANSFER).scalar_subquery()
-    rows = session.execute(
-        select(SubOrder, func.sum(LedgerEntry.amount_cents), Producer.stripe_account_id)
+    return (
+        select(SubOrder, func.sum(LedgerEntry.amount_cents).label("net"),
+               Producer.stripe_account_id)
         .join(Order, Order.id == SubOrder.order_id)
         .join(Producer, Producer.id == SubOrder.producer_id)
         .join(LedgerEntry, LedgerEntry.sub_order_id == SubOrder.id)
-        # An order on invoice has ledger lines only once its invoice was paid by card.
         .where(SubOrder.status == OrderStatus.COLLECTED,
                Order.payment_method.in_((PaymentMethod.CARD, PaymentMethod.INVOICE)),
-               Producer.stripe_account_id.is_not(None),
-               SubOrder.id.not_in(transferred))
+               SubOrder.id.not_in(transferred), *where)
         .group_by(SubOrder.id, Producer.stripe_account_id)
         # Nothing to pay (all short, all refunded): never due, so it cannot hold the
         # first places of the list for ever.
         .having(func.sum(LedgerEntry.amount_cents) > 0)
-        .order_by(SubOrder.id).limit(limit)
-    ).all()
+        .order_by(SubOrder.id)
+    )
+
+
+def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder, int, str]]:
+    """What Stripe Connect pays: the due sub-orders (``_due``) of farms with a Connect
+    account, in one query."""
+    from marketplace.producers.models import Producer
+
+    rows = session.execute(_due(Producer.stripe_account_id.is_not(None)).limit(limit)).all()
     return [(sub, int(net), account) for sub, net, account in rows]
+
+
+def _bank_transfer_farms(config: Mapping):
+    """Farms paid by bank transfer: all of them, or those without a Connect account
+    when Connect pays the others."""
+    from marketplace.producers.models import Producer
+
+    if config.get("STRIPE_CONNECT_ENABLED"):
+        return [Producer.stripe_account_id.is_(None)]
+    return []
+
+
+def payouts_due(session: Session, config: Mapping) -> list[tuple]:
+    """(farm, amount owed, sub-orders) for each farm the platform owes money to by bank
+    transfer, largest first: one query."""
+    from marketplace.producers.models import Producer
+
+    due = _due(*_bank_transfer_farms(config)).subquery()
+    rows = session.execute(
+        select(Producer, func.sum(due.c.net), func.count())
+        .join(due, due.c.producer_id == Producer.id)
+        .group_by(Producer.id)
+        .order_by(func.sum(due.c.net).desc(), Producer.name)
+    ).all()
+    return [(farm, int(amount), int(count)) for farm, amount, count in rows]
+
+
+class PayoutError(Exception):
+    """The amount owed is not the one the admin saw (it changed, or was recorded)."""
+
+    def __init__(self, owed: int):
+        super().__init__("payout refused")
+        self.owed = owed
+
+
+def record_bank_transfer(session: Session, farm, amount_cents: int, config: Mapping, *,
+                         now: datetime) -> int:
+    """The admin sent ``amount_cents`` to the farm by bank transfer: a TRANSFER line for
+    each due sub-order (key ``transfer:<sub-order>``, the one Connect uses, so nothing is
+    ever paid both ways or twice). PayoutError when what is owed is not that amount
+    (a sub-order collected meanwhile, or the same transfer recorded twice): the admin
+    checks again. Returns the number of sub-orders settled."""
+    from marketplace.producers.models import Producer
+
+    # One recording at a time per farm (PostgreSQL; SQLite writes are serial).
+    session.execute(select(Producer.id).where(Producer.id == farm.id).with_for_update())
+    rows = session.execute(_due(Producer.id == farm.id, *_bank_transfer_farms(config))).all()
+    owed = sum(int(net) for _, net, _ in rows)
+    if not rows or owed != amount_cents:
+        raise PayoutError(owed)
+    for sub, net, _account in rows:
+        entry = _entry(session, key=f"transfer:{sub.id}", sub=sub, kind=LedgerKind.TRANSFER,
+                       amount_cents=-int(net), now=now)
+        if entry is not None:
+            entry.commission_bp = 0
+    session.flush()
+    return len(rows)
 
 
 def send_due_transfers(session: Session, config: Mapping, *, now: datetime) -> tuple[int, int]:
