@@ -256,3 +256,39 @@ def test_another_buyers_order_is_not_found(client, db, form_post, shop):
     assert response.status_code == 404
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.CONFIRMED
+
+
+@pytest.mark.parametrize("kept_in", ["account", "session"])
+def test_pickup_points_are_offered_nearest_first(client, db, login, english, kept_in):
+    from marketplace.geo.location import SESSION_KEY
+
+    here = (47.70, -2.76)
+    km_per_degree_north = 111.1845  # along the meridian, at 47.7° N
+    # Listed by name, by id and by their first date, these points come in another order
+    # than by distance: only the distance can give Bergerie, Cave, Aubette.
+    points = {}
+    for name, km, starts_in in (("Aubette", 20, 2), ("Bergerie", 2, 6), ("Cave", 10, 4)):
+        point = make_point(db, name, at=(here[0] + km / km_per_degree_north, here[1]))
+        make_slot(db, point, starts_in=timedelta(days=starts_in))
+        points[name] = point
+    farm = factories.producer(name="Ferme A")
+    carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 10),))
+    buyer = login(factories.user())
+    if kept_in == "account":
+        buyer.location_label, buyer.latitude, buyer.longitude = "Ici", *here
+        buyer.search_radius_km = 5  # a search radius; checkout still lists every point
+        db.session.commit()
+    else:
+        with client.session_transaction() as session:
+            session[SESSION_KEY] = {"label": "Ici", "latitude": here[0], "longitude": here[1],
+                                    "radius_km": 5}
+    set_cart(client, {carrots.variants[0].id: 1})
+
+    page = client.get("/checkout").get_data(as_text=True)
+
+    shown = [int(i) for i in re.findall(r'class="[^"]*pickup-choice[^"]*" data-point="(\d+)"',
+                                        page)]
+    assert shown == [points[name].id for name in ("Bergerie", "Cave", "Aubette")]
+    legends = re.findall(r'pickup-choice[^>]*>\s*<legend[^>]*>(.*?)</legend>', page, flags=re.S)
+    assert [" ".join(re.sub(r"<[^>]+>", " ", legend).split()) for legend in legends] == [
+        "Bergerie · 2.0 km", "Cave · 10.0 km", "Aubette · 20.0 km"]

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -472,3 +476,192 @@ def test_expire_unpaid_command(app, db, market):
     assert db.session.get(Variant, m["carrots"].id).stock == 50
     again = runner.invoke(args=["orders", "expire-unpaid"])
     assert "0 unpaid order(s) expired." in again.output
+
+
+def test_every_move_of_an_order_sends_its_email_once(app, db, market, mailbox):
+    """Moved A→B, B→A, then A→B again: three moves, three e-mails (the third is not
+    taken for the first). One move applied once still sends exactly one."""
+    from marketplace.notifications import orders as notify
+    from marketplace.notifications.models import OutboxMessage
+
+    m = market
+    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    mailbox.wait_for(1)  # the confirmation
+    mailbox.clear()
+    a, b = m["slot"], m["later"]
+    for number, (from_slot, to_slot) in enumerate(((a, b), (b, a), (a, b)), start=1):
+        assert fulfilment.move_orders(db.session, from_slot, to_slot, now=now()) == 1
+        db.session.refresh(order)
+        assert order.pickup_slot_id == to_slot.id
+        # The same move told again (a retry): nothing more is queued.
+        assert notify.slot_moved(db.session, order, from_slot, to_slot) is None
+        db.session.commit()
+        assert len(mailbox.wait_for(number)) == number
+    keys = db.session.scalars(select(OutboxMessage.dedupe_key)
+                              .where(OutboxMessage.dedupe_key.like("slot-moved:%"))).all()
+    assert len(set(keys)) == 3
+    assert all(mail["To"] == m["buyers"][0].email for mail in mailbox)
+    assert len(mailbox) == 3
+
+
+# The pick and packing lists on paper: what the print style sheet must keep doing ---------
+
+VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                           "meta", "source", "track", "wbr"})
+
+
+class _PageOutline(HTMLParser):
+    """The page's style sheet links, in order, and each element with its ancestors'
+    classes and tags (their names take part in `above`: "nav", ".d-print-none")."""
+
+    def __init__(self):
+        super().__init__()
+        self.stylesheets: list[dict[str, str]] = []
+        self.elements: list[tuple[str, frozenset[str], frozenset[str]]] = []
+        self._open: list[tuple[str, frozenset[str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {name: value or "" for name, value in attrs}
+        if tag == "link" and "stylesheet" in attrs.get("rel", "").split():
+            self.stylesheets.append(attrs)
+        classes = frozenset(attrs.get("class", "").split())
+        above = frozenset(name for open_tag, open_classes in self._open
+                          for name in (open_tag, *(f".{c}" for c in open_classes)))
+        self.elements.append((tag, classes, above))
+        if tag not in VOID_ELEMENTS:
+            self._open.append((tag, classes))
+
+    def handle_endtag(self, tag):
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index][0] == tag:
+                del self._open[index:]
+                break
+
+    def having(self, css_class: str, *, inside: str | None = None) -> list[str]:
+        return [tag for tag, classes, above in self.elements
+                if css_class in classes and (inside is None or f".{inside}" in above)]
+
+
+def _css_rules(css: str, media: str = "") -> list[tuple[str, list[str], str, str]]:
+    """(media query, selectors, property, value) of each declaration, in source order;
+    @media blocks are opened, other blocks (@keyframes, @font-face) left out."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    found, at = [], 0
+    while (start := css.find("{", at)) >= 0:
+        prelude = css[at:start].rsplit(";", 1)[-1].strip()  # after @charset "…";
+        if prelude.startswith("@"):
+            depth, end = 1, start + 1
+            while depth:
+                depth += {"{": 1, "}": -1}.get(css[end], 0)
+                end += 1
+            if prelude.startswith("@media"):
+                inner = prelude.removeprefix("@media").strip()
+                found += _css_rules(css[start + 1:end - 1], f"{media} and {inner}" if media
+                                    else inner)
+            at = end
+            continue
+        end = css.index("}", start)
+        selectors = [" ".join(s.split()) for s in prelude.split(",")]
+        for declaration in css[start + 1:end].split(";"):
+            name, colon, value = declaration.partition(":")
+            if colon:
+                found.append((media, selectors, name.strip().lower(), " ".join(value.split())))
+        at = end + 1
+    return found
+
+
+def _applies(media: str, medium: str) -> bool:
+    """Whether a media query (from a link's media attribute or an @media) can hold on
+    `medium` ('print' or 'screen'); size conditions alone are taken as holding."""
+    for query in (media or "all").lower().split(","):
+        words = re.sub(r"\([^)]*\)", " ", query).split()
+        kinds = [w for w in words if w not in ("and", "only", "not")]
+        if "not" in words:
+            continue
+        if not kinds or "all" in kinds or medium in kinds:
+            return True
+    return False
+
+
+def _styles_of(app, page: _PageOutline):
+    """(link media, rule media, selectors, property, value) of every declaration of the
+    page's own style sheets, read as text from the static folder, in cascade order."""
+    static_url = app.static_url_path.rstrip("/") + "/"
+    declarations = []
+    for link in page.stylesheets:
+        path = urlsplit(link["href"]).path
+        assert path.startswith(static_url), link
+        css = (Path(app.static_folder) / path.removeprefix(static_url)).read_text("utf-8")
+        declarations += [(link.get("media", ""), *rule) for rule in _css_rules(css)]
+    return declarations
+
+
+def _computed(declarations, selector: str, prop: str, medium: str) -> str | None:
+    """The value a rule naming `selector` by itself gives `prop` on `medium`, by the
+    cascade (!important first, then the last one): enough for one-class selectors."""
+    winner = None
+    for link_media, rule_media, selectors, name, value in declarations:
+        if (name == prop and selector in selectors and _applies(link_media, medium)
+                and _applies(rule_media, medium)):
+            if winner is None or "!important" in value or "!important" not in winner:
+                winner = value
+    return winner
+
+
+def _print_only_selectors(declarations) -> set[str]:
+    """Selectors of rules that apply on paper and not on screen."""
+    return {s for link_media, rule_media, selectors, _name, _value in declarations
+            for s in selectors
+            if _applies(link_media, "print") and _applies(rule_media, "print")
+            and not (_applies(link_media, "screen") and _applies(rule_media, "screen"))}
+
+
+def test_pick_and_packing_lists_print_with_tick_boxes_and_no_navigation(app, client, db,
+                                                                        login, market):
+    m = market
+    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1, m["leeks"].id: 3})
+    login(m["farm"].user)
+    response = client.get(f"/farm/orders/slots/{m['slot'].id}")
+    assert response.status_code == 200
+    page = _PageOutline()
+    page.feed(response.get_data(as_text=True))
+
+    # Rules for paper only, from a style sheet linked with media="print" (css/print.css
+    # today) or under @media print: the key ones are among them.
+    styles = _styles_of(app, page)
+    on_paper = _print_only_selectors(styles)
+    assert {"nav", "header", ".print-only"} <= on_paper, (page.stylesheets, on_paper)
+
+    # The site's navigation, the forms and buttons are left off the paper...
+    assert page.having("navbar")
+    assert "header" in [tag for tag, _classes, _above in page.elements]
+    for selector in ("header", "nav", "footer", "form", ".btn", ".d-print-none"):
+        value = _computed(styles, selector, "display", "print") or ""
+        assert value.startswith("none"), (selector, value)
+    assert page.having("d-print-none")  # the back link, the CSV and Print buttons
+    assert page.having("btn")
+    hidden = {"header", "nav", "footer", "form", ".d-print-none"}
+    unseen = {"btn", "visually-hidden", "visually-hidden-focusable"}  # the skip link
+    printed = [(tag, sorted(classes)) for tag, classes, above in page.elements
+               if tag in ("a", "button") and not unseen & classes and not hidden & above]
+    assert printed == [], "links and buttons on paper"
+    # ...and come back on screen.
+    assert not (_computed(styles, "nav", "display", "screen") or "").startswith("none")
+
+    # Tick boxes: a "Done" column on the pick list, one box per pick line and per packed
+    # line, hidden on screen and shown on paper, with a border to tick.
+    assert page.having("print-only", inside="pick-list").count("th") == 1
+    boxes_in_pick_list = page.having("tick-box", inside="pick-list")
+    boxes_in_packing = page.having("tick-box", inside="packing-order")
+    assert len(boxes_in_pick_list) == len(page.having("pick-line")) == 2  # carrots, leeks
+    assert len(boxes_in_packing) == 3  # Zoé's carrots; Ali's carrots and leeks
+    assert len(page.having("tick-box")) == len(page.having("tick-box", inside="print-only"))
+    assert (_computed(styles, ".print-only", "display", "screen") or "").startswith("none")
+    shown = _computed(styles, ".print-only", "display", "print") or "none"
+    assert not shown.startswith("none"), shown
+    assert not (_computed(styles, ".tick-box", "display", "print") or "").startswith("none")
+    assert "solid" in (_computed(styles, ".tick-box", "border", "print") or "")
+    # The pick list ends its sheet of paper; the packing list starts on the next one.
+    assert page.having("print-page") == ["section"]
+    assert (_computed(styles, ".print-page", "break-after", "print") or "").startswith("page")

@@ -293,3 +293,31 @@ def test_host_scope(db):
     assert services.managed_point(host, theirs.id) is None
     assert services.managed_point(admin, theirs.id) == theirs
     assert len(services.points_managed_by(admin)) == 2
+
+
+def test_closing_a_closed_date_changes_nothing(db):
+    point = make_point()
+    slot = make_slot(db, point)
+    services.close_slot(slot, "Jour férié")
+    db.session.commit()
+    with pytest.raises(services.SlotClosedAlready):
+        services.close_slot(slot, "Travaux")
+    db.session.rollback()
+    assert db.session.get(PickupSlot, slot.id).closed_reason == "Jour férié"
+
+
+def test_closing_a_date_closed_meanwhile_changes_nothing(db):
+    """Closed by another request after this one read the slot: one conditional UPDATE,
+    never read-then-write, so the first reason stays."""
+    point = make_point()
+    slot = make_slot(db, point)
+    assert slot.status == SlotStatus.OPEN  # loaded: this session still sees it open
+    table = PickupSlot.__table__
+    db.session.execute(table.update().where(table.c.id == slot.id)
+                       .values(status=SlotStatus.CLOSED, closed_reason="Jour férié"))
+    with pytest.raises(services.SlotClosedAlready):
+        services.close_slot(slot, "Travaux")
+    db.session.commit()
+    db.session.expire_all()
+    slot = db.session.get(PickupSlot, slot.id)
+    assert (slot.status, slot.closed_reason) == (SlotStatus.CLOSED, "Jour férié")

@@ -273,3 +273,24 @@ def test_slot_cutoff_shown_in_local_time(client, host, db):
     db.session.commit()
     page = client.get(f"/pickup/points/{point.id}").get_data(as_text=True)
     assert "0 / 4" in page
+
+
+def test_closing_a_date_closed_already_is_409_and_keeps_its_reason(client, host, form_post, db):
+    point = make_point(host=host)
+    slot = make_slot(db, point)
+    url = f"/pickup/points/{point.id}"
+    close = f"{url}/slots/{slot.id}/close"
+    assert form_post(close, {"reason": "Jour férié"}, page=url).status_code == 302
+    # A second tab, or the back button: the page still shows the close form.
+    again = form_post(close, {"reason": "Travaux"}, page=url)
+    assert again.status_code == 409
+    assert "This date is closed already." in again.get_data(as_text=True)
+    db.session.expire_all()
+    slot = db.session.get(PickupSlot, slot.id)
+    assert (slot.status, slot.closed_reason) == (SlotStatus.CLOSED, "Jour férié")
+    # Even with no reason given, the answer is the date's state, not the missing reason.
+    empty = form_post(close, {"reason": ""}, page=url)
+    assert empty.status_code == 409
+    assert "This date is closed already." in empty.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, slot.id).closed_reason == "Jour férié"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -123,9 +123,16 @@ def order_cancelled(session: Session, order: Order, reason: str = "") -> OutboxM
 
 def slot_moved(session: Session, order: Order, old_slot: PickupSlot, new_slot: PickupSlot,
                reason: str = "") -> OutboxMessage | None:
-    """The order moved from ``old_slot`` to ``new_slot`` (time, or point, or both)."""
+    """The order moved from ``old_slot`` to ``new_slot`` (time, or point, or both).
+
+    The key names the move itself, not only where the order ends up: both slots and the
+    moment of the move, which is the order's ``updated_at`` as the UPDATE that moved it
+    set it (fulfilment.move_orders refreshes the order before telling its buyer). So an
+    order moved A→B, B→A, then A→B again gets three e-mails, and one move told twice
+    (a retry) still gets one."""
+    moved_at = order.updated_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
     return _queue(
-        session, order, f"slot-moved:{order.id}:{new_slot.id}",
+        session, order, f"slot-moved:{order.id}:{old_slot.id}:{new_slot.id}:{moved_at}",
         lambda: _("Order %(number)s: new pickup time", number=order.id),
         "mail/slot_moved.txt", old_slot=old_slot, new_slot=new_slot, reason=reason,
     )

@@ -33,11 +33,13 @@ def _point_or_404(point_id: int):
     return point
 
 
-def _render_point(point, *, form=None, close_form=None, close_slot_id=None, status=200):
+def _render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
+                  status=200):
     slots = services.upcoming_slots(point, utcnow())
     return render_template(
         "pickup/point.html",
         point=point,
+        error=error,
         schedules=services.schedules_of(point),
         slots=slots,
         open_slots=[s for s in slots if s.status == SlotStatus.OPEN],
@@ -114,6 +116,9 @@ def close_slot(point_id: int, slot_id: int):
     slot = services.slot_of_point(point, slot_id)
     if slot is None:
         abort(404)
+    if slot.status == SlotStatus.CLOSED:
+        # A page left open in another tab, the back button, a double click.
+        return _closed_already(point)
     form = CloseSlotForm()
     if not form.validate_on_submit():
         return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
@@ -131,7 +136,11 @@ def close_slot(point_id: int, slot_id: int):
                 "This date has %(num)d orders: choose a date to move them to, or cancel them.",
                 len(orders))]
             return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
-    services.close_slot(slot, form.reason.data)
+    try:
+        services.close_slot(slot, form.reason.data)
+    except services.SlotClosedAlready:
+        db.session.rollback()  # closed by another request since this one read it
+        return _closed_already(point)
     try:
         if target is not None:
             moved = fulfilment.move_orders(db.session, slot, target, now=now,
@@ -157,6 +166,10 @@ def close_slot(point_id: int, slot_id: int):
     else:
         flash(_("This date is closed."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
+
+
+def _closed_already(point):
+    return _render_point(point, error=_("This date is closed already."), status=409)
 
 
 # Producer rounds ---------------------------------------------------------------------

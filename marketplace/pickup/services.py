@@ -167,14 +167,27 @@ def slot_of_point(point: PickupPoint, slot_id: int | None) -> PickupSlot | None:
     return slot if slot is not None and slot.pickup_point_id == point.id else None
 
 
+class SlotClosedAlready(ValueError):
+    """The date was closed before (another tab, a double submit): nothing is changed."""
+
+
 def close_slot(slot: PickupSlot, reason: str) -> PickupSlot:
-    """Close one date (a holiday). Moving its orders comes with orders."""
+    """Close one date (a holiday). Moving its orders comes with orders.
+
+    One conditional UPDATE, so a date closed already (even by a request that ran after
+    ``slot`` was read) keeps its first reason: SlotClosedAlready."""
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("a reason is required")
-    slot.status = SlotStatus.CLOSED
-    slot.closed_reason = reason
-    db.session.flush()
+    result = db.session.execute(
+        update(PickupSlot)
+        .where(PickupSlot.id == slot.id, PickupSlot.status == SlotStatus.OPEN)
+        .values(status=SlotStatus.CLOSED, closed_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(slot)
+    if result.rowcount != 1:
+        raise SlotClosedAlready("this date is closed already")
     return slot
 
 
