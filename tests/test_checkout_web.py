@@ -292,3 +292,18 @@ def test_pickup_points_are_offered_nearest_first(client, db, login, english, kep
     legends = re.findall(r'pickup-choice[^>]*>\s*<legend[^>]*>(.*?)</legend>', page, flags=re.S)
     assert [" ".join(re.sub(r"<[^>]+>", " ", legend).split()) for legend in legends] == [
         "Bergerie · 2.0 km", "Cave · 10.0 km", "Aubette · 20.0 km"]
+
+
+def test_a_point_without_payment_at_pickup_says_so_before_checkout(client, db, form_post,
+                                                                   shop):
+    other = make_point(db, "Mairie")
+    other.accepts_pay_at_pickup = False
+    db.session.commit()
+    make_slot(db, other)
+    set_cart(client, {shop["carrots"].id: 1})
+    page = client.get("/checkout").get_data(as_text=True)
+    mairie = page[page.index(f'data-point="{other.id}"'):]
+    mairie = mairie[:mairie.index("</fieldset>")]
+    assert "No payment at pickup here: pay by card." in mairie
+    cafe = page[page.index(f'data-point="{shop["point"].id}"'):]
+    assert "No payment at pickup here" not in cafe[:cafe.index("</fieldset>")]
