@@ -3,11 +3,13 @@ the invoice PDF its farm issued on confirmation."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from marketplace.accounts.models import Role
@@ -71,6 +73,13 @@ def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
     assert response.ok
     assert response.headers["content-type"].startswith("application/pdf")
     assert response.body().startswith(b"%PDF")
+    text = "\n".join(page_.extract_text()
+                     for page_ in PdfReader(io.BytesIO(response.body())).pages)
+    assert "F-000001" in text
+    assert "Ferme du Pont" in text
+    assert "Poireaux" in text
+    assert "Pommes" in text
+    assert "93,60" in text  # 12 x 2,80 + 4 x 15,00: the total the restaurant ordered
     with e2e_server.app.app_context():
         order = db.session.scalars(select(Order)).one()
         assert order.status == OrderStatus.CONFIRMED
