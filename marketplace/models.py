@@ -103,9 +103,10 @@ def parse_id(raw) -> int | None:
     return int(text) or None
 
 
-def get_by_id(session, model, ident):
+def get_by_id(session, model, ident, **options):
     """``session.get`` for an id a person can name: None, not an error, for one that
-    is out of the database's range (PostgreSQL refuses integers past 2**63)."""
+    is out of the database's range (PostgreSQL refuses integers past 2**63).
+    ``options``: session.get's own (loader ``options``, ``populate_existing``...)."""
     if not isinstance(ident, int) or not 0 < ident <= MAX_ID:
         return None
-    return session.get(model, ident)
+    return session.get(model, ident, **options)

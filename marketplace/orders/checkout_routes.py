@@ -237,8 +237,8 @@ def orders():
                            has_older=len(shown) > ORDERS_PER_PAGE)
 
 
-def _own_order_or_404(order_id: int):
-    order = services.order_of(db.session, current_user, order_id)
+def _own_order_or_404(order_id: int, options=()):
+    order = services.order_of(db.session, current_user, order_id, options=options)
     if order is None:
         abort(404)
     return order
@@ -249,15 +249,11 @@ def _own_order_or_404(order_id: int):
 def order(order_id: int):
     from marketplace.payments import services as payments
 
-    order = _own_order_or_404(order_id)
     # What the page reads, in a fixed number of queries whatever the farms and lines.
-    db.session.scalars(
-        select(Order).where(Order.id == order.id)
-        .options(joinedload(Order.pickup_slot).joinedload(PickupSlot.pickup_point),
-                 selectinload(Order.sub_orders).selectinload(SubOrder.lines),
-                 selectinload(Order.sub_orders).joinedload(SubOrder.producer))
-        .execution_options(populate_existing=True)
-    ).one()
+    order = _own_order_or_404(order_id, options=(
+        joinedload(Order.pickup_slot).joinedload(PickupSlot.pickup_point),
+        selectinload(Order.sub_orders).selectinload(SubOrder.lines),
+        selectinload(Order.sub_orders).joinedload(SubOrder.producer)))
     return render_template(
         "orders/order.html", order=order,
         can_cancel=services.can_cancel(order, Actor.BUYER, utcnow()),

@@ -491,9 +491,10 @@ def orders_of(session: Session, buyer, *, limit: int | None = None,
     ))
 
 
-def order_of(session: Session, buyer, order_id: int) -> Order | None:
-    """The buyer's order, or None (another buyer's order is not found)."""
-    order = get_by_id(session, Order, order_id)
+def order_of(session: Session, buyer, order_id: int, *, options=()) -> Order | None:
+    """The buyer's order, or None (another buyer's order is not found); ``options``:
+    loader options for what the caller reads of it."""
+    order = get_by_id(session, Order, order_id, options=options)
     if order is None or order.buyer_id != buyer.id:
         return None
     return order
