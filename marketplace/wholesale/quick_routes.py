@@ -29,14 +29,13 @@ from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role, User
 from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.extensions import db
-from marketplace.geo.services import distance_km
 from marketplace.models import get_by_id, parse_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import local_weekday
+from marketplace.producers.rounds import local_weekday, point_within_radius
 
 from . import services as wholesale
 
@@ -86,8 +85,7 @@ def grid_variants(slot: PickupSlot, buyer, *, limit: int | None = None,
                DeliveryRound.weekday == local_weekday(slot, _tz()),
                User.approved_at.is_not(None))
     ).all()
-    farm_ids = [f.id for f in farms if f.latitude is not None and f.longitude is not None
-                and distance_km(f, point) <= f.delivery_radius_km]
+    farm_ids = [f.id for f in farms if point_within_radius(f, point)]
     if not farm_ids:
         return []
     stmt = (
