@@ -15,13 +15,13 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from marketplace.accounts import business_ids as ids_rules
 from marketplace.accounts.models import Role
 from marketplace.demo.seed import business_ids
 from marketplace.orders import services
 from marketplace.orders.models import PaymentMethod
 from marketplace.producers.models import Producer
 from marketplace.wholesale import invoice_pdf, invoices
-from marketplace.wholesale import services as wholesale
 from marketplace.wholesale.forms import (
     LEGAL_MAX_PAYMENT_TERMS_DAYS,
     PERISHABLE_MAX_PAYMENT_TERMS_DAYS,
@@ -345,8 +345,8 @@ def test_wholesale_minimum_may_be_zero_but_not_negative(client, db, login, form_
 
 def _check_identifiers(pairs):
     for siret, vat in pairs:
-        assert wholesale.valid_siret(siret), siret
-        assert wholesale.valid_vat_number(vat), vat
+        assert ids_rules.valid_siret(siret), siret
+        assert ids_rules.valid_vat_number(vat), vat
         assert vat[4:] == siret[:9], (siret, vat)
     assert len({siret for siret, _ in pairs}) == len(pairs)
     assert not {siret[:9] for siret, _ in pairs} & {"732829320", "802954785"}

@@ -16,10 +16,9 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from marketplace.accounts.models import Role
-from marketplace.catalogue.models import SaleMode, Variant
+from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.wholesale import csv_order, quick_routes
-from marketplace.wholesale.models import WholesaleTier
 from tests import factories
 from tests.conftest import csrf_token
 from tests.test_checkout_services import make_point, make_slot, serve

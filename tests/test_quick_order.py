@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
-from marketplace.catalogue.models import SaleMode, Variant
+from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders.cart import MAX_LINES
 from marketplace.orders.models import Order, OrderLine
 from marketplace.wholesale import quick_routes
-from marketplace.wholesale.models import WholesaleTier
 from tests import factories
 from tests.test_checkout_services import make_point, make_slot, serve
 

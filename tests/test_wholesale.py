@@ -4,11 +4,12 @@ the restaurant profile (SIRET, VAT number) and the farm's settings."""
 import pytest
 from sqlalchemy import select
 
+from marketplace.accounts import business_ids
 from marketplace.accounts.models import Role
-from marketplace.catalogue.models import SaleMode, Variant
+from marketplace.catalogue import pricing
+from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders import cart as cart_service
-from marketplace.wholesale import services
-from marketplace.wholesale.models import RestaurantProfile, WholesaleTier
+from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
 
 
@@ -28,7 +29,7 @@ def wholesale_product(db, *, farm=None, mode=SaleMode.BOTH, case_size=1, price=5
     variant.sale_mode = mode
     variant.case_size = case_size
     db.session.flush()
-    services.set_tiers(db.session, variant, tiers)
+    pricing.set_tiers(db.session, variant, tiers)
     db.session.commit()
     return variant
 
@@ -48,29 +49,29 @@ def restaurant(approved=True):
 ])
 def test_tier_prices_apply_exactly_at_the_boundaries(db, quantity, expected):
     variant = wholesale_product(db)
-    tiers = services.tiers_for(db.session, [variant.id])[variant.id]
-    assert services.unit_price_cents(variant, quantity, tiers, wholesale=True) == expected
+    tiers = pricing.tiers_for(db.session, [variant.id])[variant.id]
+    assert pricing.unit_price_cents(variant, quantity, tiers, wholesale=True) == expected
     # A household (not wholesale) pays the retail price whatever the quantity.
-    assert services.unit_price_cents(variant, quantity, tiers, wholesale=False) == 500
+    assert pricing.unit_price_cents(variant, quantity, tiers, wholesale=False) == 500
 
 
 @pytest.mark.parametrize(("quantity", "expected"), [(1, 500), (4, 500), (5, 420), (20, 380)])
 def test_below_the_first_tier_the_retail_price_applies(db, quantity, expected):
     variant = wholesale_product(db, tiers=((20, 380), (5, 420)))
-    tiers = services.tiers_for(db.session, [variant.id]).get(variant.id, [])
-    assert services.unit_price_cents(variant, quantity, tiers, wholesale=True) == expected
+    tiers = pricing.tiers_for(db.session, [variant.id]).get(variant.id, [])
+    assert pricing.unit_price_cents(variant, quantity, tiers, wholesale=True) == expected
 
 
 def test_a_retail_only_variant_ignores_its_tiers(db):
     variant = wholesale_product(db, mode=SaleMode.RETAIL)
-    tiers = services.tiers_for(db.session, [variant.id])[variant.id]
-    assert services.unit_price_cents(variant, 10, tiers, wholesale=True) == 500
+    tiers = pricing.tiers_for(db.session, [variant.id])[variant.id]
+    assert pricing.unit_price_cents(variant, 10, tiers, wholesale=True) == 500
 
 
 def test_tiers_for_many_variants_is_one_query(db, count_queries):
     ids = [wholesale_product(db, name=f"P{i}").id for i in range(5)]
     with count_queries() as statements:
-        found = services.tiers_for(db.session, ids)
+        found = pricing.tiers_for(db.session, ids)
     assert len(selects(statements)) == 1
     assert [[t.min_quantity for t in found[i]] for i in ids] == [[1, 10]] * 5
 
@@ -80,14 +81,14 @@ def test_tiers_for_many_variants_is_one_query(db, count_queries):
 @pytest.mark.parametrize("quantity", [6, 12, 18, 996])
 def test_whole_cases_are_accepted(db, quantity):
     variant = wholesale_product(db, case_size=6)
-    assert services.case_problem(variant, quantity) is None
+    assert pricing.case_problem(variant, quantity) is None
 
 
 @pytest.mark.parametrize("quantity", [0, -6, 1, 5, 7, 13])
 def test_a_quantity_that_is_not_whole_cases_is_refused_naming_the_case_size(
         app, db, quantity):
     variant = wholesale_product(db, case_size=6)
-    message = str(services.case_problem(variant, quantity))
+    message = str(pricing.case_problem(variant, quantity))
     assert "6" in message
     assert "12" in message
     assert "18" in message
@@ -99,7 +100,7 @@ def test_case_size_message_in_english(app, db):
     from flask_babel import force_locale
 
     with force_locale("en"):
-        assert str(services.case_problem(variant, 5)) == (
+        assert str(pricing.case_problem(variant, 5)) == (
             "Sold by the case of 6: order 6, 12, 18..."
         )
 
@@ -138,8 +139,8 @@ def test_a_line_not_in_whole_cases_is_put_aside_and_blocks_checkout(app, db):
     [line] = view.unavailable
     assert line.unavailable == cart_service.CASE_SIZE
     assert "6" in str(line.problem)
-    problem = services.checkout_problem(view)
-    assert problem.code == services.CASE_SIZE
+    problem = pricing.checkout_problem(view)
+    assert problem.code == pricing.CASE_SIZE
     assert problem.line is line
 
 
@@ -156,14 +157,14 @@ def test_minimum_gap_per_producer(app, db):
     buyer = restaurant()
     view = cart_service.price_cart({str(variant.id): 10, str(other.id): 1}, db.session,
                                    buyer=buyer)
-    gaps = services.minimum_gaps(view)
+    gaps = pricing.minimum_gaps(view)
     assert set(gaps) == {farm.id}
     gap = gaps[farm.id]
     assert (gap.minimum_cents, gap.subtotal_cents, gap.missing_cents) == (10000, 4000, 6000)
-    assert services.checkout_problem(view).code == services.BELOW_MINIMUM
+    assert pricing.checkout_problem(view).code == pricing.BELOW_MINIMUM
     view = cart_service.price_cart({str(variant.id): 25}, db.session, buyer=buyer)
-    assert services.minimum_gaps(view)[farm.id].met
-    assert services.checkout_problem(view) is None
+    assert pricing.minimum_gaps(view)[farm.id].met
+    assert pricing.checkout_problem(view) is None
 
 
 def test_cart_page_shows_tier_prices_and_the_minimum_gap(client, db, login, english):
@@ -285,7 +286,7 @@ def test_approved_restaurant_sees_wholesale_only_products_in_the_listing(client,
     "73282932000074", "732 829 320 00074", "44306184100047", "35600000000010",  # La Poste
 ])
 def test_valid_sirets(siret):
-    assert services.valid_siret(siret)
+    assert business_ids.valid_siret(siret)
 
 
 @pytest.mark.parametrize("siret", [
@@ -293,19 +294,19 @@ def test_valid_sirets(siret):
     "35600000000011",
 ])
 def test_invalid_sirets(siret):
-    assert not services.valid_siret(siret)
+    assert not business_ids.valid_siret(siret)
 
 
 @pytest.mark.parametrize("vat", ["FR44732829320", "FR 44 732829320", "fr44732829320"])
 def test_valid_vat_numbers(vat):
-    assert services.valid_vat_number(vat)
+    assert business_ids.valid_vat_number(vat)
 
 
 @pytest.mark.parametrize("vat", [
     "FR45732829320", "FR4473282932", "DE44732829320", "FRXX732829320", "", "FR447328293200",
 ])
 def test_invalid_vat_numbers(vat):
-    assert not services.valid_vat_number(vat)
+    assert not business_ids.valid_vat_number(vat)
 
 
 def profile_data(**overrides):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import enum_column
@@ -169,3 +169,25 @@ class ProductPhoto(TimestampMixin, db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     product: Mapped[Product] = relationship(back_populates="photos")
+
+
+class WholesaleTier(db.Model):
+    """From ``min_quantity`` units on, a wholesale buyer pays ``unit_price_cents``
+    a unit (VAT included, like every price)."""
+
+    __tablename__ = "wholesale_tiers"
+    __table_args__ = (
+        CheckConstraint("min_quantity >= 1", name="min_quantity_positive"),
+        CheckConstraint("unit_price_cents > 0", name="price_positive"),
+        UniqueConstraint("variant_id", "min_quantity", name="uq_wholesale_tiers_variant_quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int] = mapped_column(
+        ForeignKey("variants.id", ondelete="CASCADE"), index=True
+    )
+    min_quantity: Mapped[int]
+    unit_price_cents: Mapped[int]
+
+    def __repr__(self) -> str:
+        return f"<WholesaleTier variant={self.variant_id} from {self.min_quantity}>"

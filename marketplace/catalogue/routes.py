@@ -17,13 +17,13 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from marketplace.accounts.decorators import producer_required
-from marketplace.catalogue import services
-from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm
-from marketplace.catalogue.models import months_to_mask
+from marketplace.catalogue import pricing, services
+from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
+from marketplace.catalogue.models import SaleMode, months_to_mask
+from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
 from marketplace.producers.routes import current_farm
-from marketplace.wholesale.services import is_wholesale_buyer, tiers_for, visible_to
 
 bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
@@ -199,8 +199,6 @@ def new_product():
 
 def _render_edit(product, form, variant_forms, new_variant_form, status=200,
                  wholesale_failed=None):
-    from marketplace.wholesale.routes import wholesale_forms
-
     return (
         render_template(
             "farm/edit_product.html",
@@ -348,3 +346,35 @@ def delete_product(product_id: int):
     delete_photo(current_app.config["UPLOAD_FOLDER"], *paths)
     flash(_("The product is deleted."), "info")
     return redirect(url_for("farm.products"))
+
+
+@farm_bp.route("/<int:product_id>/variants/<int:variant_id>/wholesale", methods=["POST"])
+@producer_required
+def variant_wholesale(product_id: int, variant_id: int):
+    try:
+        variant = services.get_own_variant(current_farm(), product_id, variant_id)
+    except services.NotFound:
+        abort(404)
+    form = WholesaleVariantForm(prefix=f"w{variant.id}")
+    if form.validate_on_submit():
+        services.save_variant(variant.product, variant, sale_mode=SaleMode(form.sale_mode.data),
+                               case_size=form.case_size.data)
+        pricing.set_tiers(db.session, variant, form.tiers())
+        db.session.commit()
+        flash(_("The wholesale settings are saved."), "success")
+        return redirect(url_for("farm.edit_product", product_id=product_id))
+    return render_edit_page(variant.product, status=400, wholesale_failed=(variant.id, form))
+
+
+def wholesale_forms(product, failed=None) -> dict[int, WholesaleVariantForm]:
+    """variant id -> its wholesale form for the farm's product page (tiers in one query)."""
+    tiers = pricing.tiers_for(db.session, [v.id for v in product.variants])
+    forms = {}
+    for variant in product.variants:
+        if failed is not None and failed[0] == variant.id:
+            forms[variant.id] = failed[1]
+            continue
+        form = WholesaleVariantForm(prefix=f"w{variant.id}", formdata=None)
+        form.fill(variant, tiers.get(variant.id, []))
+        forms[variant.id] = form
+    return forms

@@ -20,18 +20,18 @@ from time import perf_counter
 from sqlalchemy import insert, select, text
 from werkzeug.security import generate_password_hash
 
+from marketplace.accounts.business_ids import (
+    LA_POSTE_SIREN,
+    valid_siren,
+    valid_siret,
+    vat_number_for,
+)
 from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
 from marketplace.catalogue.models import Category, Product, Variant, months_to_mask
 from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.models import CURRENCY, utcnow
 from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Label, Producer, producer_labels
-from marketplace.wholesale.services import (
-    LA_POSTE_SIREN,
-    valid_siren,
-    valid_siret,
-    vat_number_for,
-)
 
 from . import france
 from .products import FARM_KINDS, POOLS, QUALIFIERS, Template

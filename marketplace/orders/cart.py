@@ -12,7 +12,7 @@ include VAT, so a line's VAT is ``total * rate / (10000 + rate)`` rounded half
 up to the cent, computed per line and then summed per rate.
 
 Given ``buyer``, an approved restaurant pays wholesale prices (see
-marketplace/wholesale/services.py): the tier price for the quantity, by whole
+marketplace/catalogue/pricing.py): the tier price for the quantity, by whole
 cases (a line that is not is put aside, with its message, as unavailable, so
 checkout refuses it) and each farm's minimum (``ProducerGroup.minimum_cents``).
 Anyone else pays retail prices and cannot buy wholesale-only variants.
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Product, Variant
 from marketplace.models import CURRENCY
 from marketplace.producers.models import Producer
-from marketplace.wholesale import services as wholesale
 
 MAX_LINES = 200  # a restaurant's quick order may hold 200 lines
 MAX_QUANTITY = 999
@@ -51,7 +51,7 @@ VARIANT_INACTIVE = "variant_inactive"
 PRODUCT_INACTIVE = "product_inactive"
 PRODUCER_HIDDEN = "producer_hidden"
 WHOLESALE_ONLY = "wholesale_only"  # sold to approved restaurants only
-CASE_SIZE = wholesale.CASE_SIZE  # a wholesale line not in whole cases: see line.problem
+CASE_SIZE = pricing.CASE_SIZE  # a wholesale line not in whole cases: see line.problem
 
 # Warnings on a line that is still counted.
 OUT_OF_STOCK = "out_of_stock"
@@ -177,7 +177,7 @@ def orderable_variant(session: Session, variant_id: int, *, buyer=None) -> Varia
         )
         .options(joinedload(Variant.product).joinedload(Product.producer))
     )
-    if variant is None or not wholesale.visible_to(buyer, variant):
+    if variant is None or not pricing.visible_to(buyer, variant):
         raise CartError(UNKNOWN_VARIANT)
     return variant
 
@@ -268,7 +268,7 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
     ``buyer``: the user buying (None or anonymous: a visitor), for wholesale prices.
     """
     cart = load(cart)
-    view = CartView(wholesale=wholesale.is_wholesale_buyer(buyer))
+    view = CartView(wholesale=pricing.is_wholesale_buyer(buyer))
     if not cart:
         return view
     ids = sorted(int(k) for k in cart)
@@ -281,7 +281,7 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
             .options(joinedload(Variant.product).joinedload(Product.producer))
         ).unique()
     }
-    tiers = wholesale.tiers_for(session, ids) if view.wholesale else {}
+    tiers = pricing.tiers_for(session, ids) if view.wholesale else {}
     groups: dict[int, ProducerGroup] = {}
     vat_by_rate: dict[int, int] = defaultdict(int)
     for variant_id in ids:
@@ -315,13 +315,13 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
             continue
         line.wholesale = view.wholesale and variant.sold_wholesale
         line.case_size = variant.case_size if line.wholesale else 1
-        line.unit_price_cents = wholesale.unit_price_cents(
+        line.unit_price_cents = pricing.unit_price_cents(
             variant, quantity, tiers.get(variant_id, ()), line.wholesale
         )
         line.total_cents = line.unit_price_cents * quantity
         line.vat_cents = vat_included(line.total_cents, product.vat_rate_bp)
         if line.wholesale:
-            line.problem = wholesale.case_problem(variant, quantity)
+            line.problem = pricing.case_problem(variant, quantity)
             if line.problem is not None:
                 line.unavailable = CASE_SIZE
                 view.unavailable.append(line)

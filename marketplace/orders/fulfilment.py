@@ -438,8 +438,8 @@ def reorder_lines(session: Session, order: Order, *,
         return {}, missing
     from marketplace.accounts.models import User
     from marketplace.catalogue.models import Product, SaleMode
+    from marketplace.catalogue.pricing import is_wholesale_buyer
     from marketplace.producers.models import Producer
-    from marketplace.wholesale.services import is_wholesale_buyer
 
     # The cart's own rule (cart.orderable_variant), for all the lines in one query.
     wholesale_buyer = is_wholesale_buyer(buyer)

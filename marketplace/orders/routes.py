@@ -19,6 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from marketplace.catalogue import pricing
 from marketplace.catalogue.services import current_month
 from marketplace.extensions import db
 from marketplace.orders import cart as cart_service
@@ -29,7 +30,6 @@ from marketplace.orders.forms import (
     RemoveLineForm,
     UpdateLineForm,
 )
-from marketplace.wholesale import services as wholesale
 
 bp = Blueprint("orders", __name__)
 
@@ -70,7 +70,7 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
 
 def _case_problem(variant, quantity: int) -> str | None:
     """For an approved restaurant, why this quantity of a wholesale variant is refused."""
-    problem = wholesale.buyer_case_problem(current_user, variant, quantity)
+    problem = pricing.buyer_case_problem(current_user, variant, quantity)
     return str(problem) if problem is not None else None
 
 
@@ -123,7 +123,7 @@ def update():
         new_cart = cart_service.set_quantity(session_cart(), variant_id, quantity)
     except cart_service.CartError as exc:
         return _refuse(exc)
-    if wholesale.is_wholesale_buyer(current_user):
+    if pricing.is_wholesale_buyer(current_user):
         from marketplace.catalogue.models import Variant
 
         variant = db.session.get(Variant, variant_id)

@@ -23,6 +23,7 @@ from flask_babel import lazy_ngettext as ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
 from marketplace.models import CURRENCY, get_by_id
@@ -31,7 +32,6 @@ from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.producers.models import Producer
 from marketplace.producers.rounds import serving
-from marketplace.wholesale import services as wholesale
 
 from .models import (
     ACTIVE_STATUSES,
@@ -272,7 +272,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     if problem:
         raise problem
     view = cart_service.price_cart(cart, session, buyer=buyer)
-    problem = wholesale.checkout_problem(view)
+    problem = pricing.checkout_problem(view)
     if problem:
         raise CheckoutError(WHOLESALE_RULE, problem.message, problem.line)
     if view.unavailable:

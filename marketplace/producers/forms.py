@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from marketplace.accounts import business_ids
 from marketplace.forms import EuroField, check_photo_size, photo_field
 from marketplace.models import MoneyError, parse_euros
 
@@ -117,22 +118,20 @@ class FarmProfileForm(FlaskForm):
         check_photo_size(field)
 
     def validate_siret(self, field):
-        from marketplace.wholesale import services as wholesale
 
-        if field.data and field.data.strip() and not wholesale.valid_siret(field.data):
+        if field.data and field.data.strip() and not business_ids.valid_siret(field.data):
             raise ValidationError(_l("This is not a valid SIRET number: check the 14 digits."))
 
     def validate_vat_number(self, field):
-        from marketplace.wholesale import services as wholesale
 
         if not (field.data and field.data.strip()):
             return
-        vat = wholesale.normalize_digits(field.data)
-        if not wholesale.valid_vat_number(vat):
+        vat = business_ids.normalize_digits(field.data)
+        if not business_ids.valid_vat_number(vat):
             raise ValidationError(_l(
                 "This is not a valid French VAT number: FR, two key digits, then the SIREN."
             ))
-        siret = wholesale.normalize_digits(self.siret.data)
+        siret = business_ids.normalize_digits(self.siret.data)
         if len(siret) == 14 and vat[4:] != siret[:9]:
             raise ValidationError(_l("The VAT number must end with the SIREN of your SIRET."))
 

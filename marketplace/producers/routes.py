@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from marketplace.accounts import business_ids
 from marketplace.accounts.decorators import producer_required
 from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
@@ -16,9 +17,8 @@ bp = Blueprint("producers", __name__)
 
 
 def _digits(text: str | None) -> str:
-    from marketplace.wholesale import services as wholesale
 
-    return wholesale.normalize_digits(text)
+    return business_ids.normalize_digits(text)
 
 
 def current_farm():
@@ -43,8 +43,8 @@ def show(producer_id: int):
     if producer is None:
         abort(404)
     from marketplace.catalogue import services as catalogue
+    from marketplace.catalogue.pricing import is_wholesale_buyer
     from marketplace.orders.services import food_miles_of_producer
-    from marketplace.wholesale.services import is_wholesale_buyer
 
     products = catalogue.products_of_producer(
         producer.id, wholesale=is_wholesale_buyer(current_user)

@@ -29,13 +29,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from marketplace.catalogue import csv_io
+from marketplace.catalogue import csv_io, pricing
 from marketplace.catalogue.models import Product, Variant
 from marketplace.models import cents_to_decimal_str
 from marketplace.orders import cart as cart_service
 from marketplace.pickup.models import PickupSlot
-
-from . import services as wholesale
 
 COLUMNS = ("variant_id", "farm", "product", "variant", "case_size", "unit_price",
            "tier_prices", "quantity")
@@ -105,7 +103,7 @@ def template_rows(variants: Iterable[Variant], tiers: dict) -> list[list[str]]:
             csv_io.escape_cell(variant.product.name),
             csv_io.escape_cell(variant.label),
             str(case_size),
-            cents_to_decimal_str(wholesale.unit_price_cents(
+            cents_to_decimal_str(pricing.unit_price_cents(
                 variant, case_size, variant_tiers, wholesale=by_case)),
             tier_text,
             "",
@@ -310,7 +308,7 @@ def check_rows(session: Session, rows: list[tuple[int, str, str]], *,
                 message = _("No item has this variant_id: download the file again.")
             errors.append(LineError(line, message, "variant_id", csv_io._shown(raw_id)))
             continue
-        problem = wholesale.buyer_case_problem(buyer, variant, quantity)
+        problem = pricing.buyer_case_problem(buyer, variant, quantity)
         problem = str(problem) if problem else _stock_problem(variant, quantity)
         if problem:
             errors.append(LineError(line, problem, "quantity", str(quantity)))
@@ -333,7 +331,7 @@ def _minimum_errors(session: Session, lines: list[UploadedLine], buyer) -> list[
                                    buyer=buyer)
     return [LineError(None, str(problem.message), "quantity",
                       csv_io._shown(problem.producer_name))
-            for problem in wholesale.minimum_problems(view)]
+            for problem in pricing.minimum_problems(view)]
 
 
 def parse_order(session: Session, data, *, orderable: Orderable, buyer) -> UploadedOrder:

@@ -26,7 +26,7 @@ from wtforms import RadioField, SubmitField
 
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
-from marketplace.catalogue import csv_io
+from marketplace.catalogue import csv_io, pricing
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -34,7 +34,6 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 
 from . import csv_order
-from . import services as wholesale
 from .quick_routes import chosen_slot, grid_variants, open_slots
 
 bp = Blueprint("order_upload", __name__, url_prefix="/restaurant/order-upload")
@@ -85,7 +84,7 @@ def _render(form, slot, *, errors=(), error=None, status=200):
 
 
 def _buyer_and_slot():
-    if not wholesale.is_wholesale_buyer(current_user):
+    if not pricing.is_wholesale_buyer(current_user):
         abort(404)  # an account waiting for approval orders nothing wholesale
     return chosen_slot()
 
@@ -142,6 +141,6 @@ def template():
     if slot is None:
         abort(404)
     variants = grid_variants(slot, current_user)  # all of them: a file has no page to fill
-    tiers = wholesale.tiers_for(db.session, [v.id for v in variants])
+    tiers = pricing.tiers_for(db.session, [v.id for v in variants])
     return csv_download(csv_order.template_csv(variants, tiers),
                         csv_order.template_filename(slot, _tz()))

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
+from marketplace.catalogue import pricing
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.pickup.forms import ConfirmForm, weekday_names
@@ -29,7 +30,7 @@ def _render(form, *, prefill=False, error=None, status=200):
     return render_template(
         "wholesale/door.html", form=form, close_form=ConfirmForm(formdata=None), point=point,
         schedules=schedules, days=dict(weekday_names()), error=error,
-        approved=services.is_wholesale_buyer(current_user),
+        approved=pricing.is_wholesale_buyer(current_user),
         profile=services.profile_of(db.session, current_user),
         deliveries=door.upcoming_deliveries(db.session, point if point and point.is_active
                                             else None, utcnow()),
@@ -42,7 +43,7 @@ def edit():
     form = DoorForm()
     if not form.is_submitted():
         return _render(form, prefill=True)
-    if not services.is_wholesale_buyer(current_user):
+    if not pricing.is_wholesale_buyer(current_user):
         return _render(form, status=403, error=_(
             "Delivery to your door opens once an administrator has approved your account."))
     if not form.validate():

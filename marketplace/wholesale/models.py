@@ -1,14 +1,14 @@
-"""Restaurant accounts and wholesale price tiers.
+"""Restaurant accounts.
 
 A variant's wholesale settings (who it is sold to, its case size) are columns of
 ``Variant`` (catalogue/models.py); a farm's wholesale minimum is a column of
-``Producer``. Here: the business details of a restaurant account and the
-quantity tiers of a variant.
+``Producer``; a variant's quantity tiers are ``WholesaleTier`` (catalogue/models.py).
+Here: the business details of a restaurant account.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -62,24 +62,3 @@ class RestaurantProfile(TimestampMixin, db.Model):
     def __repr__(self) -> str:
         return f"<RestaurantProfile {self.id} {self.business_name}>"
 
-
-class WholesaleTier(db.Model):
-    """From ``min_quantity`` units on, a wholesale buyer pays ``unit_price_cents``
-    a unit (VAT included, like every price)."""
-
-    __tablename__ = "wholesale_tiers"
-    __table_args__ = (
-        CheckConstraint("min_quantity >= 1", name="min_quantity_positive"),
-        CheckConstraint("unit_price_cents > 0", name="price_positive"),
-        UniqueConstraint("variant_id", "min_quantity", name="uq_wholesale_tiers_variant_quantity"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    variant_id: Mapped[int] = mapped_column(
-        ForeignKey("variants.id", ondelete="CASCADE"), index=True
-    )
-    min_quantity: Mapped[int]
-    unit_price_cents: Mapped[int]
-
-    def __repr__(self) -> str:
-        return f"<WholesaleTier variant={self.variant_id} from {self.min_quantity}>"

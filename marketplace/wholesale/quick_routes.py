@@ -27,6 +27,7 @@ from sqlalchemy.orm import contains_eager
 
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role, User
+from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.extensions import db
 from marketplace.models import get_by_id, parse_id, utcnow
@@ -36,8 +37,6 @@ from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
 from marketplace.producers.models import Producer
 from marketplace.producers.rounds import local_weekday, point_within_radius
-
-from . import services as wholesale
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 
@@ -100,7 +99,7 @@ def grid_variants(slot: PickupSlot, buyer, *, limit: int | None = None,
     if only is not None:
         stmt = stmt.where(Variant.id.in_(only))
     variants = db.session.scalars(stmt.limit(limit)).unique().all()
-    return [v for v in variants if wholesale.visible_to(buyer, v)]
+    return [v for v in variants if pricing.visible_to(buyer, v)]
 
 
 def _grouped(variants):
@@ -119,7 +118,7 @@ def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, sta
     """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``."""
     from marketplace.orders.checkout_routes import enabled_payment_methods
 
-    tiers = wholesale.tiers_for(db.session, [v.id for v in variants]) if variants else {}
+    tiers = pricing.tiers_for(db.session, [v.id for v in variants]) if variants else {}
     return render_template(
         "wholesale/quick_order.html", slot=slot, slots=open_slots(utcnow()),
         groups=_grouped(variants), tiers=tiers, raw=raw or {}, errors=errors or {},
@@ -131,7 +130,7 @@ def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, sta
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.RESTAURANT)
 def grid():
-    if not wholesale.is_wholesale_buyer(current_user):
+    if not pricing.is_wholesale_buyer(current_user):
         abort(404)  # an account waiting for approval has no wholesale grid
     slot = chosen_slot()
     if slot is None:
@@ -171,7 +170,7 @@ def grid():
             continue
         # Cases bind wholesale sales only, as in the cart (a retail-only item is sold
         # by the unit, whatever case size the farm typed).
-        problem = wholesale.buyer_case_problem(current_user, variant, quantity)
+        problem = pricing.buyer_case_problem(current_user, variant, quantity)
         if problem:
             errors[variant.id] = str(problem)
             continue
