@@ -16,6 +16,7 @@ from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
 from marketplace.extensions import babel, csrf, db, login_manager, migrate
 from marketplace.models import MAX_ID
+from marketplace.transactions import run_after_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_request_hooks(app)
     register_url_converters(app)
     register_blueprints(app)
+    register_receivers()
     register_errorhandlers(app)
     register_template_helpers(app)
     register_cli(app)
@@ -123,6 +125,13 @@ def register_request_hooks(app: Flask) -> None:
             sqlite_setup.reset_write_intent(token)
 
     @app.after_request
+    def _after_commit(response):
+        # What the request's committed transaction queued for other services (refunds
+        # to Stripe): sent now, before the answer, as the buyer's next page shows it.
+        run_after_commit(db.session)
+        return response
+
+    @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -138,6 +147,18 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, max=max, **kwargs)
 
 
+def register_receivers() -> None:
+    """Higher domains react to what orders announces (orders/signals.py). Connecting
+    twice changes nothing; the order here is the order receivers run in."""
+    from marketplace.notifications.receivers import connect_receivers as notifications
+    from marketplace.payments.receivers import connect_receivers as payments
+    from marketplace.wholesale.receivers import connect_receivers as wholesale
+
+    payments()
+    wholesale()
+    notifications()
+
+
 def register_url_converters(app: Flask) -> None:
     # Before the blueprints: their rules take the converter when they are added.
     app.url_map.converters["int"] = IdConverter
@@ -150,14 +171,15 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.catalogue.csv_routes import bp as csv_bp
     from marketplace.catalogue.routes import bp as catalogue_bp
     from marketplace.catalogue.routes import farm_bp
-    from marketplace.geo.near_routes import bp as near_bp
-    from marketplace.geo.routes import bp as geo_bp
+    from marketplace.discover.map_routes import bp as geo_bp
+    from marketplace.discover.near_routes import bp as near_bp
     from marketplace.main.routes import bp as main_bp
-    from marketplace.orders.checkout_routes import bp as checkout_bp
+    from marketplace.orders.closing_routes import bp as closing_bp
     from marketplace.orders.farm_routes import bp as farm_orders_bp
     from marketplace.orders.host_routes import bp as distribution_bp
     from marketplace.orders.routes import bp as orders_bp
     from marketplace.payments.admin_routes import bp as payments_admin_bp
+    from marketplace.payments.checkout_routes import bp as checkout_bp
     from marketplace.payments.farm_routes import bp as farm_ledger_bp
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
@@ -181,6 +203,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(checkout_bp)
+    app.register_blueprint(closing_bp)
     app.register_blueprint(pickup_bp)
     app.register_blueprint(farm_orders_bp)
     app.register_blueprint(distribution_bp)
@@ -286,3 +309,5 @@ def register_cli(app: Flask) -> None:
     register_payments_cli(app)
     register_pickup_cli(app)
     register_notifications_cli(app)
+    # `flask orders run-standing` joins the orders group.
+    import marketplace.wholesale.cli  # noqa: F401

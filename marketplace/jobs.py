@@ -39,10 +39,11 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     """One round of every task; returns what each did."""
     from marketplace.notifications import orders as notify
     from marketplace.notifications import services as outbox
-    from marketplace.orders.cli import expire_unpaid_now, run_standing_now
+    from marketplace.orders.cli import expire_unpaid_now
     from marketplace.payments import gateway
     from marketplace.payments import services as payments
     from marketplace.pickup import services as pickup
+    from marketplace.wholesale.cli import run_standing_now
 
     config = current_app.config
     done: dict[str, int] = {}

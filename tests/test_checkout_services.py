@@ -29,7 +29,7 @@ from marketplace.pickup.models import (
     PickupSlot,
     SlotStatus,
 )
-from marketplace.producers.rounds import local_weekday
+from marketplace.pickup.rounds import local_weekday
 from marketplace.sqlite import write_intent
 from tests import factories
 

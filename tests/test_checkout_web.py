@@ -21,7 +21,7 @@ from tests.test_checkout_services import make_point, make_slot, serve
 def blueprints(app):
     # Until marketplace/__init__.py registers it.
     if "checkout" not in app.blueprints:
-        from marketplace.orders.checkout_routes import bp
+        from marketplace.payments.checkout_routes import bp
 
         app.register_blueprint(bp)
 

@@ -245,7 +245,7 @@ def test_demo_has_pickup_points_around_vannes(app, db):
 
 def test_demo_points_have_openings_rounds_and_dated_slots(app, db):
     from marketplace.pickup.models import DeliveryRound, PickupSlot
-    from marketplace.producers.rounds import can_serve
+    from marketplace.pickup.rounds import can_serve
 
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from marketplace.pickup.models import (
     PickupSchedule,
     PickupSlot,
 )
-from marketplace.producers.rounds import local_weekday
+from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale import door
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories

@@ -20,13 +20,13 @@ from marketplace.geo.services import (
     bounding_box,
     candidate_query,
     distance_km,
-    producers_serving,
     search_radius,
     within_radius_ids,
 )
 from marketplace.models import utcnow
 from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Producer
+from marketplace.producers.services import producers_serving
 
 VANNES = (47.6569, -2.7620)
 BOUNDARY_M = 0.001  # km

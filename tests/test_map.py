@@ -10,9 +10,9 @@ import pytest
 from geopy.distance import geodesic
 
 from marketplace.accounts.models import Role
+from marketplace.discover.map_routes import bp as geo_bp
 from marketplace.extensions import db
 from marketplace.geo.location import SESSION_KEY
-from marketplace.geo.routes import bp as geo_bp
 from marketplace.pickup.models import PickupKind, PickupPoint
 from tests import factories
 

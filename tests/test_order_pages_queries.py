@@ -12,8 +12,8 @@ from marketplace.orders import cart as cart_service
 from marketplace.orders import services
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound
+from marketplace.pickup.rounds import can_serve, local_weekday
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import can_serve, local_weekday
 from tests import factories
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
 from tests.test_checkout_web import set_cart
@@ -85,7 +85,7 @@ def test_orders_list_issues_a_fixed_number_of_queries(client, db, buyer, count_q
 
 
 def test_orders_list_pages_older_orders(app, client, db, buyer, count_queries, monkeypatch):
-    from marketplace.orders import checkout_routes
+    from marketplace.payments import checkout_routes
 
     monkeypatch.setattr(checkout_routes, "ORDERS_PER_PAGE", 2)
     farm, (carrots,) = farm_with_products(db, "Ferme A")

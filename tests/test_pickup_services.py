@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role
-from marketplace.pickup import services
+from marketplace.pickup import rounds, services
 from marketplace.pickup.models import (
     DeliveryRound,
     PickupKind,
@@ -19,7 +19,6 @@ from marketplace.pickup.models import (
     PickupSlot,
     SlotStatus,
 )
-from marketplace.producers import rounds
 from marketplace.sqlite import write_intent
 from tests import factories
 

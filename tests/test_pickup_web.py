@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from marketplace.accounts.models import Role
-from marketplace.pickup import services
+from marketplace.pickup import rounds, services
 from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
-from marketplace.producers import rounds
 from tests import factories
 from tests.test_checkout_services import serve
 from tests.test_fulfilment import place

@@ -346,7 +346,7 @@ def test_an_order_not_confirmed_does_not_repeat(client, db, login, form_post, ki
 def weekly(db):
     """A restaurant's card template for a date 10 days away, at a point that takes (or
     not) payment at pickup."""
-    from marketplace.producers.rounds import local_weekday
+    from marketplace.pickup.rounds import local_weekday
 
     point = make_point(db, "Halles")
     slot = make_slot(db, point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),

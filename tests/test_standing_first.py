@@ -19,8 +19,8 @@ from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order, PaymentMethod
 from marketplace.pickup.models import PickupSlot
+from marketplace.pickup.rounds import local_weekday
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import local_weekday
 from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
 from marketplace.wholesale.standing import StandingOrder, StandingOrderLine

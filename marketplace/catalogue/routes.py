@@ -36,10 +36,10 @@ def _reach_filter():
     delivery radius reaches that pickup point (the two-sided match).
     """
     from marketplace.geo import location as buyer_location
-    from marketplace.geo.services import producers_serving, within_radius_ids
+    from marketplace.geo.services import within_radius_ids
     from marketplace.pickup.models import PickupPoint
     from marketplace.producers.models import Producer
-    from marketplace.producers.services import is_public
+    from marketplace.producers.services import is_public, producers_serving
 
     approved = (is_public(),)
     pickup_id = request.args.get("pickup", type=int)

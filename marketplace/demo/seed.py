@@ -507,7 +507,7 @@ def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -
     from marketplace.orders.models import PaymentMethod
     from marketplace.orders.services import CheckoutError, checkout
     from marketplace.pickup.models import PickupSlot, SlotStatus
-    from marketplace.producers.rounds import can_serve
+    from marketplace.pickup.rounds import can_serve
 
     now = utcnow()
     slot = session.scalars(

@@ -1,6 +1,6 @@
 """Distances and radius searches, exact on the WGS-84 ellipsoid; place resolution.
 
-Radius search (`search_radius`, `within_radius_ids`, `producers_serving`) runs in
+Radius search (`search_radius`, `within_radius_ids`, `reaching`) runs in
 three steps:
 
 1. SQL: an indexed bounding box on (latitude, longitude) that surely holds every
@@ -48,7 +48,7 @@ from .resolver import PlaceInfo, Resolution, ResolutionStatus, resolve_place
 
 __all__ = [
     "BoundingBox", "Hit", "PlaceInfo", "Resolution", "ResolutionStatus", "bounding_box",
-    "distance_km", "geocoder_for", "geodesic_km", "producers_serving", "resolve_place",
+    "distance_km", "geocoder_for", "geodesic_km", "reaching", "resolve_place",
     "search_radius", "validate_point", "validate_radius", "within_radius_ids",
 ]
 
@@ -411,26 +411,24 @@ def within_radius_ids(model, lat, lon, radius_km, *, where: Iterable = (),
     }
 
 
-def producers_serving(lat, lon, *, where: Iterable = (), limit: int | None = None,
-                      session=None, options: Sequence = ()) -> list[Hit]:
-    """Producers whose own delivery radius reaches (lat, lon), nearest first.
+def reaching(model, radius_column, lat, lon, *, where: Iterable = (), limit: int | None = None,
+             session=None, options: Sequence = ()) -> list[Hit]:
+    """Rows of ``model`` whose own radius (``radius_column``, km) reaches (lat, lon),
+    nearest first (producers' delivery radius: producers.services.producers_serving).
 
-    The bounding box uses the largest delivery radius of all producers; each
-    candidate is then checked against its own radius (geodesic, inclusive).
+    The bounding box uses the largest radius of all rows; each candidate is then
+    checked against its own radius (geodesic, inclusive).
     """
-    from marketplace.producers.models import Producer
-
     lat, lon = validate_point(lat, lon)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
     session = session or db.session
-    # The largest radius of all producers (an index on delivery_radius_km makes this a
-    # single index probe).
-    reach = session.scalar(select(func.max(Producer.delivery_radius_km)))
+    # The largest radius of all rows (an index on the radius column makes this a single
+    # index probe).
+    reach = session.scalar(select(func.max(radius_column)))
     if not reach or reach <= 0:
-        # Radius 0 everywhere (or no producer): only a producer standing on the point.
+        # Radius 0 everywhere (or no row): only a row standing on the point.
         reach = 1e-6
-    rows = _candidates(session, Producer, lat, lon, reach, tuple(where),
-                       (Producer.delivery_radius_km,))
+    rows = _candidates(session, model, lat, lon, reach, tuple(where), (radius_column,))
     k_lo, _, scored = _score(lat, lon, reach, rows, None)
-    return _load(session, Producer, _exact_hits(lat, lon, k_lo, scored, limit), options)
+    return _load(session, model, _exact_hits(lat, lon, k_lo, scored, limit), options)

@@ -23,7 +23,6 @@ from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, get_by_id, utcnow
-from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
 from marketplace.producers.routes import current_farm
@@ -120,7 +119,6 @@ def mark_ready(sub_order_id: int):
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)
-    send_refunds_after_commit()  # missing units of a card-paid order
     missing = sum(line.quantity_short for line in sub.lines)
     if missing:
         flash(_("Order %(number)s is ready, with %(num)d missing unit(s): the buyer is told.",

@@ -12,6 +12,7 @@ change goes through ``services.transition`` (the one state machine).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,9 +21,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue.models import Variant
 from marketplace.models import get_by_id
-from marketplace.notifications import orders as notify
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 
+from . import signals
 from .models import (
     ACTIVE_STATUSES,
     Actor,
@@ -33,7 +34,7 @@ from .models import (
     PaymentMethod,
     SubOrder,
 )
-from .services import TransitionError, allowed, transition
+from .services import TransitionError, _settings, allowed, transition
 
 # Sub-orders a farm still has to prepare or has prepared (not cancelled, not refunded).
 FULFILMENT_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COLLECTED)
@@ -190,44 +191,38 @@ def _sync_order(order: Order, actor: Actor) -> None:
 
 
 def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
-               now: datetime | None = None) -> None:
-    """Record the units the farm cannot supply, while the sub-order is not yet collected;
-    on an order paid by card, the missing units are refunded (after the commit)."""
-    from flask import current_app
+               now: datetime | None = None, config: Mapping | None = None) -> None:
+    """Record the units the farm cannot supply, while the sub-order is not yet collected.
+    Each changed line is announced (payments refunds a card-paid order's missing units,
+    after the commit), then the sub-order's shorts (wholesale credits a restaurant's
+    invoice). A receiver's refusal is a FulfilmentError."""
     from flask_babel import lazy_gettext as _
-
-    from marketplace.payments import services as payments
-    from marketplace.wholesale import invoices
 
     if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order can no longer be changed."))
     now = now or sub.order.created_at
-    for line in sub.lines:
-        if line.id in shorts and shorts[line.id] != line.quantity_short:
-            lowered = shorts[line.id] < line.quantity_short
-            line.quantity_short = shorts[line.id]
-            try:
-                payments.refund_line_short(session, line, current_app.config, now=now,
-                                           lowered=lowered)
-            except payments.RefundError as exc:
-                raise FulfilmentError(exc.message) from None
-    session.flush()
-    # A restaurant's invoice is corrected by a credit note for the short units (and an
-    # invoice it already paid by card is refunded that much; a card order's lines
-    # were refunded just above).
-    note = invoices.credit_shorts(session, sub, now=now)
-    if note is not None:
-        payments.refund_credit_note(session, note, current_app.config, now=now,
-                                    order_payment=False)
+    config = _settings(config)
+    try:
+        for line in sub.lines:
+            if line.id in shorts and shorts[line.id] != line.quantity_short:
+                lowered = shorts[line.id] < line.quantity_short
+                line.quantity_short = shorts[line.id]
+                signals.line_short_changed.send(line, session=session, now=now, config=config,
+                                                lowered=lowered)
+        session.flush()
+        signals.shorts_recorded.send(sub, session=session, now=now, config=config)
+    except signals.Refused as exc:
+        raise FulfilmentError(exc.message) from None
 
 
 def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
-               shorts: dict[int, int] | None = None) -> SubOrder:
+               shorts: dict[int, int] | None = None,
+               config: Mapping | None = None) -> SubOrder:
     """The farm has packed this buyer's sub-order (with any short units); the buyer is told."""
     from flask_babel import lazy_gettext as _
 
     if shorts:
-        set_shorts(session, sub, shorts, now=now)
+        set_shorts(session, sub, shorts, now=now, config=config)
     if sub.status == OrderStatus.READY:
         return sub
     if not allowed(sub.status, OrderStatus.READY, Actor.PRODUCER):
@@ -237,7 +232,7 @@ def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
     sub.ready_at = now
     _sync_order(sub.order, Actor.PRODUCER)
     session.flush()
-    notify.sub_order_ready(session, sub)
+    signals.sub_order_ready.send(sub, session=session, now=now)
     return sub
 
 
@@ -265,9 +260,12 @@ def order_in_slot(session: Session, slot_id: int, order_id: int) -> Order | None
 
 
 def mark_collected(session: Session, order: Order, *, now: datetime, actor: Actor = Actor.HOST,
-                   paid_with: CounterPayment | None = None) -> Order:
+                   paid_with: CounterPayment | None = None,
+                   config: Mapping | None = None) -> Order:
     """The buyer took the order: every active sub-order is collected. An unpaid
-    pay-at-pickup order needs how it was paid (cash, cheque, card)."""
+    pay-at-pickup order needs how it was paid (cash, cheque, card). Announced by
+    ``signals.order_collected`` (payments records what was paid at the counter in the
+    farms' ledger, wholesale marks a restaurant's invoices paid)."""
     from flask_babel import lazy_gettext as _
 
     if order.status == OrderStatus.COLLECTED:
@@ -275,11 +273,6 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
     if order.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order cannot be handed over: it was cancelled or "
                                 "is not confirmed yet."))
-    from flask import current_app
-
-    from marketplace.payments import services as payments
-    from marketplace.wholesale import invoices
-
     if not order.is_paid and order.payment_method != PaymentMethod.INVOICE:
         # (An order on invoice is handed over unpaid: the farms' invoices are due later.)
         if order.payment_method != PaymentMethod.AT_PICKUP:
@@ -288,12 +281,7 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
             raise FulfilmentError(_("Say how the buyer paid: cash, cheque or card."))
         order.paid_with = CounterPayment(paid_with)
         order.paid_at = now
-    if order.payment_method == PaymentMethod.AT_PICKUP:
-        # Paid at the counter: the farms' sales (what they supplied) and the commission
-        # they owe go in the ledger once (an undo and a second check-off add nothing);
-        # a restaurant's invoices are paid.
-        payments.record_sales(session, order, current_app.config, now=now, supplied=True)
-        invoices.set_paid_at_counter(session, order, paid_at=order.paid_at)
+    signals.order_collected.send(order, session=session, now=now, config=_settings(config))
     for sub in order.active_sub_orders:
         if sub.status != OrderStatus.COLLECTED:
             transition(sub, OrderStatus.COLLECTED, actor)
@@ -304,7 +292,8 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
 
 
 def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST) -> Order:
-    """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter)."""
+    """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter:
+    ``signals.counter_payment_undone``)."""
     from flask_babel import lazy_gettext as _
 
     if order.status != OrderStatus.COLLECTED:
@@ -314,11 +303,9 @@ def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST)
         sub.collected_at = None
     transition(order, OrderStatus.READY, actor)
     if order.payment_method == PaymentMethod.AT_PICKUP and order.paid_with is not None:
-        from marketplace.wholesale import invoices
-
         order.paid_with = None
         order.paid_at = None
-        invoices.set_paid_at_counter(session, order, paid_at=None)
+        signals.counter_payment_undone.send(order, session=session)
     session.flush()
     return order
 
@@ -382,7 +369,8 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     session.flush()
     for order in orders:
         session.refresh(order)
-        notify.slot_moved(session, order, from_slot, to_slot, reason=reason)
+        signals.order_moved.send(order, session=session, old_slot=from_slot, new_slot=to_slot,
+                                 reason=reason)
     session.expire(from_slot, ["taken"])
     session.expire(to_slot, ["taken"])
     return count
@@ -392,8 +380,8 @@ def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) 
     """Names of the farms in ``orders`` whose rounds do not bring them to ``slot``."""
     from flask import current_app
 
+    from marketplace.pickup.rounds import serving
     from marketplace.producers.models import Producer
-    from marketplace.producers.rounds import serving
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
     farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()

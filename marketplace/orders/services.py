@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,13 +27,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
-from marketplace.models import CURRENCY, get_by_id
+from marketplace.models import CURRENCY, get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.pickup.rounds import serving
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import serving
 
+from . import signals
 from .models import (
     ACTIVE_STATUSES,
     TRANSITIONS,
@@ -238,7 +240,8 @@ def _reserve(session: Session, line: cart_service.CartLine) -> None:
 def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
              tz: str = "Europe/Paris", hold: timedelta | None = None,
              payment_method: PaymentMethod = PaymentMethod.CARD,
-             standing: bool = False, token: str | None = None) -> Order:
+             standing: bool = False, token: str | None = None,
+             config: Mapping | None = None) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
@@ -294,11 +297,8 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         _reserve(session, line)
 
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
-    if payment_method == PaymentMethod.INVOICE:
-        from marketplace.wholesale import invoices
-
-        if not invoices.payment_terms_days(session, buyer):
-            raise CheckoutError(PAYMENT_METHOD, _("Choose how to pay."))
+    if payment_method == PaymentMethod.INVOICE and not signals.invoice_terms_of(session, buyer):
+        raise CheckoutError(PAYMENT_METHOD, _("Choose how to pay."))
     if payment_method == PaymentMethod.AT_PICKUP and not point.accepts_pay_at_pickup:
         raise CheckoutError(PAYMENT_METHOD, _(
             "%(point)s does not take payment at pickup: pay by card or choose another point.",
@@ -333,24 +333,30 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     session.add(order)
     session.flush()
     if payment_method in (PaymentMethod.AT_PICKUP, PaymentMethod.INVOICE):
-        confirm(session, order, now=now)
+        confirm(session, order, now=now, config=config)
     return order
 
 
-def confirm(session: Session, order: Order, *, now: datetime | None = None) -> Order:
-    """The order is sure: payment received, to be paid at pickup, or on invoice. Tells
-    the buyer (once: the e-mail is keyed by the order). A restaurant's order gets one
-    invoice per sub-order, from its farm, in the same transaction."""
-    from marketplace.models import utcnow
-    from marketplace.notifications import orders as notify
-    from marketplace.wholesale import invoices
-
+def confirm(session: Session, order: Order, *, now: datetime | None = None,
+            config: Mapping | None = None) -> Order:
+    """The order is sure: payment received, to be paid at pickup, or on invoice.
+    Announced by ``signals.order_confirmed`` in the same transaction (wholesale issues
+    a restaurant's invoices, notifications tells the buyer, once)."""
     transition(order, OrderStatus.CONFIRMED, Actor.SYSTEM)
     order.expires_at = None
     session.flush()
-    invoices.issue_for_order(session, order, now=now or utcnow())
-    notify.order_confirmed(session, order)
+    signals.order_confirmed.send(order, session=session, now=now or utcnow(),
+                                 config=_settings(config))
     return order
+
+
+def _settings(config: Mapping | None) -> Mapping:
+    """The settings a caller gave, else the app's (callers outside a request pass them)."""
+    if config is not None:
+        return config
+    from flask import current_app  # a fallback for callers that give none
+
+    return current_app.config
 
 
 def _food_km(producer: Producer | None, point: PickupPoint) -> float:
@@ -425,16 +431,13 @@ def can_cancel(order: Order, actor: Actor, now: datetime) -> bool:
 
 
 def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None,
-           reason: str = "", config=None) -> Order:
+           reason: str = "", config: Mapping | None = None) -> Order:
     """Cancel before the slot's cut-off (admin and system: any time it is allowed),
-    giving the stock and the slot place back, refunding what was paid by card (sent
-    to Stripe after the commit), and tell the buyer. TransitionError otherwise."""
-    from flask import current_app
-
-    from marketplace.extensions import db
-    from marketplace.notifications import orders as notify
-    from marketplace.payments import services as payments
-    from marketplace.wholesale import invoices
+    giving the stock and the slot place back; ``signals.order_cancelled`` then lets
+    payments refund what was paid by card (sent to Stripe after the commit), wholesale
+    credit a restaurant's invoices and notifications tell the buyer.
+    TransitionError otherwise."""
+    from marketplace.extensions import db  # the default session of older callers
 
     session = session or db.session
     actor = Actor(actor)
@@ -444,20 +447,12 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
         raise TransitionError("past the cut-off")
     if not _cancel_once(session, order, [order.status]):
         raise TransitionError("the order changed meanwhile")
-    config = config or current_app.config
-    left = payments.refundable_cents(session, order)
-    if left > 0:
-        payments.request_refund(session, order, left, config,
-                                reason=str(reason or "cancelled")[:255], now=now)
-    # A restaurant's invoices are credited in full (and an invoice it already paid by
-    # card is refunded; a card order was refunded just above).
-    for note in invoices.credit_cancelled(session, order, now=now):
-        payments.refund_credit_note(session, note, config, now=now, order_payment=False)
-    notify.order_cancelled(session, order, reason=reason)
+    signals.order_cancelled.send(order, session=session, now=now, config=_settings(config),
+                                 reason=reason, expired=False)
     return order
 
 
-def expire_unpaid(session: Session, now: datetime) -> int:
+def expire_unpaid(session: Session, now: datetime, *, config: Mapping | None = None) -> int:
     """Cancel unpaid orders past ``expires_at``, giving stock and places back.
 
     Idempotent (and safe against a concurrent cancel): each order is switched with a
@@ -469,12 +464,12 @@ def expire_unpaid(session: Session, now: datetime) -> int:
         .options(selectinload(Order.sub_orders).selectinload(SubOrder.lines))
         .order_by(Order.id)
     ).all()
-    from marketplace.notifications import orders as notify
-
     expired = 0
     for order in orders:
         if _cancel_once(session, order, [OrderStatus.PENDING_PAYMENT]):
-            notify.order_cancelled(session, order, reason=_("The payment did not arrive in time."))
+            signals.order_cancelled.send(
+                order, session=session, now=now, config=_settings(config),
+                reason=_("The payment did not arrive in time."), expired=True)
             expired += 1
     return expired
 

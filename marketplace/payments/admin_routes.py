@@ -20,7 +20,6 @@ from marketplace.producers.models import Producer
 from . import services
 from .cli import CommissionRateError, parse_commission_percent
 from .models import InvoicePayment, Payment, Refund, RefundStatus
-from .routes import send_refunds_after_commit
 
 bp = Blueprint("payments_admin", __name__, url_prefix="/admin/payments")
 
@@ -89,7 +88,6 @@ def refund(order_id: int):
     except services.RefundError as exc:
         db.session.rollback()
         return _render(error=str(exc.message), error_order=order.id, status=400)
-    send_refunds_after_commit()
     flash(_("Refund recorded for order %(number)s.", number=order.id), "success")
     return redirect(url_for("payments_admin.index", _anchor=f"order-{order.id}"), code=303)
 

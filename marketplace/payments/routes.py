@@ -42,19 +42,6 @@ def _own_card_order_or_404(order_id: int):
     return order
 
 
-def send_refunds_after_commit() -> None:
-    """Refunds recorded by the request go to Stripe now; failures stay pending for the
-    scheduled jobs (the buyer's action is done either way)."""
-    config = current_app.config
-    if not gateway.is_configured(config):
-        return
-    with write_intent():
-        sent, failed = services.send_pending_refunds(db.session, config)
-        db.session.commit()
-    if failed:
-        log.warning("%d refund(s) could not be sent to Stripe; retried later", failed)
-
-
 @bp.get("/orders/<int:order_id>/pay")
 @login_required
 def pay(order_id: int):
@@ -161,8 +148,6 @@ def pay_return(order_id: int):
     if outcome == "refund_late" or (order.status == OrderStatus.CANCELLED and
                                     order.paid_at is not None):
         # Paid after the order expired (this request or the webhook just before it).
-        if outcome == "refund_late":
-            send_refunds_after_commit()
         flash(_("Your payment arrived after the order had expired: it is refunded in full."),
               "warning")
         return redirect(url_for("checkout.order", order_id=order.id), code=303)
@@ -186,8 +171,6 @@ def webhook():
         return jsonify(error="invalid signature or payload"), 400
     outcome = services.handle_event(db.session, event, config, now=utcnow())
     db.session.commit()
-    if outcome == "refund_late":
-        send_refunds_after_commit()
     return jsonify(received=True, outcome=outcome)
 
 

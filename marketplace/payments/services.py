@@ -42,6 +42,9 @@ from marketplace.orders.models import (
     PaymentMethod,
     SubOrder,
 )
+from marketplace.orders.signals import Refused
+from marketplace.sqlite import write_intent
+from marketplace.transactions import after_commit
 
 from . import gateway
 from .models import (
@@ -494,12 +497,9 @@ def handle_event(session: Session, event, config: Mapping, *, now: datetime) -> 
 
 # Refunds ------------------------------------------------------------------------------------
 
-class RefundError(ValueError):
-    """A refund that cannot be made: ``message`` says why (lazy string)."""
-
-    def __init__(self, message):
-        super().__init__("refund refused")
-        self.message = message
+class RefundError(Refused):
+    """A refund that cannot be made: ``message`` says why (lazy string). A Refused of
+    orders' signals, so that an order change it refuses is rolled back with the reason."""
 
 
 def refunded_cents(session: Session, order_id: int) -> int:
@@ -535,7 +535,25 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
     session.add(refund)
     session.flush()
     _refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
+    send_refunds_after_commit(session, config)
     return refund
+
+
+def send_refunds_after_commit(session: Session, config: Mapping) -> None:
+    """Once the transaction that recorded refunds commits, send them to Stripe (in a
+    transaction of their own); failures stay pending for the scheduled jobs (the
+    buyer's action is done either way)."""
+    if not gateway.is_configured(config):
+        return
+
+    def send() -> None:
+        with write_intent():
+            _sent, failed = send_pending_refunds(session, config)
+            session.commit()
+        if failed:
+            log.warning("%d refund(s) could not be sent to Stripe; retried later", failed)
+
+    after_commit(session, "payments:send-refunds", send)
 
 
 def _lock_order(session: Session, order: Order) -> None:
@@ -640,6 +658,7 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
         session.add(refund)
         session.flush()
         _refund_entries(session, refund, [(sub, amount)], config, now=now)
+        send_refunds_after_commit(session, config)
         return [refund]
     order = session.get(Order, invoice.order_id)
     if not order_payment or order.payment_method != PaymentMethod.CARD or order.paid_at is None:

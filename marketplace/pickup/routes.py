@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from marketplace.accounts.decorators import producer_required, role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import parse_id, utcnow
-from marketplace.orders import fulfilment
-from marketplace.payments.routes import send_refunds_after_commit
-from marketplace.producers import rounds as rounds_service
+from marketplace.pickup import rounds as rounds_service
 from marketplace.producers.routes import current_farm
 
 from . import services
@@ -26,14 +23,14 @@ host_required = role_required(Role.HOST, Role.ADMIN)
 WEEKDAYS = frozenset("0123456")  # a round's day as the form sends it, Monday = 0
 
 
-def _point_or_404(point_id: int):
+def point_or_404(point_id: int):
     point = services.managed_point(current_user, point_id)
     if point is None:
         abort(404)
     return point
 
 
-def _render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
+def render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
                   status=200):
     slots = services.upcoming_slots(point, utcnow())
     return render_template(
@@ -61,16 +58,16 @@ def points():
 @bp.route("/pickup/points/<int:point_id>")
 @host_required
 def point(point_id: int):
-    return _render_point(_point_or_404(point_id))
+    return render_point(point_or_404(point_id))
 
 
 @bp.route("/pickup/points/<int:point_id>/schedules", methods=["POST"])
 @host_required
 def add_schedule(point_id: int):
-    point = _point_or_404(point_id)
+    point = point_or_404(point_id)
     form = ScheduleForm()
     if not form.validate_on_submit():
-        return _render_point(point, form=form, status=400)
+        return render_point(point, form=form, status=400)
     services.add_schedule(
         point, weekday=form.weekday.data, starts_at=form.starts_at.data,
         ends_at=form.ends_at.data, capacity=form.capacity.data,
@@ -84,7 +81,7 @@ def add_schedule(point_id: int):
 @bp.route("/pickup/points/<int:point_id>/schedules/<int:schedule_id>/delete", methods=["POST"])
 @host_required
 def delete_schedule(point_id: int, schedule_id: int):
-    point = _point_or_404(point_id)
+    point = point_or_404(point_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if not services.remove_schedule(point, schedule_id):
@@ -97,7 +94,7 @@ def delete_schedule(point_id: int, schedule_id: int):
 @bp.route("/pickup/points/<int:point_id>/slots/generate", methods=["POST"])
 @host_required
 def generate(point_id: int):
-    point = _point_or_404(point_id)
+    point = point_or_404(point_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     created = services.generate_slots(
@@ -107,69 +104,6 @@ def generate(point_id: int):
     db.session.commit()
     flash(_("%(n)d date(s) created.", n=created), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
-
-
-@bp.route("/pickup/points/<int:point_id>/slots/<int:slot_id>/close", methods=["POST"])
-@host_required
-def close_slot(point_id: int, slot_id: int):
-    point = _point_or_404(point_id)
-    slot = services.slot_of_point(point, slot_id)
-    if slot is None:
-        abort(404)
-    if slot.status == SlotStatus.CLOSED:
-        # A page left open in another tab, the back button, a double click.
-        return _closed_already(point)
-    form = CloseSlotForm()
-    if not form.validate_on_submit():
-        return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
-    now = utcnow()
-    orders = fulfilment.active_orders_of_slot(db.session, slot.id)
-    then = (form.then.data or "").strip()
-    moved = cancelled = 0
-    target = None
-    if orders and then != "cancel":
-        if then.startswith("move:"):
-            target = services.slot_of_point(point, parse_id(then.removeprefix("move:")))
-        if target is None:
-            form.then.errors = [ngettext(
-                "This date has %(num)d order: choose a date to move it to, or cancel it.",
-                "This date has %(num)d orders: choose a date to move them to, or cancel them.",
-                len(orders))]
-            return _render_point(point, close_form=form, close_slot_id=slot.id, status=400)
-    try:
-        services.close_slot(slot, form.reason.data)
-    except services.SlotClosedAlready:
-        db.session.rollback()  # closed by another request since this one read it
-        return _closed_already(point)
-    try:
-        if target is not None:
-            moved = fulfilment.move_orders(db.session, slot, target, now=now,
-                                           reason=form.reason.data.strip())
-        elif orders:
-            cancelled = fulfilment.cancel_orders_of_slot(db.session, slot, now=now,
-                                                         reason=form.reason.data.strip())
-    except fulfilment.FulfilmentError as exc:
-        db.session.rollback()
-        form.then.errors = [str(exc.message)]
-        return _render_point(point, close_form=form, close_slot_id=slot.id, status=409)
-    db.session.commit()
-    if cancelled:
-        send_refunds_after_commit()
-    if moved:
-        flash(ngettext("This date is closed. %(num)d order moved; its buyer is told.",
-                       "This date is closed. %(num)d orders moved; their buyers are told.",
-                       moved), "success")
-    elif cancelled:
-        flash(ngettext("This date is closed. %(num)d order cancelled; its buyer is told.",
-                       "This date is closed. %(num)d orders cancelled; their buyers are told.",
-                       cancelled), "success")
-    else:
-        flash(_("This date is closed."), "success")
-    return redirect(url_for("pickup.point", point_id=point.id))
-
-
-def _closed_already(point):
-    return _render_point(point, error=_("This date is closed already."), status=409)
 
 
 # Producer rounds ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import User
 from marketplace.extensions import db
+from marketplace.geo import services as geo
 from marketplace.producers.models import Label, Producer
 
 
@@ -72,3 +73,10 @@ def count_products(producer: Producer) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Product).where(Product.producer_id == producer.id)
     )
+
+
+def producers_serving(lat, lon, *, where=(), limit: int | None = None, session=None,
+                      options=()):
+    """Producers whose own delivery radius reaches (lat, lon), nearest first (geo hits)."""
+    return geo.reaching(Producer, Producer.delivery_radius_km, lat, lon, where=where,
+                        limit=limit, session=session, options=options)

@@ -92,7 +92,7 @@ def _buyer_and_slot():
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.RESTAURANT)
 def upload():
-    from marketplace.orders.checkout_routes import enabled_payment_methods
+    from marketplace.payments.checkout_routes import enabled_payment_methods
 
     slot = _buyer_and_slot()
     form = _form(enabled_payment_methods(current_user))
@@ -114,7 +114,7 @@ def upload():
     except csv_io.CsvImportError as exc:
         db.session.rollback()
         return _render(form, slot, errors=exc.errors, status=400)
-    from marketplace.orders.checkout_routes import place_once, show_placed_before
+    from marketplace.payments.checkout_routes import place_once, show_placed_before
 
     try:
         order, placed = place_once(lambda token: orders.checkout(

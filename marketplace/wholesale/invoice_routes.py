@@ -29,7 +29,6 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
-from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.producers.routes import current_farm
 
@@ -226,7 +225,6 @@ def issue_credit_note(invoice_id: int):
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
     if refunds:
         amount = format_currency(sum(r.amount_cents for r in refunds) / 100, note.currency)
-        send_refunds_after_commit()
         flash(_("The restaurant paid this invoice by card: %(amount)s goes back to its card.",
                 amount=amount), "success")
     return redirect(url_for("invoices.farm_show", invoice_id=note.id), code=303)

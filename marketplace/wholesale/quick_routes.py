@@ -35,8 +35,8 @@ from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
+from marketplace.pickup.rounds import local_weekday, point_within_radius
 from marketplace.producers.models import Producer
-from marketplace.producers.rounds import local_weekday, point_within_radius
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 
@@ -116,7 +116,7 @@ def _grouped(variants):
 
 def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, status=200):
     """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``."""
-    from marketplace.orders.checkout_routes import enabled_payment_methods
+    from marketplace.payments.checkout_routes import enabled_payment_methods
 
     tiers = pricing.tiers_for(db.session, [v.id for v in variants]) if variants else {}
     return render_template(
@@ -186,7 +186,7 @@ def grid():
     if not cart:
         return render(raw=raw, status=400, error=_("Type a quantity for at least one item."))
     method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
-    from marketplace.orders.checkout_routes import (
+    from marketplace.payments.checkout_routes import (
         enabled_payment_methods,
         place_once,
         show_placed_before,

@@ -210,7 +210,7 @@ def from_order(session: Session, order, *, tz: str) -> StandingOrder:
     from flask_babel import lazy_gettext as _
 
     from marketplace.accounts.models import User
-    from marketplace.producers.rounds import local_weekday
+    from marketplace.pickup.rounds import local_weekday
 
     # Two clicks at once (PostgreSQL): the second waits here for the first to commit,
     # then finds its template. (SQLite: write requests are serialised already.)
@@ -290,7 +290,7 @@ def _within_reach(now: datetime, days_ahead: int) -> list:
 
 def _by_point_and_weekday(slots, tz: str) -> dict[tuple[int, int], list]:
     """(pickup point id, local weekday) -> its slots, in the order given."""
-    from marketplace.producers.rounds import local_weekday
+    from marketplace.pickup.rounds import local_weekday
 
     grouped: dict[tuple[int, int], list] = {}
     for slot in slots:

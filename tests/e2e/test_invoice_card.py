@@ -17,7 +17,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.payments.models import LedgerEntry
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
-from marketplace.producers.rounds import local_weekday
+from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale.invoice_models import Invoice
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories

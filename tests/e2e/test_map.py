@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from marketplace.discover.map_routes import bp as geo_bp
 from marketplace.extensions import db
-from marketplace.geo.routes import bp as geo_bp
 from marketplace.pickup.models import PickupKind, PickupPoint
 from tests import factories
 

@@ -16,7 +16,7 @@ from marketplace.extensions import db
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
-from marketplace.producers.rounds import local_weekday
+from marketplace.pickup.rounds import local_weekday
 from tests import factories
 from tests.e2e.conftest import _open_page, serving
 from tests.stripe_server import CARD_3DS, CARD_OK

@@ -17,7 +17,7 @@ from marketplace.catalogue.models import SaleMode
 from marketplace.extensions import db
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
-from marketplace.producers.rounds import local_weekday
+from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 

@@ -34,12 +34,14 @@ from marketplace.geo.location import current_location
 from marketplace.geo.services import distance_km
 from marketplace.models import parse_id, utcnow
 from marketplace.orders import cart as cart_service
-from marketplace.orders import fulfilment, services
+from marketplace.orders import fulfilment, services, signals
 from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod, SubOrder
 from marketplace.orders.routes import CART_KEY, session_cart
-from marketplace.payments.routes import send_refunds_after_commit
 from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+
+from . import gateway
+from . import services as payments
 
 bp = Blueprint("checkout", __name__)
 
@@ -49,8 +51,6 @@ MAX_SLOTS_SHOWN = 200
 def enabled_payment_methods(buyer=None) -> frozenset[str]:
     """Pay at pickup always; card when Stripe is configured (make run: localstripe);
     on invoice for a restaurant granted payment terms."""
-    from marketplace.payments import gateway
-
     methods = {PaymentMethod.AT_PICKUP.value}
     if gateway.is_configured(current_app.config):
         methods.add(PaymentMethod.CARD.value)
@@ -60,11 +60,9 @@ def enabled_payment_methods(buyer=None) -> frozenset[str]:
 
 
 def _terms_days(buyer) -> int | None:
-    from marketplace.wholesale import invoices
-
     if not getattr(buyer, "is_authenticated", False):
         return None
-    return invoices.payment_terms_days(db.session, buyer)
+    return signals.invoice_terms_of(db.session, buyer)
 
 
 @dataclass
@@ -247,8 +245,6 @@ def _own_order_or_404(order_id: int, options=()):
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
-    from marketplace.payments import services as payments
-
     # What the page reads, in a fixed number of queries whatever the farms and lines.
     order = _own_order_or_404(order_id, options=(
         joinedload(Order.pickup_slot).joinedload(PickupSlot.pickup_point),
@@ -273,7 +269,6 @@ def cancel(order_id: int):
         flash(_("This order can no longer be cancelled: the cut-off has passed or it "
                 "was already cancelled."), "danger")
         return render_template("orders/order.html", order=order, can_cancel=False), 409
-    send_refunds_after_commit()
     flash(_("Your order is cancelled."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
 
