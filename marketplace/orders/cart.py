@@ -32,6 +32,7 @@ from marketplace.models import CURRENCY
 from marketplace.producers.models import Producer
 from marketplace.wholesale import services as wholesale
 
+CART_KEY = "cart"  # the key of the Flask session the cart is kept under
 MAX_LINES = 200  # a restaurant's quick order may hold 200 lines
 MAX_QUANTITY = 999
 MAX_VARIANT_ID = 2**63 - 1

@@ -32,6 +32,8 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.web.checkout import show_placed_before
+from marketplace.web.display import display_tz
 
 from . import csv_order
 from . import services as wholesale
@@ -58,10 +60,6 @@ class OrderUploadForm(FlaskForm):
     )
     payment_method = RadioField(_l("How to pay"), choices=[])
     submit = SubmitField(_l("Place the order"))
-
-
-def _tz() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def _form(methods: frozenset[str]) -> OrderUploadForm:
@@ -115,14 +113,12 @@ def upload():
     except csv_io.CsvImportError as exc:
         db.session.rollback()
         return _render(form, slot, errors=exc.errors, status=400)
-    from marketplace.orders.checkout_routes import place_once, show_placed_before
-
     try:
-        order, placed = place_once(lambda token: orders.checkout(
+        order, placed = orders.place_once(db.session, lambda token: orders.checkout(
             db.session, buyer=current_user, cart=uploaded.cart, slot_id=slot.id, now=utcnow(),
-            tz=_tz(), payment_method=form.payment_method.data, token=token,
+            tz=display_tz(), payment_method=form.payment_method.data, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-        ))
+        ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()
         return _render(form, slot, errors=[csv_order.checkout_error(uploaded, exc)],
@@ -144,4 +140,4 @@ def template():
     variants = grid_variants(slot, current_user)  # all of them: a file has no page to fill
     tiers = wholesale.tiers_for(db.session, [v.id for v in variants])
     return csv_download(csv_order.template_csv(variants, tiers),
-                        csv_order.template_filename(slot, _tz()))
+                        csv_order.template_filename(slot, display_tz()))

@@ -20,8 +20,9 @@ from wtforms.validators import (
 
 from marketplace.catalogue.models import MAX_PRICE_CENTS, SaleMode
 from marketplace.forms import EuroField
-from marketplace.pickup.forms import WallClockField, weekday_names
+from marketplace.pickup.forms import WallClockField
 from marketplace.producers.forms import MultiCheckboxField
+from marketplace.web.display import weekday_names
 from marketplace.wholesale import services
 from marketplace.wholesale.models import (
     LEGAL_MAX_PAYMENT_TERMS_DAYS,

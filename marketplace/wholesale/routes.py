@@ -72,7 +72,7 @@ def profile():
 @producer_required
 def variant_settings(product_id: int, variant_id: int):
     from marketplace.catalogue.routes import render_edit_page
-    from marketplace.producers.routes import current_farm
+    from marketplace.web.farm import current_farm
 
     try:
         variant = catalogue.get_own_variant(current_farm(), product_id, variant_id)
