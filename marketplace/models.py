@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +47,17 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+def enum_column(enum_cls, length: int = 20):
+    """A Python enum stored as its values in a VARCHAR (no native database enum)."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class TimestampMixin:
@@ -93,14 +104,6 @@ def cents_to_decimal_str(cents: int) -> str:
 # Ids named in URLs and forms -----------------------------------------------------------
 
 MAX_ID = 2**63 - 1  # the largest integer key both databases store
-
-
-def parse_id(raw) -> int | None:
-    """An id typed in a form or query string ("12"), or None for anything else."""
-    text = str(raw or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text) or None
 
 
 def get_by_id(session, model, ident, **options):

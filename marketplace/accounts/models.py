@@ -4,11 +4,11 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, Float, ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime
+from marketplace.models import TimestampMixin, UTCDateTime, enum_column
 
 
 class Role(enum.StrEnum):
@@ -23,16 +23,6 @@ class Role(enum.StrEnum):
 ROLES_NEEDING_APPROVAL = frozenset({Role.PRODUCER, Role.RESTAURANT})
 # Roles a person may pick when signing up; admins are made with `flask create-admin`.
 SIGNUP_ROLES = (Role.HOUSEHOLD, Role.PRODUCER, Role.RESTAURANT, Role.HOST)
-
-
-def enum_column(enum_cls, length: int = 20):
-    return Enum(
-        enum_cls,
-        native_enum=False,
-        length=length,
-        validate_strings=True,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class User(UserMixin, TimestampMixin, db.Model):

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,18 +9,10 @@ from marketplace.accounts.decorators import admin_required
 from marketplace.accounts.forms import ApproveForm, LoginForm, LogoutForm, SignupForm
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
+from marketplace.web.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def _home_for(user: User) -> str:
@@ -77,7 +67,7 @@ def login():
         if user is not None:
             login_user(user)
             flash(_("You are signed in."), "success")
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            return redirect(safe_next(request.args.get("next")) or _home_for(user))
         # Same words whether the e-mail exists or not.
         form.password.errors = [_("Wrong e-mail or password.")]
     status = 400 if form.is_submitted() else 200

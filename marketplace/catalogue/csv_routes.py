@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -18,7 +18,8 @@ from marketplace.catalogue import csv_io
 from marketplace.catalogue.reference import CATEGORIES
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
-from marketplace.producers.routes import current_farm
+from marketplace.web.display import display_tz
+from marketplace.web.farm import current_farm
 
 bp = Blueprint("farm_csv", __name__, url_prefix="/farm/catalogue")
 
@@ -96,5 +97,5 @@ def import_form():
 @producer_required
 def export():
     farm = current_farm()
-    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    today = datetime.now(ZoneInfo(display_tz())).date()
     return csv_download(csv_io.export_csv(farm), csv_io.export_filename(farm, today))

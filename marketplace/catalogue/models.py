@@ -5,9 +5,8 @@ import enum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
-from marketplace.models import CURRENCY, TimestampMixin
+from marketplace.models import CURRENCY, TimestampMixin, enum_column
 from marketplace.producers.models import Producer
 
 ALL_MONTHS = (1 << 12) - 1  # bit 0 = January ... bit 11 = December

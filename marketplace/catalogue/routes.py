@@ -23,7 +23,8 @@ from marketplace.catalogue.models import SaleMode, months_to_mask
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
-from marketplace.producers.routes import current_farm
+from marketplace.web.display import display_tz
+from marketplace.web.farm import current_farm
 
 bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
@@ -89,7 +90,7 @@ def index():
         labels=services.all_labels(),
         filter_producer=producer,
         reach=reach,
-        month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+        month=services.current_month(display_tz()),
     )
 
 
@@ -109,7 +110,7 @@ def product(product_id: int):
         wholesale=wholesale,
         tiers=tiers_for(db.session, [v.id for v in variants if v.sold_wholesale])
         if wholesale else {},
-        month=services.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+        month=services.current_month(display_tz()),
     )
 
 

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from marketplace.accounts.routes import _safe_next
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
 from marketplace.geo.forms import RADIUS_CHOICES, LocationForm
@@ -20,6 +19,7 @@ from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import is_public
+from marketplace.web.redirects import safe_next
 
 bp = Blueprint("near", __name__)
 
@@ -52,7 +52,7 @@ def _save_and_go(form, label: str, lat: float, lon: float):
     buyer_location.remember_location(session, current_user, here)
     if current_user.is_authenticated:
         db.session.commit()
-    return redirect(_safe_next(form.next.data) or url_for("near.index"))
+    return redirect(safe_next(form.next.data) or url_for("near.index"))
 
 
 @bp.route("/location", methods=["GET", "POST"])
@@ -60,7 +60,7 @@ def location():
     form = LocationForm()
     here = buyer_location.current_location(session, current_user)
     if request.method == "GET":
-        form.next.data = _safe_next(request.args.get("next")) or ""
+        form.next.data = safe_next(request.args.get("next")) or ""
         if here is not None:
             form.radius_km.data = here.radius_km
     resolution = None

@@ -12,8 +12,8 @@ from flask import (
 )
 from flask_login import current_user
 
-from marketplace.accounts.routes import _safe_next
 from marketplace.extensions import db
+from marketplace.web.redirects import safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -33,7 +33,7 @@ def set_language():
         if current_user.is_authenticated:
             current_user.locale = lang
             db.session.commit()
-    return redirect(_safe_next(request.form.get("next")) or url_for("main.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 
 @bp.route("/media/<path:filename>")

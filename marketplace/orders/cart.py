@@ -32,6 +32,7 @@ from marketplace.catalogue.models import Product, Variant
 from marketplace.models import CURRENCY
 from marketplace.producers.models import Producer
 
+CART_KEY = "cart"  # the key of the Flask session the cart is kept under
 MAX_LINES = 200  # a restaurant's quick order may hold 200 lines
 MAX_QUANTITY = 999
 MAX_VARIANT_ID = 2**63 - 1

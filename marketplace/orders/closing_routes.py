@@ -9,11 +9,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from marketplace.extensions import db
-from marketplace.models import parse_id, utcnow
+from marketplace.models import utcnow
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.forms import CloseSlotForm
 from marketplace.pickup.models import SlotStatus
 from marketplace.pickup.routes import host_required, point_or_404, render_point
+from marketplace.web.ids import parse_id
 
 from . import fulfilment
 

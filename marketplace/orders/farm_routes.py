@@ -23,9 +23,9 @@ from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, get_by_id, utcnow
-from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
-from marketplace.producers.routes import current_farm
+from marketplace.web.farm import current_farm
+from marketplace.web.forms import ConfirmForm
 
 from . import fulfilment
 

@@ -13,8 +13,8 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 from marketplace.pickup import services as pickup_services
-from marketplace.pickup.forms import ConfirmForm
 from marketplace.pickup.models import PickupSlot
+from marketplace.web.forms import ConfirmForm
 
 from . import fulfilment
 from .models import Actor, CounterPayment, OrderStatus

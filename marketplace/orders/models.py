@@ -13,9 +13,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
-from marketplace.models import CURRENCY, UTCDateTime, utcnow
+from marketplace.models import CURRENCY, UTCDateTime, enum_column, utcnow
 
 
 class OrderStatus(enum.StrEnum):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,6 +22,7 @@ from marketplace.catalogue import pricing
 from marketplace.catalogue.services import current_month
 from marketplace.extensions import db
 from marketplace.orders import cart as cart_service
+from marketplace.orders.cart import CART_KEY
 from marketplace.orders.forms import (
     MESSAGES,
     STATUS,
@@ -30,10 +30,9 @@ from marketplace.orders.forms import (
     RemoveLineForm,
     UpdateLineForm,
 )
+from marketplace.web.display import display_tz
 
 bp = Blueprint("orders", __name__)
-
-CART_KEY = "cart"
 
 
 def session_cart() -> dict[str, int]:
@@ -53,7 +52,7 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
     view = cart_service.price_cart(
         session_cart(),
         db.session,
-        month=current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+        month=current_month(display_tz()),
         buyer=current_user,
     )
     return (

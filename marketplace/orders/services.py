@@ -1,6 +1,7 @@
 """Checkout and the order state machine.
 
-Plain functions with explicit arguments; they flush, never commit. ``checkout``
+Plain functions with explicit arguments; they flush, never commit (except
+``place_once``, which commits the order a form places). ``checkout``
 runs inside the caller's transaction: the caller commits on success and rolls
 back on ``CheckoutError`` (or any other error), so a refused checkout leaves no
 order, no reserved stock and no taken slot place.
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue import pricing
@@ -115,6 +117,29 @@ def order_by_token(session: Session, buyer_id: int, token: str | None) -> Order 
         return None
     return session.scalar(select(Order).where(Order.checkout_token == token,
                                               Order.buyer_id == buyer_id))
+
+
+def place_once(session: Session, place: Callable[[str | None], Order], *, buyer_id: int,
+               raw_token) -> tuple[Order, bool]:
+    """Place an order from a form and commit: ``place(token)`` calls ``checkout`` with
+    the form's checkout token (``raw_token``, cleaned here). Returns (order, True), or
+    (the order this same form placed before, False) when it is sent again: a double
+    click, the back button, two requests at once (the second then fails on the
+    token's unique index). CheckoutError goes to the caller, which rolls back."""
+    token = clean_checkout_token(raw_token)
+    try:
+        order = place(token)
+        session.commit()
+        return order, True
+    except AlreadyPlaced as exc:
+        session.rollback()
+        return exc.order, False
+    except IntegrityError:
+        session.rollback()
+        order = order_by_token(session, buyer_id, token)
+        if order is None:
+            raise
+        return order, False
 
 
 class TransitionError(ValueError):

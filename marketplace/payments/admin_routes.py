@@ -14,8 +14,8 @@ from marketplace.accounts.decorators import admin_required
 from marketplace.extensions import db
 from marketplace.models import get_by_id, parse_euros, utcnow
 from marketplace.orders.models import Order
-from marketplace.pickup.forms import ConfirmForm
 from marketplace.producers.models import Producer
+from marketplace.web.forms import ConfirmForm
 
 from . import services
 from .cli import CommissionRateError, parse_commission_percent

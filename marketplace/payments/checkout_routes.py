@@ -6,7 +6,6 @@ come from the session cart and the database, whatever else the form carries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,21 +25,23 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.extensions import db
 from marketplace.geo.location import current_location
 from marketplace.geo.services import distance_km
-from marketplace.models import parse_id, utcnow
+from marketplace.models import utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import fulfilment, services, signals
+from marketplace.orders.cart import CART_KEY
 from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod, SubOrder
-from marketplace.orders.routes import CART_KEY, session_cart
-from marketplace.pickup.forms import ConfirmForm
+from marketplace.orders.routes import session_cart
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.web.checkout import show_placed_before
+from marketplace.web.display import display_tz
+from marketplace.web.forms import ConfirmForm
+from marketplace.web.ids import parse_id
 
-from . import gateway
 from . import services as payments
 
 bp = Blueprint("checkout", __name__)
@@ -49,14 +50,8 @@ MAX_SLOTS_SHOWN = 200
 
 
 def enabled_payment_methods(buyer=None) -> frozenset[str]:
-    """Pay at pickup always; card when Stripe is configured (make run: localstripe);
-    on invoice for a restaurant granted payment terms."""
-    methods = {PaymentMethod.AT_PICKUP.value}
-    if gateway.is_configured(current_app.config):
-        methods.add(PaymentMethod.CARD.value)
-    if buyer is not None and _terms_days(buyer):
-        methods.add(PaymentMethod.INVOICE.value)
-    return frozenset(methods)
+    """How the signed-in buyer may pay here (payments.services.payment_methods)."""
+    return payments.payment_methods(db.session, buyer, current_app.config)
 
 
 def _terms_days(buyer) -> int | None:
@@ -70,10 +65,6 @@ class PointChoice:
     point: PickupPoint
     distance_km: float | None
     slots: list[PickupSlot] = field(default_factory=list)
-
-
-def _tz() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def _choices(now) -> list[PointChoice]:
@@ -117,7 +108,7 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     food_miles = None
     if chosen is not None:
         food_miles = services.food_miles_for_slot(db.session, view, chosen)
-        problems = services.serving_problems(db.session, view, chosen, tz=_tz())
+        problems = services.serving_problems(db.session, view, chosen, tz=display_tz())
         problem = services.slot_problem(chosen, now)
         slot_problem = str(problem.message) if problem else None
     return render_template(
@@ -148,37 +139,6 @@ def new_checkout_token() -> str:
     return services.new_checkout_token()
 
 
-def place_once(place: Callable[[str | None], Order]) -> tuple[Order, bool]:
-    """Place an order from a form and commit: ``place(token)`` calls services.checkout
-    with the form's checkout token. Returns (order, True), or (the order this same
-    form placed before, False) when it is sent again: a double click, the back
-    button, two requests at once (the second then fails on the token's unique index).
-    CheckoutError goes to the caller, which rolls back."""
-    token = services.clean_checkout_token(request.form.get("checkout_token"))
-    try:
-        order = place(token)
-        db.session.commit()
-        return order, True
-    except services.AlreadyPlaced as exc:
-        db.session.rollback()
-        return exc.order, False
-    except IntegrityError:
-        db.session.rollback()
-        order = services.order_by_token(db.session, current_user.id, token)
-        if order is None:
-            raise
-        return order, False
-
-
-def show_placed_before(order: Order):
-    """The answer to a form sent again: the order it placed, nothing new."""
-    session.pop(CART_KEY, None)
-    flash(_("This order was already placed: here it is. Nothing was ordered twice."), "info")
-    if order.payment_method == PaymentMethod.CARD and order.status == OrderStatus.PENDING_PAYMENT:
-        return redirect(url_for("payments.pay", order_id=order.id), code=303)
-    return redirect(url_for("checkout.order", order_id=order.id), code=303)
-
-
 @bp.post("/checkout")
 @login_required
 def place():
@@ -192,12 +152,14 @@ def place():
             raise services.CheckoutError(services.PAYMENT_METHOD, _l("Choose how to pay."))
         return services.checkout(
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
-            now=utcnow(), tz=_tz(), payment_method=payment_method, token=token,
+            now=utcnow(), tz=display_tz(), payment_method=payment_method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
         )
 
     try:
-        order, placed = place_once(place_order)
+        order, placed = services.place_once(
+            db.session, place_order, buyer_id=current_user.id,
+            raw_token=request.form.get("checkout_token"))
     except services.CheckoutError as exc:
         db.session.rollback()
         return _render_checkout(

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
@@ -15,7 +15,8 @@ from marketplace.catalogue.csv_io import rows_to_csv
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, utcnow
-from marketplace.producers.routes import current_farm
+from marketplace.web.display import display_tz
+from marketplace.web.farm import current_farm
 
 from . import services
 from .models import LedgerKind
@@ -33,7 +34,7 @@ def _month() -> tuple[int, int]:
     """The month asked for (?month=2026-11), else this month; BadMonth otherwise."""
     raw = request.args.get("month", "").strip()
     if not raw:
-        today = utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+        today = utcnow().astimezone(ZoneInfo(display_tz()))
         return today.year, today.month
     match = MONTH.fullmatch(raw)
     if match is None:
@@ -48,7 +49,7 @@ def bad_month(error):
 
 
 def _statement(farm, year: int, month: int):
-    start, end = services.month_bounds(year, month, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    start, end = services.month_bounds(year, month, display_tz())
     totals = services.ledger_totals(db.session, farm.id, start, end)
     entries = services.ledger_entries(db.session, farm.id, start, end)
     return totals, entries
@@ -76,7 +77,7 @@ def statement_csv():
     year, month = _month()
     totals, entries = _statement(farm, year, month)
     rows = [[_("date"), _("order"), _("kind"), _("amount (EUR)"), _("commission rate (%)")]]
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    tz = ZoneInfo(display_tz())
     for entry in entries:
         rows.append([entry.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                      str(entry.order_id), entry.kind.value,

@@ -14,9 +14,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
-from marketplace.models import CURRENCY, UTCDateTime, utcnow
+from marketplace.models import CURRENCY, UTCDateTime, enum_column, utcnow
 
 
 class PaymentStatus(enum.StrEnum):

@@ -25,8 +25,8 @@ from marketplace.extensions import csrf, db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import OrderStatus, PaymentMethod
-from marketplace.pickup.forms import ConfirmForm
 from marketplace.sqlite import write_intent
+from marketplace.web.forms import ConfirmForm
 
 from . import gateway, services
 from .models import PaymentStatus

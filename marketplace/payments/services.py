@@ -42,7 +42,7 @@ from marketplace.orders.models import (
     PaymentMethod,
     SubOrder,
 )
-from marketplace.orders.signals import Refused
+from marketplace.orders.signals import Refused, invoice_terms_of
 from marketplace.sqlite import write_intent
 from marketplace.transactions import after_commit
 
@@ -117,6 +117,20 @@ def record_sales(session: Session, order: Order, config: Mapping, *, now: dateti
             _entry(session, key=f"at-pickup:{sub.id}", sub=sub, kind=LedgerKind.PAID_AT_PICKUP,
                    amount_cents=-amount, now=now)
     session.flush()
+
+
+# How to pay -------------------------------------------------------------------------------
+
+def payment_methods(session: Session, buyer, config: Mapping) -> frozenset[str]:
+    """Pay at pickup always; card when Stripe is configured (make run: localstripe);
+    on invoice for a buyer granted payment terms (a restaurant: wholesale answers
+    orders' ``invoice_terms`` signal)."""
+    methods = {PaymentMethod.AT_PICKUP.value}
+    if gateway.is_configured(config):
+        methods.add(PaymentMethod.CARD.value)
+    if getattr(buyer, "is_authenticated", False) and invoice_terms_of(session, buyer):
+        methods.add(PaymentMethod.INVOICE.value)
+    return frozenset(methods)
 
 
 # Card payment -------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from babel.dates import get_day_names
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, SubmitField, TimeField
@@ -14,11 +12,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-
-def weekday_names() -> list[tuple[int, str]]:
-    """(0, 'Monday') ... (6, 'Sunday') in the current language."""
-    names = get_day_names("wide", locale=str(get_locale() or "en"))
-    return [(day, names[day].capitalize()) for day in range(7)]
+from marketplace.web.display import weekday_names
 
 
 class WallClockField(TimeField):
@@ -84,7 +78,3 @@ class CloseSlotForm(FlaskForm):
     # on the point's other dates: checked by the view).
     then = StringField(_l("Its orders"), validators=[Length(max=40)])
     submit = SubmitField(_l("Close this date"))
-
-
-class ConfirmForm(FlaskForm):
-    """A POST with only a CSRF token (delete buttons, the rounds grid)."""

@@ -16,9 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.accounts.models import User, enum_column
+from marketplace.accounts.models import User
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime
+from marketplace.models import TimestampMixin, UTCDateTime, enum_column
 
 
 class PickupKind(enum.StrEnum):

@@ -9,12 +9,15 @@ from flask_login import current_user
 from marketplace.accounts.decorators import producer_required, role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
-from marketplace.models import parse_id, utcnow
+from marketplace.models import utcnow
 from marketplace.pickup import rounds as rounds_service
-from marketplace.producers.routes import current_farm
+from marketplace.web.display import display_tz, weekday_names
+from marketplace.web.farm import current_farm
+from marketplace.web.forms import ConfirmForm
+from marketplace.web.ids import parse_id
 
 from . import services
-from .forms import CloseSlotForm, ConfirmForm, ScheduleForm, weekday_names
+from .forms import CloseSlotForm, ScheduleForm
 from .models import SlotStatus
 
 bp = Blueprint("pickup", __name__)
@@ -99,7 +102,7 @@ def generate(point_id: int):
         abort(400)
     created = services.generate_slots(
         db.session, weeks=current_app.config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
-        tz=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+        tz=display_tz(),
     )
     db.session.commit()
     flash(_("%(n)d date(s) created.", n=created), "success")

@@ -12,6 +12,8 @@ from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
 from marketplace.producers import services
 from marketplace.producers.forms import FarmProfileForm
+from marketplace.web.display import display_tz
+from marketplace.web.farm import current_farm
 
 bp = Blueprint("producers", __name__)
 
@@ -19,15 +21,6 @@ bp = Blueprint("producers", __name__)
 def _digits(text: str | None) -> str:
 
     return business_ids.normalize_digits(text)
-
-
-def current_farm():
-    farm = services.farm_of(current_user)
-    if farm is None:
-        # A producer account always has a farm; create it if an old account lacks one.
-        farm = services.create_farm_for(current_user)
-        db.session.commit()
-    return farm
 
 
 @bp.route("/producers")
@@ -54,7 +47,7 @@ def show(producer_id: int):
         producer=producer,
         products=products,
         food_miles=food_miles_of_producer(db.session, producer.id),
-        month=catalogue.current_month(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
+        month=catalogue.current_month(display_tz()),
     )
 
 

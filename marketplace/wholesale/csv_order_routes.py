@@ -32,6 +32,9 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.payments import services as payments
+from marketplace.web.checkout import show_placed_before
+from marketplace.web.display import display_tz
 
 from . import csv_order
 from .quick_routes import chosen_slot, grid_variants, open_slots
@@ -57,10 +60,6 @@ class OrderUploadForm(FlaskForm):
     )
     payment_method = RadioField(_l("How to pay"), choices=[])
     submit = SubmitField(_l("Place the order"))
-
-
-def _tz() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def _form(methods: frozenset[str]) -> OrderUploadForm:
@@ -92,10 +91,9 @@ def _buyer_and_slot():
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.RESTAURANT)
 def upload():
-    from marketplace.payments.checkout_routes import enabled_payment_methods
 
     slot = _buyer_and_slot()
-    form = _form(enabled_payment_methods(current_user))
+    form = _form(payments.payment_methods(db.session, current_user, current_app.config))
     if slot is None:
         if request.method == "POST":
             return _render(form, None, status=400, error=_("Choose a delivery or pickup date."))
@@ -114,14 +112,13 @@ def upload():
     except csv_io.CsvImportError as exc:
         db.session.rollback()
         return _render(form, slot, errors=exc.errors, status=400)
-    from marketplace.payments.checkout_routes import place_once, show_placed_before
 
     try:
-        order, placed = place_once(lambda token: orders.checkout(
+        order, placed = orders.place_once(db.session, lambda token: orders.checkout(
             db.session, buyer=current_user, cart=uploaded.cart, slot_id=slot.id, now=utcnow(),
-            tz=_tz(), payment_method=form.payment_method.data, token=token,
+            tz=display_tz(), payment_method=form.payment_method.data, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-        ))
+        ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()
         return _render(form, slot, errors=[csv_order.checkout_error(uploaded, exc)],
@@ -143,4 +140,4 @@ def template():
     variants = grid_variants(slot, current_user)  # all of them: a file has no page to fill
     tiers = pricing.tiers_for(db.session, [v.id for v in variants])
     return csv_download(csv_order.template_csv(variants, tiers),
-                        csv_order.template_filename(slot, _tz()))
+                        csv_order.template_filename(slot, display_tz()))

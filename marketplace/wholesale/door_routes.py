@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,8 @@ from marketplace.accounts.models import Role
 from marketplace.catalogue import pricing
 from marketplace.extensions import db
 from marketplace.models import utcnow
-from marketplace.pickup.forms import ConfirmForm, weekday_names
+from marketplace.web.display import display_tz, weekday_names
+from marketplace.web.forms import ConfirmForm
 
 from . import door, services
 from .forms import DoorForm
@@ -53,7 +54,7 @@ def edit():
             db.session, current_user, services.profile_of(db.session, current_user),
             weekdays=set(form.weekdays.data), starts_at=form.starts_at.data,
             ends_at=form.ends_at.data, cutoff_hours=form.cutoff_hours.data, now=utcnow(),
-            tz=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+            tz=display_tz(),
         )
     except door.DoorError as exc:
         db.session.rollback()

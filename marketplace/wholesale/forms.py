@@ -17,8 +17,9 @@ from wtforms.validators import (
 )
 
 from marketplace.accounts import business_ids
-from marketplace.pickup.forms import WallClockField, weekday_names
+from marketplace.pickup.forms import WallClockField
 from marketplace.producers.forms import MultiCheckboxField
+from marketplace.web.display import weekday_names
 from marketplace.wholesale.models import (
     LEGAL_MAX_PAYMENT_TERMS_DAYS,
     PERISHABLE_MAX_PAYMENT_TERMS_DAYS,

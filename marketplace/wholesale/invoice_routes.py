@@ -26,11 +26,12 @@ from wtforms import StringField, SubmitField
 from marketplace.accounts.decorators import admin_required, producer_required, role_required
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.models import get_by_id, utcnow
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
-from marketplace.pickup.forms import ConfirmForm
-from marketplace.producers.routes import current_farm
+from marketplace.web.farm import current_farm
+from marketplace.web.forms import ConfirmForm
+from marketplace.web.ids import parse_id
 
 from . import invoice_pdf, invoices
 from .forms import PaymentTermsForm
@@ -245,9 +246,7 @@ def admin_terms():
     form = PaymentTermsForm()
     error_user = None
     if request.method == "POST":
-        raw_id = (request.form.get("user_id") or "").strip()
-        user = db.session.get(User, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 18 \
-            else None
+        user = get_by_id(db.session, User, parse_id(request.form.get("user_id")))
         if user is None:
             abort(404)
         if form.validate_on_submit():

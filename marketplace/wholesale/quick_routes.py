@@ -30,13 +30,17 @@ from marketplace.accounts.models import Role, User
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Category, Product, Variant
 from marketplace.extensions import db
-from marketplace.models import get_by_id, parse_id, utcnow
+from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.payments import services as payments
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
 from marketplace.pickup.rounds import local_weekday, point_within_radius
 from marketplace.producers.models import Producer
+from marketplace.web.checkout import show_placed_before
+from marketplace.web.display import display_tz
+from marketplace.web.ids import parse_id
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 
@@ -44,10 +48,6 @@ bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 # when a date offers more.
 MAX_GRID_LINES = 5000
 SLOTS_SHOWN = 60
-
-
-def _tz() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def open_slots(now):
@@ -81,7 +81,7 @@ def grid_variants(slot: PickupSlot, buyer, *, limit: int | None = None,
         select(Producer).join(DeliveryRound, DeliveryRound.producer_id == Producer.id)
         .join(User, User.id == Producer.user_id)
         .where(DeliveryRound.pickup_point_id == slot.pickup_point_id,
-               DeliveryRound.weekday == local_weekday(slot, _tz()),
+               DeliveryRound.weekday == local_weekday(slot, display_tz()),
                User.approved_at.is_not(None))
     ).all()
     farm_ids = [f.id for f in farms if point_within_radius(f, point)]
@@ -116,13 +116,13 @@ def _grouped(variants):
 
 def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, status=200):
     """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``."""
-    from marketplace.payments.checkout_routes import enabled_payment_methods
 
     tiers = pricing.tiers_for(db.session, [v.id for v in variants]) if variants else {}
     return render_template(
         "wholesale/quick_order.html", slot=slot, slots=open_slots(utcnow()),
         groups=_grouped(variants), tiers=tiers, raw=raw or {}, errors=errors or {},
-        error=error, methods=enabled_payment_methods(current_user), cut=cut,
+        error=error, cut=cut,
+        methods=payments.payment_methods(db.session, current_user, current_app.config),
         max_grid_lines=MAX_GRID_LINES,
     ), status
 
@@ -142,7 +142,7 @@ def grid():
     render = partial(_render, slot, variants, cut=len(listed) > MAX_GRID_LINES)
     if request.method == "GET":
         return render()
-    from marketplace.pickup.forms import ConfirmForm
+    from marketplace.web.forms import ConfirmForm
 
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -186,20 +186,15 @@ def grid():
     if not cart:
         return render(raw=raw, status=400, error=_("Type a quantity for at least one item."))
     method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
-    from marketplace.payments.checkout_routes import (
-        enabled_payment_methods,
-        place_once,
-        show_placed_before,
-    )
 
-    if method not in enabled_payment_methods(current_user):
+    if method not in payments.payment_methods(db.session, current_user, current_app.config):
         return render(raw=raw, status=400, error=_("Choose how to pay."))
     try:
-        order, placed = place_once(lambda token: orders.checkout(
+        order, placed = orders.place_once(db.session, lambda token: orders.checkout(
             db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
-            tz=_tz(), payment_method=method, token=token,
+            tz=display_tz(), payment_method=method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-        ))
+        ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()
         line_errors = {exc.line.variant_id: str(exc.message)} if exc.line else {}

@@ -51,9 +51,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
-from marketplace.accounts.models import enum_column
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime, get_by_id, utcnow
+from marketplace.models import TimestampMixin, UTCDateTime, enum_column, get_by_id, utcnow
 
 log = logging.getLogger(__name__)
 

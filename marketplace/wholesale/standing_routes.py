@@ -13,7 +13,8 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import Actor
-from marketplace.pickup.forms import ConfirmForm, weekday_names
+from marketplace.web.display import display_tz, weekday_names
+from marketplace.web.forms import ConfirmForm
 
 from . import standing as service
 
@@ -23,10 +24,6 @@ restaurant_required = role_required(Role.RESTAURANT)
 
 # Coming dates shown for each standing order, each with its skip button or its state.
 NEXT_DATES = 2
-
-
-def _tz() -> str:
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
 def _own_or_404(standing_id: int):
@@ -43,7 +40,7 @@ def _render(status: int = 200):
     days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
     next_slots = {standing_id: slots[:NEXT_DATES] for standing_id, slots in
                   service.upcoming_slots_of(db.session, standings, now=utcnow(),
-                                            days_ahead=28, tz=_tz()).items()}
+                                            days_ahead=28, tz=display_tz()).items()}
     return render_template("wholesale/standing.html", standings=standings,
                            next_slots=next_slots,
                            runs=service.runs_of(db.session, standings, next_slots),
@@ -77,7 +74,7 @@ def from_order(order_id: int):
             refunds=payments.refunds_of(db.session, order),
         ), 400
     try:
-        service.from_order(db.session, order, tz=_tz())
+        service.from_order(db.session, order, tz=display_tz())
         db.session.commit()
     except service.StandingOrderExists as exc:
         db.session.rollback()
@@ -121,7 +118,7 @@ def skip(standing_id: int):
     standing = _own_or_404(standing_id)
     raw = (request.form.get("slot_id") or "").strip()
     slots = {str(s.id): s for s in service.upcoming_slots(db.session, standing, now=utcnow(),
-                                                          days_ahead=28, tz=_tz())}
+                                                          days_ahead=28, tz=display_tz())}
     slot = slots.get(raw)
     if slot is None:
         flash(_("This date cannot be skipped: choose one of the coming dates."), "danger")

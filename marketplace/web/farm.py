@@ -1,0 +1,23 @@
+"""The farm of the signed-in producer, for the views of producers and higher domains.
+
+Imports the producers domain: accounts, geo and other lower domains must not use
+this module.
+"""
+
+from __future__ import annotations
+
+from flask_login import current_user
+
+from marketplace.extensions import db
+from marketplace.producers import services
+from marketplace.producers.models import Producer
+
+
+def current_farm() -> Producer:
+    """The signed-in producer's farm; created (and committed) for an old account
+    that lacks one."""
+    farm = services.farm_of(current_user)
+    if farm is None:
+        farm = services.create_farm_for(current_user)
+        db.session.commit()
+    return farm
