@@ -7,7 +7,7 @@
 A temporary SQLite database (or the EMPTY PostgreSQL database given: its tables are
 created and dropped) gets one pickup slot, the farm's 40 variants and other farms'
 lines in the same slot, and orders of 1 to 4 lines each until the farm has --lines
-lines there. The pick list (orders.fulfilment.pick_list) is then built --repeat
+lines there. The pick list (reports.pick_lists.pick_list) is then built --repeat
 times after a warm-up; every run is checked to issue exactly ONE SQL query and to
 add up to the lines inserted. Last line:
 
@@ -36,10 +36,10 @@ from marketplace.accounts.models import Role, User  # noqa: E402
 from marketplace.catalogue.models import Category, Product, Variant  # noqa: E402
 from marketplace.catalogue.reference import ensure_reference_data  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
-from marketplace.orders import fulfilment  # noqa: E402
 from marketplace.orders.models import Order, OrderLine, OrderStatus, SubOrder  # noqa: E402
 from marketplace.pickup.models import PickupKind, PickupPoint, PickupSlot  # noqa: E402
 from marketplace.producers.models import Producer  # noqa: E402
+from marketplace.reports import pick_lists  # noqa: E402
 
 # Bench accounts never sign in: a hash no password matches.
 UNUSABLE_HASH = "!"
@@ -149,13 +149,13 @@ def main() -> int:
                 statements: list[str] = []
                 event.listen(db.engine, "before_cursor_execute",
                              lambda *a, **k: statements.append(a[2]))
-                fulfilment.pick_list(db.session, farm_id, slot_id)  # warm-up
+                pick_lists.pick_list(db.session, farm_id, slot_id)  # warm-up
                 db.session.rollback()
                 samples, queries = [], set()
                 for _ in range(args.repeat):
                     statements.clear()
                     started = time.perf_counter()
-                    pick = fulfilment.pick_list(db.session, farm_id, slot_id)
+                    pick = pick_lists.pick_list(db.session, farm_id, slot_id)
                     samples.append((time.perf_counter() - started) * 1000)
                     queries.add(sum(1 for s in statements if s.lstrip().upper().startswith(
                         "SELECT")))

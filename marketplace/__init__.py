@@ -148,12 +148,15 @@ class IdConverter(IntegerConverter):
 
 
 def register_receivers() -> None:
-    """Higher domains react to what orders announces (orders/signals.py). Connecting
-    twice changes nothing; the order here is the order receivers run in."""
+    """Higher domains react to what lower ones announce (accounts/signals.py,
+    orders/signals.py, payments/signals.py). Connecting twice changes nothing; the
+    order here is the order receivers run in."""
     from marketplace.notifications.receivers import connect_receivers as notifications
     from marketplace.payments.receivers import connect_receivers as payments
+    from marketplace.producers.receivers import connect_receivers as producers
     from marketplace.wholesale.receivers import connect_receivers as wholesale
 
+    producers()
     payments()
     wholesale()
     notifications()
@@ -175,8 +178,6 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.discover.near_routes import bp as near_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.orders.closing_routes import bp as closing_bp
-    from marketplace.orders.farm_routes import bp as farm_orders_bp
-    from marketplace.orders.host_routes import bp as distribution_bp
     from marketplace.orders.routes import bp as orders_bp
     from marketplace.payments.admin_routes import bp as payments_admin_bp
     from marketplace.payments.checkout_routes import bp as checkout_bp
@@ -184,8 +185,12 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
+    from marketplace.reports.farm_pages import bp as farms_bp
+    from marketplace.reports.farm_routes import bp as farm_orders_bp
+    from marketplace.reports.host_routes import bp as distribution_bp
     from marketplace.wholesale.csv_order_routes import bp as order_upload_bp
     from marketplace.wholesale.door_routes import bp as door_bp
+    from marketplace.wholesale.invoice_pay_routes import bp as invoice_payments_bp
     from marketplace.wholesale.invoice_routes import bp as invoices_bp
     from marketplace.wholesale.quick_routes import bp as quick_order_bp
     from marketplace.wholesale.routes import bp as wholesale_bp
@@ -195,6 +200,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(producers_bp)
+    app.register_blueprint(farms_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(farm_bp)
     app.register_blueprint(csv_bp)
@@ -209,6 +215,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(distribution_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(wholesale_bp)
+    app.register_blueprint(invoice_payments_bp)
     app.register_blueprint(farm_ledger_bp)
     app.register_blueprint(payments_admin_bp)
     app.register_blueprint(standing_bp)

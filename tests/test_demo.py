@@ -121,8 +121,9 @@ def test_demo_has_every_role_and_printed_passwords_work(app, db, demo):
 
 
 def test_demo_has_orders_to_prepare_and_hand_over(app, db, demo):
-    from marketplace.orders.fulfilment import distribution_sheet, pick_list
     from marketplace.orders.models import Order, OrderStatus
+    from marketplace.reports.distribution import distribution_sheet
+    from marketplace.reports.pick_lists import pick_list
 
     orders = db.session.scalars(select(Order)).all()
     assert len(orders) >= 4

@@ -27,6 +27,7 @@ from marketplace.orders.models import (
     PaymentMethod,
 )
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.reports import pick_lists
 from tests import factories
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
 
@@ -88,12 +89,12 @@ def test_pick_list_sums_each_variant_in_one_query(db, market, count_queries):
     db.session.commit()
     farm_id, slot_id = m["farm"].id, m["slot"].id
     with count_queries() as queries:
-        lines = fulfilment.pick_list(db.session, farm_id, slot_id)
+        lines = pick_lists.pick_list(db.session, farm_id, slot_id)
     assert len(queries) == 1
     assert [(ln.product_name, ln.quantity, ln.buyers) for ln in lines] == [
         ("=Poireaux", 1, 1), ("Carottes", 5, 2)]
     # The other farm's list holds only its eggs.
-    other = fulfilment.pick_list(db.session, m["other_farm"].id, m["slot"].id)
+    other = pick_lists.pick_list(db.session, m["other_farm"].id, m["slot"].id)
     assert [(ln.product_name, ln.quantity) for ln in other] == [("Œufs", 1)]
 
 
@@ -113,7 +114,7 @@ def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
     fulfilment.mark_ready(db.session, other, now=now())
     db.session.commit()
     assert order.status == OrderStatus.READY
-    picked = fulfilment.pick_list(db.session, m["farm"].id, m["slot"].id)
+    picked = pick_lists.pick_list(db.session, m["farm"].id, m["slot"].id)
     assert [(p.quantity, p.short, p.to_pick) for p in picked] == [(4, 1, 3)]
 
 

@@ -14,8 +14,8 @@ from geopy.distance import geodesic
 from sqlalchemy import insert, text
 
 from marketplace.accounts.models import Role, User
+from marketplace.geo import distance as services
 from marketplace.geo import models as _geo_models  # noqa: F401  (tables for create_all)
-from marketplace.geo import services
 from marketplace.geo.services import (
     bounding_box,
     candidate_query,

@@ -15,7 +15,7 @@ from marketplace.orders.models import Actor, CounterPayment, Order, PaymentMetho
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.payments.models import Refund
-from marketplace.wholesale import invoices
+from marketplace.wholesale import invoice_payments, invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
 from tests import test_invoices as _invoices
 from tests.stripe_server import CARD_OK
@@ -105,8 +105,8 @@ def test_a_cancelled_order_is_credited_in_full_and_never_falls_due(app, db, mark
         db.session.get(Invoice, invoice.id).due_at = now() - timedelta(days=1)
     db.session.commit()
     assert invoices.overdue_invoices(db.session, now()) == []
-    with pytest.raises(payments.InvoicePaymentError):
-        payments.check_invoice_payable(db.session, db.session.get(Invoice, first.id))
+    with pytest.raises(invoice_payments.InvoicePaymentError):
+        invoice_payments.check_invoice_payable(db.session, db.session.get(Invoice, first.id))
 
 
 def _paid_by_card(app, db, localstripe, order) -> Order:

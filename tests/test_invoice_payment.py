@@ -25,7 +25,7 @@ from marketplace.payments.models import (
     StripeEvent,
 )
 from marketplace.sqlite import write_intent
-from marketplace.wholesale import invoices
+from marketplace.wholesale import invoice_payments, invoices
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests import test_invoices as _invoices
@@ -434,7 +434,7 @@ def test_mark_paid_refuses_an_open_card_payment(app, db, localstripe, market, in
     """The rule itself: the route cancels first; a payment started in between stops it."""
     with app.test_request_context():
         intent = payments.create_invoice_intent(invoice.id, 1470, "EUR", app.config)
-        payments.store_invoice_intent(db.session, invoice, intent)
+        invoice_payments.store_invoice_intent(db.session, invoice, intent)
         db.session.commit()
         with pytest.raises(invoices.InvoiceError) as caught:
             invoices.mark_paid(db.session, invoice, now=now())

@@ -17,7 +17,7 @@ admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _home_for(user: User) -> str:
     if user.role == Role.PRODUCER:
-        return url_for("producers.dashboard")
+        return url_for("farms.dashboard")
     if user.role == Role.ADMIN:
         return url_for("admin.approvals")
     return url_for("catalogue.index")
@@ -87,9 +87,8 @@ def logout():
 
 def _render_approvals(status: int = 200):
     users = services.pending_approvals()
-    profiles = services.restaurant_profiles_of(users)
-    problems = {user.id: services.approval_problem(user, profiles)
-                for user in users if user.role == Role.RESTAURANT}
+    profiles = services.approval_details(users)
+    problems = {user.id: services.approval_problem(user, profiles) for user in users}
     return render_template("accounts/approvals.html", users=users, profiles=profiles,
                            problems=problems, form=ApproveForm()), status
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from marketplace.accounts import signals
 from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -62,10 +63,7 @@ def create_user(
         user.approved_at = utcnow() if role in ROLES_NEEDING_APPROVAL else None
     db.session.add(user)
     db.session.flush()
-    if role == Role.PRODUCER:
-        from marketplace.producers.services import create_farm_for
-
-        create_farm_for(user)
+    signals.account_created.send(user, session=db.session)
     return user
 
 
@@ -90,35 +88,18 @@ def pending_approvals() -> list[User]:
     )
 
 
-def restaurant_profiles_of(users) -> dict:
-    """user id -> RestaurantProfile of the restaurants among ``users``: one query."""
-    from marketplace.wholesale.models import RestaurantProfile
-
-    ids = [user.id for user in users if user.role == Role.RESTAURANT]
-    if not ids:
-        return {}
-    return {profile.user_id: profile for profile in db.session.scalars(
-        select(RestaurantProfile).where(RestaurantProfile.user_id.in_(ids)))}
+def approval_details(users) -> dict:
+    """user id -> what the domains above tell of the accounts waiting (a restaurant's
+    business profile), for the approvals page: one query per domain."""
+    return signals.merged_answers(signals.approval_details, list(users), session=db.session)
 
 
-def approval_problem(user: User, profiles: dict | None = None):
-    """Why the account cannot be approved yet, or None. A restaurant is approved as a
-    business (wholesale prices, invoices carrying its identity): it needs its business
-    name and SIRET first. ``profiles``: ``restaurant_profiles_of`` users including this
-    one, read here if not given."""
-    from flask_babel import lazy_gettext as _
-
-    if user.role != Role.RESTAURANT:
-        return None
-    if profiles is None:
-        profiles = restaurant_profiles_of([user])
-    profile = profiles.get(user.id)
-    if profile is None or not (profile.business_name or "").strip() \
-            or not (profile.siret or "").strip():
-        return _("%(name)s has not given its business name and SIRET yet "
-                 "(its business details page): it cannot be approved before.",
-                 name=user.display_name)
-    return None
+def approval_problem(user: User, details: dict | None = None):
+    """Why the account cannot be approved yet, or None (a restaurant without its
+    business name and SIRET: wholesale answers). ``details``: ``approval_details`` of
+    users including this one, if the caller has them."""
+    return signals.first_answer(signals.approval_checked, user, session=db.session,
+                                details=details)
 
 
 def approve(user: User, by: User) -> None:

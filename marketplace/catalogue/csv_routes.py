@@ -18,8 +18,8 @@ from marketplace.catalogue import csv_io
 from marketplace.catalogue.reference import CATEGORIES
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
+from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
-from marketplace.web.farm import current_farm
 
 bp = Blueprint("farm_csv", __name__, url_prefix="/farm/catalogue")
 

@@ -23,8 +23,8 @@ from marketplace.catalogue.models import SaleMode, months_to_mask
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
-from marketplace.web.farm import current_farm
 
 bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
@@ -209,3 +209,10 @@ def add_photo(product: Product, path: str, thumb_path: str) -> ProductPhoto:
 def delete(obj) -> None:
     db.session.delete(obj)
     db.session.flush()
+
+
+def count_products(producer_id: int) -> int:
+    """How many products the farm has in its catalogue (one query)."""
+    return db.session.scalar(
+        select(func.count()).select_from(Product).where(Product.producer_id == producer_id)
+    )

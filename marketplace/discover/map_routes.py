@@ -71,7 +71,7 @@ def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
             "lon": hit.obj.longitude,
             "distance_km": round(hit.distance_km, 2),
             "distance_label": _("%(km)s km", km=_km(hit.distance_km)),
-            "url": url_for("producers.show", producer_id=hit.obj.id),
+            "url": url_for("farms.show", producer_id=hit.obj.id),
         }
         for hit in producer_hits
     ]

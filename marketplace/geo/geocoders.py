@@ -32,6 +32,12 @@ from geopy.location import Location
 from geopy.point import Point
 from sqlalchemy.orm import scoped_session
 
+from marketplace.extensions import db
+
+from .distance import search_radius
+from .models import Place
+from .resolver import _infos, resolve_place
+
 log = logging.getLogger(__name__)
 
 PUBLIC_NOMINATIM = "nominatim.openstreetmap.org"
@@ -127,6 +133,8 @@ class GazetteerGeocoder(Geocoder):
     first one with exactly_one=True); raw["status"] says found or ambiguous.
     """
 
+    is_gazetteer = True  # resolver.resolve_place does not ask it twice
+
     def __init__(self, session_factory: Callable | None = None):
         super().__init__(adapter_factory=OfflineAdapter, user_agent="circuit-court-gazetteer")
         self.session_factory = session_factory or _default_session
@@ -142,8 +150,6 @@ class GazetteerGeocoder(Geocoder):
 
     def geocode(self, query, *, exactly_one=True, timeout=DEFAULT_SENTINEL, limit=None,
                 **kwargs):
-        from .resolver import resolve_place
-
         with self._session() as session:
             resolution = resolve_place(_query_text(query), session=session)
         if resolution.found:
@@ -160,10 +166,6 @@ class GazetteerGeocoder(Geocoder):
     def reverse(self, query, *, exactly_one=True, timeout=DEFAULT_SENTINEL, limit=None,
                 **kwargs):
         """The nearest places (within 50 km) of a point."""
-        from .models import Place
-        from .resolver import _infos
-        from .services import search_radius
-
         point = Point(query)
         wanted = 1 if exactly_one else (limit or 10)
         with self._session() as session:
@@ -180,8 +182,6 @@ class GazetteerGeocoder(Geocoder):
 
 
 def _default_session():
-    from marketplace.extensions import db
-
     return db.session
 
 

@@ -328,9 +328,8 @@ def resolve_place(query, *, session=None, geocoder=None) -> Resolution:
     session = session or db.session
     result = _resolve_in_gazetteer(session, text, parsed)
     if result.unknown and result.reason == "not_found":
-        from .geocoders import GazetteerGeocoder
-
-        if geocoder is not None and not isinstance(geocoder, GazetteerGeocoder):
+        # The gazetteer answers from the same table: no point asking it again.
+        if geocoder is not None and not getattr(geocoder, "is_gazetteer", False):
             try:
                 location = geocoder.geocode(text, exactly_one=True)
             except GeopyError as exc:  # already logged by the geocoder

@@ -1,10 +1,8 @@
-"""After checkout: what each farm prepares, what each host hands over.
-
-Producer: incoming orders per slot, the pick list (total of each variant, one
-aggregate query) and the packing list (per buyer); marking a sub-order ready,
-with the units it could not supply ("short"). Host: the distribution sheet of a
-slot and its check-off (collected, and how a pay-at-pickup order was paid).
-Host or admin: moving the orders of a closed date to another date of the point.
+"""After checkout, what changes an order: a farm marks its sub-order ready, with the
+units it could not supply ("short"); a host checks an order off as collected (and
+how a pay-at-pickup order was paid) or undoes it; a host or admin moves or cancels
+the orders of a closed date. Buyer: what a past order would put back in the cart.
+The lists these are done from (pick, packing, distribution) are in reports.
 
 Plain functions with explicit arguments; they flush, never commit. Every status
 change goes through ``services.transition`` (the one state machine).
@@ -13,15 +11,14 @@ change goes through ``services.transition`` (the one state machine).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import and_, case, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace.catalogue.models import Variant
 from marketplace.models import get_by_id
-from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.pickup.models import PickupSlot, SlotStatus
 
 from . import signals
 from .models import (
@@ -29,15 +26,11 @@ from .models import (
     Actor,
     CounterPayment,
     Order,
-    OrderLine,
     OrderStatus,
     PaymentMethod,
     SubOrder,
 )
 from .services import TransitionError, _settings, allowed, transition
-
-# Sub-orders a farm still has to prepare or has prepared (not cancelled, not refunded).
-FULFILMENT_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COLLECTED)
 
 
 class FulfilmentError(ValueError):
@@ -48,105 +41,7 @@ class FulfilmentError(ValueError):
         self.message = message
 
 
-# Producer: incoming orders ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class IncomingSlot:
-    slot_id: int
-    starts_at: datetime
-    ends_at: datetime
-    cutoff_at: datetime
-    slot_status: SlotStatus
-    point_name: str
-    point_commune: str
-    orders: int
-    ready: int
-    collected: int
-    total_cents: int
-
-
-def incoming_slots(session: Session, producer_id: int, *, since: datetime,
-                   limit: int = 100) -> list[IncomingSlot]:
-    """The farm's slots that end after ``since`` and hold at least one of its sub-orders
-    (pending payment ones left out: not sure yet), soonest first, in one query."""
-    statuses = list(FULFILMENT_STATUSES)
-    rows = session.execute(
-        select(
-            PickupSlot.id, PickupSlot.starts_at, PickupSlot.ends_at, PickupSlot.cutoff_at,
-            PickupSlot.status, PickupPoint.name, PickupPoint.commune,
-            func.count(SubOrder.id),
-            func.sum(case((SubOrder.status == OrderStatus.READY, 1), else_=0)),
-            func.sum(case((SubOrder.status == OrderStatus.COLLECTED, 1), else_=0)),
-            func.sum(SubOrder.subtotal_cents),
-        )
-        .select_from(SubOrder)
-        .join(Order, Order.id == SubOrder.order_id)
-        .join(PickupSlot, PickupSlot.id == Order.pickup_slot_id)
-        .join(PickupPoint, PickupPoint.id == PickupSlot.pickup_point_id)
-        .where(SubOrder.producer_id == producer_id, SubOrder.status.in_(statuses),
-               PickupSlot.ends_at > since)
-        .group_by(PickupSlot.id, PickupSlot.starts_at, PickupSlot.ends_at, PickupSlot.cutoff_at,
-                  PickupSlot.status, PickupPoint.name, PickupPoint.commune)
-        .order_by(PickupSlot.starts_at, PickupSlot.id)
-        .limit(limit)
-    ).all()
-    return [IncomingSlot(*row[:7], orders=int(row[7]), ready=int(row[8] or 0),
-                         collected=int(row[9] or 0), total_cents=int(row[10] or 0))
-            for row in rows]
-
-
-@dataclass(frozen=True)
-class PickLine:
-    variant_id: int | None
-    product_name: str
-    variant_label: str
-    quantity: int
-    short: int
-    buyers: int
-
-    @property
-    def to_pick(self) -> int:
-        return self.quantity - self.short
-
-
-def pick_list(session: Session, producer_id: int, slot_id: int) -> list[PickLine]:
-    """Total quantity of each variant the farm brings to the slot: ONE aggregate query,
-    whatever the number of lines. Grouped by the names copied on the lines, so a
-    variant renamed or deleted since still shows what the buyers ordered."""
-    rows = session.execute(
-        select(
-            OrderLine.variant_id, OrderLine.product_name, OrderLine.variant_label,
-            func.sum(OrderLine.quantity), func.sum(OrderLine.quantity_short),
-            func.count(func.distinct(SubOrder.id)),
-        )
-        .select_from(OrderLine)
-        .join(SubOrder, SubOrder.id == OrderLine.sub_order_id)
-        .join(Order, Order.id == SubOrder.order_id)
-        .where(SubOrder.producer_id == producer_id, Order.pickup_slot_id == slot_id,
-               SubOrder.status.in_(list(FULFILMENT_STATUSES)))
-        .group_by(OrderLine.variant_id, OrderLine.product_name, OrderLine.variant_label)
-        .order_by(OrderLine.product_name, OrderLine.variant_label, OrderLine.variant_id)
-    ).all()
-    return [PickLine(row[0], row[1], row[2], int(row[3]), int(row[4] or 0), int(row[5]))
-            for row in rows]
-
-
-def packing_list(session: Session, producer_id: int, slot_id: int) -> list[SubOrder]:
-    """The farm's sub-orders for the slot, one per buyer, with their lines and buyer
-    (three queries whatever their number), by buyer name."""
-    from marketplace.accounts.models import User
-
-    return list(session.scalars(
-        select(SubOrder)
-        .join(Order, Order.id == SubOrder.order_id)
-        .join(User, User.id == Order.buyer_id)
-        .where(SubOrder.producer_id == producer_id, Order.pickup_slot_id == slot_id,
-               SubOrder.status.in_(list(FULFILMENT_STATUSES)))
-        .options(joinedload(SubOrder.order).joinedload(Order.buyer),
-                 selectinload(SubOrder.lines))
-        .order_by(func.lower(User.display_name), Order.id)
-    ).unique())
-
+# Producer: ready, with what is short ----------------------------------------------------
 
 def sub_order_of(session: Session, producer_id: int, sub_order_id: int) -> SubOrder | None:
     """The farm's own sub-order, or None (another farm's is not found)."""
@@ -236,23 +131,7 @@ def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
     return sub
 
 
-# Host: distribution sheet ----------------------------------------------------------------
-
-def distribution_sheet(session: Session, slot_id: int) -> list[Order]:
-    """Every order of the slot that is to be handed over or was, with its buyer,
-    sub-orders, farms and lines (a fixed number of queries), by buyer name."""
-    from marketplace.accounts.models import User
-
-    return list(session.scalars(
-        select(Order)
-        .join(User, User.id == Order.buyer_id)
-        .where(Order.pickup_slot_id == slot_id, Order.status.in_(list(FULFILMENT_STATUSES)))
-        .options(joinedload(Order.buyer),
-                 selectinload(Order.sub_orders).joinedload(SubOrder.producer),
-                 selectinload(Order.sub_orders).selectinload(SubOrder.lines))
-        .order_by(func.lower(User.display_name), Order.id)
-    ).unique())
-
+# Host: check-off ------------------------------------------------------------------------
 
 def order_in_slot(session: Session, slot_id: int, order_id: int) -> Order | None:
     order = get_by_id(session, Order, order_id)

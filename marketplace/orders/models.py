@@ -75,6 +75,9 @@ ACTIVE_STATUSES = frozenset({
     OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.READY,
 })
 
+# Sub-orders a farm still has to prepare or has prepared (not cancelled, not refunded).
+FULFILMENT_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COLLECTED)
+
 
 class Order(db.Model):
     __tablename__ = "orders"

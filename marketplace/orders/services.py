@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -535,17 +535,6 @@ class FoodMiles:
     @property
     def average_km(self) -> float:
         return self.total_km / self.orders if self.orders else 0.0
-
-
-def food_miles_of_producer(session: Session, producer_id: int) -> FoodMiles:
-    """How far a farm's orders travel to their pickup points (cancelled ones left out),
-    in one aggregate query."""
-    count, total = session.execute(
-        select(func.count(SubOrder.id), func.coalesce(func.sum(SubOrder.food_km), 0.0))
-        .where(SubOrder.producer_id == producer_id)
-        .where(SubOrder.status.not_in([OrderStatus.CANCELLED]))
-    ).one()
-    return FoodMiles(orders=int(count), total_km=float(total))
 
 
 def food_miles_for_slot(session: Session, view, slot: PickupSlot) -> FoodMiles:

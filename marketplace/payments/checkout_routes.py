@@ -36,8 +36,8 @@ from marketplace.orders import fulfilment, services, signals
 from marketplace.orders.cart import CART_KEY
 from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod, SubOrder
 from marketplace.orders.routes import session_cart
+from marketplace.orders.views import show_placed_before
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
-from marketplace.web.checkout import show_placed_before
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id

@@ -15,8 +15,8 @@ from marketplace.catalogue.csv_io import rows_to_csv
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, utcnow
+from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
-from marketplace.web.farm import current_farm
 
 from . import services
 from .models import LedgerKind

@@ -30,6 +30,7 @@ from marketplace.web.forms import ConfirmForm
 
 from . import gateway, services
 from .models import PaymentStatus
+from .services.stripe_objects import get
 
 bp = Blueprint("payments", __name__)
 log = logging.getLogger(__name__)
@@ -99,10 +100,10 @@ def confirm(order_id: int):
         return jsonify(error=_("Reload the page to pay.")), 409
     intent_id = payment.intent_id
     db.session.rollback()  # no lock held while Stripe answers
-    return _confirm_with_card(intent_id, method, f"order-{order_id}-confirm-{method}")
+    return confirm_with_card(intent_id, method, f"order-{order_id}-confirm-{method}")
 
 
-def _refused(intent_id: str, exc: gateway.PaymentGatewayError):
+def refused(intent_id: str, exc: gateway.PaymentGatewayError):
     """The page's answer when Stripe refused the card (402: recorded, the buyer may try
     again) or could not be reached (503)."""
     if not exc.unreachable:
@@ -112,7 +113,7 @@ def _refused(intent_id: str, exc: gateway.PaymentGatewayError):
     return jsonify(error=_decline_text(exc)), 503 if exc.unreachable else 402
 
 
-def _confirm_with_card(intent_id: str, method: str, idempotency_key: str):
+def confirm_with_card(intent_id: str, method: str, idempotency_key: str):
     """Confirm an intent (an order's or an invoice's) with the card the page's Stripe.js
     made, and apply what Stripe answers. JSON for the page's script."""
     config = current_app.config
@@ -120,11 +121,11 @@ def _confirm_with_card(intent_id: str, method: str, idempotency_key: str):
         intent = gateway.confirm_payment_intent(config, intent_id, payment_method=method,
                                                 idempotency_key=idempotency_key)
     except gateway.PaymentGatewayError as exc:
-        return _refused(intent_id, exc)
+        return refused(intent_id, exc)
     with write_intent():
         outcome = services.apply_intent(db.session, intent, config, now=utcnow())
         db.session.commit()
-    return jsonify(status=services._get(intent, "status"), outcome=outcome)
+    return jsonify(status=get(intent, "status"), outcome=outcome)
 
 
 @bp.get("/orders/<int:order_id>/pay/return")
@@ -172,160 +173,3 @@ def webhook():
     outcome = services.handle_event(db.session, event, config, now=utcnow())
     db.session.commit()
     return jsonify(received=True, outcome=outcome)
-
-
-# A restaurant pays one of its invoices by card (issue 6) ------------------------------------
-
-def _own_invoice_or_404(invoice_id: int):
-    """The signed-in buyer's invoice (not a credit note); 404 for anyone else."""
-    from marketplace.wholesale import invoices
-    from marketplace.wholesale.invoice_models import InvoiceKind
-
-    invoice = invoices.invoice_of_buyer(db.session, current_user.id, invoice_id)
-    if invoice is None or invoice.kind != InvoiceKind.INVOICE:
-        abort(404)
-    return invoice
-
-
-def _invoice_refusal(invoice, exc: services.InvoicePaymentError):
-    from marketplace.wholesale.invoice_routes import restaurant_page
-
-    message = {
-        services.ALREADY_PAID: _("This invoice is already paid: no card payment can be made."),
-        services.AT_PICKUP: _("This order is paid at pickup: pay it there."),
-    }.get(exc.code) or _("Nothing is due on this invoice.")
-    return restaurant_page(invoice, error=message), 409
-
-
-def _invoice_url(invoice_id: int) -> str:
-    return url_for("invoices.restaurant_show", invoice_id=invoice_id)
-
-
-@bp.post("/restaurant/invoices/<int:invoice_id>/pay")
-@login_required
-def invoice_pay_start(invoice_id: int):
-    """The "Pay by card" button: the invoice's one intent, for what is due as computed
-    here (anything the form sends about amounts is ignored), created once then reused."""
-    invoice = _own_invoice_or_404(invoice_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    try:
-        due = services.check_invoice_payable(db.session, invoice)
-    except services.InvoicePaymentError as exc:
-        return _invoice_refusal(invoice, exc)
-    payment = services.invoice_payment_of(db.session, invoice)
-    if services.usable_invoice_payment(payment):
-        return redirect(url_for("payments.invoice_pay", invoice_id=invoice_id), code=303)
-    replacing = payment.intent_id if payment is not None else None
-    currency = invoice.currency
-    config = current_app.config
-    db.session.rollback()  # no lock held while Stripe answers
-    try:
-        intent = services.create_invoice_intent(invoice_id, due, currency, config,
-                                                 replacing=replacing)
-    except gateway.PaymentGatewayError as exc:
-        log.warning("invoice %s: payment service error: %s", invoice_id, exc)
-        from marketplace.wholesale.invoice_routes import restaurant_page
-
-        return restaurant_page(_own_invoice_or_404(invoice_id), error=_(
-            "The payment service cannot be reached just now. Nothing was charged: try again "
-            "in a moment.")), 503
-    invoice = _own_invoice_or_404(invoice_id)
-    payment = services.store_invoice_intent(db.session, invoice, intent, replacing=replacing)
-    db.session.commit()
-    if payment is None:
-        # Paid (or credited) meanwhile: the new intent must never be paid.
-        try:
-            gateway.cancel_payment_intent(config, services._get(intent, "id"))
-        except gateway.PaymentGatewayError as exc:  # no one has its client secret
-            log.warning("invoice %s: unused intent not canceled: %s", invoice_id, exc)
-        try:
-            services.check_invoice_payable(db.session, invoice)
-        except services.InvoicePaymentError as exc:
-            return _invoice_refusal(invoice, exc)
-    return redirect(url_for("payments.invoice_pay", invoice_id=invoice_id), code=303)
-
-
-@bp.get("/restaurant/invoices/<int:invoice_id>/pay")
-@login_required
-def invoice_pay(invoice_id: int):
-    invoice = _own_invoice_or_404(invoice_id)
-    try:
-        due = services.check_invoice_payable(db.session, invoice)
-    except services.InvoicePaymentError:
-        return redirect(_invoice_url(invoice_id))
-    payment = services.invoice_payment_of(db.session, invoice)
-    if not services.usable_invoice_payment(payment):
-        return redirect(_invoice_url(invoice_id))  # its "Pay by card" button starts one
-    config = current_app.config
-    return render_template(
-        "payments/invoice_pay.html", invoice=invoice, payment=payment, due=due,
-        publishable_key=config["STRIPE_PUBLISHABLE_KEY"], stripe_js=config["STRIPE_JS_URL"],
-        failed=payment.status == PaymentStatus.FAILED,
-    )
-
-
-@bp.post("/restaurant/invoices/<int:invoice_id>/pay/confirm")
-@login_required
-def invoice_pay_confirm(invoice_id: int):
-    """As ``confirm`` for an order: the invoice's one intent, confirmed with the payment
-    method Stripe.js made. If a credit note lowered what is due since the intent was
-    made, the intent's amount is brought down first. Answers JSON."""
-    invoice = _own_invoice_or_404(invoice_id)
-    if not ConfirmForm().validate_on_submit():
-        return jsonify(error=_("The form has expired: reload the page.")), 400
-    method = (request.form.get("payment_method") or "").strip()
-    if not PAYMENT_METHOD_ID.fullmatch(method):
-        return jsonify(error=_("The card could not be read: check it and try again.")), 400
-    if invoice.paid_at is not None:
-        return jsonify(status="done")
-    try:
-        due = services.check_invoice_payable(db.session, invoice)
-    except services.InvoicePaymentError:
-        return jsonify(error=_("Nothing is due on this invoice.")), 409
-    payment = services.invoice_payment_of(db.session, invoice)
-    if not services.usable_invoice_payment(payment) or payment.status == PaymentStatus.SUCCEEDED:
-        return jsonify(error=_("Reload the page to pay.")), 409
-    intent_id, stored_amount = payment.intent_id, payment.amount_cents
-    db.session.rollback()  # no lock held while Stripe answers
-    if stored_amount != due:  # a credit note since the intent was made
-        try:
-            gateway.update_payment_intent_amount(current_app.config, intent_id, due)
-        except gateway.PaymentGatewayError as exc:
-            return _refused(intent_id, exc)
-        with write_intent():
-            services.set_invoice_amount(db.session, services.invoice_payment_by_intent(
-                db.session, intent_id), due)
-            db.session.commit()
-    return _confirm_with_card(intent_id, method, f"invoice-{invoice_id}-confirm-{method}")
-
-
-@bp.get("/restaurant/invoices/<int:invoice_id>/pay/return")
-@login_required
-def invoice_pay_return(invoice_id: int):
-    """Back from the payment form: ask Stripe what happened (never trust the browser)."""
-    invoice = _own_invoice_or_404(invoice_id)
-    payment = services.invoice_payment_of(db.session, invoice)
-    if payment is None or not payment.intent_id:
-        return redirect(_invoice_url(invoice_id), code=303)
-    try:
-        intent = gateway.retrieve_payment_intent(current_app.config, payment.intent_id)
-    except gateway.PaymentGatewayError:
-        flash(_("We could not check your payment with the bank just now. The invoice shows "
-                "as paid as soon as the payment is known."), "warning")
-        return redirect(_invoice_url(invoice_id), code=303)
-    db.session.rollback()  # end the read (SQLite): the write below takes the lock
-    with write_intent():
-        outcome = services.apply_intent(db.session, intent, current_app.config, now=utcnow())
-        db.session.commit()
-    invoice = _own_invoice_or_404(invoice_id)
-    if invoice.paid_at is not None and outcome in ("invoice_paid", "unchanged"):
-        flash(_("Payment received: invoice %(number)s is paid.",
-                number=invoice.display_number), "success")
-        return redirect(_invoice_url(invoice_id), code=303)
-    if outcome == "amount_mismatch":
-        flash(_("Your payment does not match what is due on the invoice: we are looking "
-                "into it and will contact you."), "danger")
-        return redirect(_invoice_url(invoice_id), code=303)
-    # Not paid (yet): declined, authentication failed or abandoned. The buyer may retry.
-    return redirect(url_for("payments.invoice_pay", invoice_id=invoice_id), code=303)

@@ -11,8 +11,8 @@ from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.pickup import rounds as rounds_service
+from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz, weekday_names
-from marketplace.web.farm import current_farm
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms import SelectChoice
 
 from marketplace.accounts import business_ids
@@ -12,8 +11,7 @@ from marketplace.extensions import db
 from marketplace.media import ImageRejected, delete_photo, save_photo
 from marketplace.producers import services
 from marketplace.producers.forms import FarmProfileForm
-from marketplace.web.display import display_tz
-from marketplace.web.farm import current_farm
+from marketplace.producers.views import current_farm
 
 bp = Blueprint("producers", __name__)
 
@@ -28,41 +26,6 @@ def index():
     page = request.args.get("page", 1, type=int)
     pagination = services.list_public_producers(page, 30)
     return render_template("producers/index.html", pagination=pagination)
-
-
-@bp.route("/producers/<int:producer_id>")
-def show(producer_id: int):
-    producer = services.get_public_producer(producer_id)
-    if producer is None:
-        abort(404)
-    from marketplace.catalogue import services as catalogue
-    from marketplace.catalogue.pricing import is_wholesale_buyer
-    from marketplace.orders.services import food_miles_of_producer
-
-    products = catalogue.products_of_producer(
-        producer.id, wholesale=is_wholesale_buyer(current_user)
-    )
-    return render_template(
-        "producers/show.html",
-        producer=producer,
-        products=products,
-        food_miles=food_miles_of_producer(db.session, producer.id),
-        month=catalogue.current_month(display_tz()),
-    )
-
-
-@bp.route("/farm")
-@producer_required
-def dashboard():
-    farm = current_farm()
-    from marketplace.orders.services import food_miles_of_producer
-
-    return render_template(
-        "producers/dashboard.html",
-        farm=farm,
-        product_count=services.count_products(farm),
-        food_miles=food_miles_of_producer(db.session, farm.id),
-    )
 
 
 @bp.route("/farm/profile", methods=["GET", "POST"])
@@ -113,6 +76,6 @@ def edit_profile():
             if photo_paths:
                 delete_photo(current_app.config["UPLOAD_FOLDER"], *old)
             flash(_("Your farm profile is saved."), "success")
-            return redirect(url_for("producers.dashboard"))
+            return redirect(url_for("farms.dashboard"))
     status = 400 if form.is_submitted() else 200
     return render_template("producers/edit_profile.html", form=form, farm=farm), status

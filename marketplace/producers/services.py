@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import User
@@ -67,12 +67,6 @@ def get_public_producer(producer_id: int) -> Producer | None:
     )
 
 
-def count_products(producer: Producer) -> int:
-    from marketplace.catalogue.models import Product
-
-    return db.session.scalar(
-        select(func.count()).select_from(Product).where(Product.producer_id == producer.id)
-    )
 
 
 def producers_serving(lat, lon, *, where=(), limit: int | None = None, session=None,

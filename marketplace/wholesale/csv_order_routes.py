@@ -32,8 +32,8 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.orders.views import show_placed_before
 from marketplace.payments import services as payments
-from marketplace.web.checkout import show_placed_before
 from marketplace.web.display import display_tz
 
 from . import csv_order

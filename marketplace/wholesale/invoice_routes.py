@@ -29,11 +29,12 @@ from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
-from marketplace.web.farm import current_farm
+from marketplace.payments.services.stripe_objects import get as stripe_field
+from marketplace.producers.views import current_farm
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
-from . import invoice_pdf, invoices
+from . import invoice_payments, invoice_pdf, invoices
 from .forms import PaymentTermsForm
 from .invoice_models import Invoice
 from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS
@@ -166,7 +167,7 @@ def mark_paid(invoice_id: int):
             flash(_("Invoice %(number)s was paid by card by the restaurant: the amount is in "
                     "your account statement.", number=invoice.display_number), "success")
             return redirect(back, code=303)
-        status = payments._get(intent, "status")
+        status = stripe_field(intent, "status")
         if status != "canceled":
             db.session.commit()  # what Stripe said is kept (an amount mismatch, say)
             return _farm_page(invoice, error=_(
@@ -212,7 +213,7 @@ def issue_credit_note(invoice_id: int):
         note = invoices.credit_note(db.session, invoice, now=utcnow(),
                                     quantities=_quantities(invoice),
                                     reason=(form.reason.data or "").strip())
-        refunds = payments.refund_credit_note(db.session, note, current_app.config,
+        refunds = invoice_payments.refund_credit_note(db.session, note, current_app.config,
                                               now=utcnow())
         db.session.commit()
     except invoices.InvoiceError as exc:

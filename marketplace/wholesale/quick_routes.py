@@ -34,11 +34,11 @@ from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.orders.views import show_placed_before
 from marketplace.payments import services as payments
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
 from marketplace.pickup.rounds import local_weekday, point_within_radius
 from marketplace.producers.models import Producer
-from marketplace.web.checkout import show_placed_before
 from marketplace.web.display import display_tz
 from marketplace.web.ids import parse_id
 

@@ -1,14 +1,16 @@
-"""How wholesale reacts to what happens to orders (orders/signals.py): a restaurant's
-invoices are issued on confirmation, credited for short units and cancellations (a
-credit note on an invoice paid by card is refunded), and paid at the counter."""
+"""How wholesale reacts to what happens to orders (orders/signals.py) and payments
+(payments/signals.py): a restaurant's invoices are issued on confirmation, credited
+for short units and cancellations (a credit note on an invoice paid by card is
+refunded), paid at the counter, and paid by card when their intent succeeds."""
 
 from __future__ import annotations
 
+from marketplace.accounts import signals as account_signals
 from marketplace.orders import signals
 from marketplace.orders.models import PaymentMethod
-from marketplace.payments import services as payments
+from marketplace.payments import signals as payment_signals
 
-from . import invoices
+from . import invoice_payments, invoices, services
 
 
 def _issue_invoices(order, *, session, now, **_kw):
@@ -19,13 +21,13 @@ def _credit_cancelled(order, *, session, now, config, **_kw):
     # An invoice already paid by card is refunded; a card order's own payment was
     # refunded by payments' receiver (order_payment=False).
     for note in invoices.credit_cancelled(session, order, now=now):
-        payments.refund_credit_note(session, note, config, now=now, order_payment=False)
+        invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
 
 
 def _credit_shorts(sub, *, session, now, config, **_kw):
     note = invoices.credit_shorts(session, sub, now=now)
     if note is not None:
-        payments.refund_credit_note(session, note, config, now=now, order_payment=False)
+        invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
 
 
 def _paid_at_counter(order, *, session, **_kw):
@@ -41,10 +43,21 @@ def _invoice_terms(buyer, *, session, **_kw):
     return invoices.payment_terms_days(session, buyer)
 
 
+def _approval_problem(user, *, session, details=None, **_kw):
+    return services.approval_problem(session, user, details)
+
+
+def _approval_details(users, *, session, **_kw):
+    return services.restaurant_profiles_of(session, users)
+
+
 def connect_receivers() -> None:
+    account_signals.approval_checked.connect(_approval_problem, weak=False)
+    account_signals.approval_details.connect(_approval_details, weak=False)
     signals.order_confirmed.connect(_issue_invoices, weak=False)
     signals.order_cancelled.connect(_credit_cancelled, weak=False)
     signals.shorts_recorded.connect(_credit_shorts, weak=False)
     signals.order_collected.connect(_paid_at_counter, weak=False)
     signals.counter_payment_undone.connect(_counter_payment_undone, weak=False)
     signals.invoice_terms.connect(_invoice_terms, weak=False)
+    payment_signals.intent_received.connect(invoice_payments.apply_received_intent, weak=False)

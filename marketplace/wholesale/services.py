@@ -11,6 +11,7 @@ read ``request`` or ``current_user``.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,3 +49,30 @@ def save_profile(session: Session, user: User, **fields) -> RestaurantProfile:
     return profile
 
 
+# Approval -------------------------------------------------------------------------------------
+
+def restaurant_profiles_of(session: Session, users) -> dict[int, RestaurantProfile]:
+    """user id -> RestaurantProfile of the restaurants among ``users``: one query."""
+    ids = [user.id for user in users if user.role == Role.RESTAURANT]
+    if not ids:
+        return {}
+    return {profile.user_id: profile for profile in session.scalars(
+        select(RestaurantProfile).where(RestaurantProfile.user_id.in_(ids)))}
+
+
+def approval_problem(session: Session, user: User, profiles: dict | None = None):
+    """Why a restaurant account cannot be approved yet, or None. A restaurant is
+    approved as a business (wholesale prices, invoices carrying its identity): it needs
+    its business name and SIRET first. ``profiles``: ``restaurant_profiles_of`` users
+    including this one, read here if not given."""
+    if user.role != Role.RESTAURANT:
+        return None
+    if profiles is None:
+        profiles = restaurant_profiles_of(session, [user])
+    profile = profiles.get(user.id)
+    if profile is None or not (profile.business_name or "").strip() \
+            or not (profile.siret or "").strip():
+        return _l("%(name)s has not given its business name and SIRET yet "
+                  "(its business details page): it cannot be approved before.",
+                  name=user.display_name)
+    return None

@@ -1,8 +1,5 @@
-"""The farm of the signed-in producer, for the views of producers and higher domains.
-
-Imports the producers domain: accounts, geo and other lower domains must not use
-this module.
-"""
+"""What the views of producers and of the domains above share: the signed-in
+producer's farm."""
 
 from __future__ import annotations
 

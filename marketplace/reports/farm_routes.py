@@ -1,4 +1,4 @@
-"""The farm's side of orders: incoming orders per slot, pick list, packing list
+"""The farm's order pages: incoming orders per slot, pick list, packing list
 (printable, and as CSV), marking a buyer's order ready with any missing units."""
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
 from marketplace.downloads import csv_download
 from marketplace.extensions import db
 from marketplace.models import cents_to_decimal_str, get_by_id, utcnow
+from marketplace.orders import fulfilment
 from marketplace.pickup.models import PickupSlot
-from marketplace.web.farm import current_farm
+from marketplace.producers.views import current_farm
 from marketplace.web.forms import ConfirmForm
 
-from . import fulfilment
+from . import pick_lists
 
 bp = Blueprint("farm_orders", __name__, url_prefix="/farm/orders")
 
@@ -46,15 +47,15 @@ def _slot_or_404(slot_id: int) -> PickupSlot:
 def index():
     farm = current_farm()
     # Yesterday's slots stay listed for a day: the farm may still check what was collected.
-    slots = fulfilment.incoming_slots(db.session, farm.id, since=utcnow() - timedelta(days=1))
+    slots = pick_lists.incoming_slots(db.session, farm.id, since=utcnow() - timedelta(days=1))
     return render_template("farm/orders.html", farm=farm, slots=slots)
 
 
 def _render_slot(slot, farm, *, error=None, error_sub=None, status=200):
     return render_template(
         "farm/slot_orders.html", farm=farm, slot=slot,
-        pick_list=fulfilment.pick_list(db.session, farm.id, slot.id),
-        packing=fulfilment.packing_list(db.session, farm.id, slot.id),
+        pick_list=pick_lists.pick_list(db.session, farm.id, slot.id),
+        packing=pick_lists.packing_list(db.session, farm.id, slot.id),
         form=ConfirmForm(formdata=None), error=error, error_sub=error_sub,
         raw=request.form if error else {},
     ), status
@@ -76,7 +77,7 @@ def _filename(kind: str, slot: PickupSlot) -> str:
 def pick_list_csv(slot_id: int):
     slot, farm = _slot_or_404(slot_id), current_farm()
     rows = [[_("product"), _("variant"), _("quantity"), _("missing"), _("to pick"), _("buyers")]]
-    for line in fulfilment.pick_list(db.session, farm.id, slot.id):
+    for line in pick_lists.pick_list(db.session, farm.id, slot.id):
         rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
                      str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
     return csv_download(rows_to_csv(rows), _filename("pick-list", slot))
@@ -88,7 +89,7 @@ def packing_list_csv(slot_id: int):
     slot, farm = _slot_or_404(slot_id), current_farm()
     rows = [[_("order"), _("buyer"), _("product"), _("variant"), _("quantity"), _("missing"),
              _("amount (EUR)"), _("status")]]
-    for sub in fulfilment.packing_list(db.session, farm.id, slot.id):
+    for sub in pick_lists.packing_list(db.session, farm.id, slot.id):
         for line in sub.lines:
             rows.append([
                 str(sub.order_id), escape_cell(sub.order.buyer.display_name),

@@ -12,12 +12,13 @@ from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
+from marketplace.orders import fulfilment
+from marketplace.orders.models import Actor, CounterPayment, OrderStatus
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupSlot
 from marketplace.web.forms import ConfirmForm
 
-from . import fulfilment
-from .models import Actor, CounterPayment, OrderStatus
+from . import distribution
 
 bp = Blueprint("distribution", __name__, url_prefix="/pickup/slots")
 
@@ -38,7 +39,7 @@ def _actor() -> Actor:
 
 
 def _render(slot, *, error=None, error_order=None, status=200):
-    orders = fulfilment.distribution_sheet(db.session, slot.id)
+    orders = distribution.distribution_sheet(db.session, slot.id)
     to_collect = [o for o in orders if o.status != OrderStatus.COLLECTED]
     return render_template(
         "pickup/sheet.html", slot=slot, orders=orders, form=ConfirmForm(formdata=None),

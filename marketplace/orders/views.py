@@ -1,8 +1,6 @@
-"""The answer of a view whose order form was sent again (orders and wholesale views).
-
-Imports the orders domain: only views of orders and higher domains use it. Placing
-the order once is orders.services.place_once.
-"""
+"""What the views that place orders share (checkout, the quick order, the CSV upload):
+the answer to an order form sent again. Placing the order once is
+orders.services.place_once."""
 
 from __future__ import annotations
 

@@ -1,0 +1,254 @@
+"""Refunds: recorded first, with their ledger lines, in the caller's transaction,
+never more than what is left to refund; sent to Stripe after the commit (key
+``refund-<id>``); one that could not be sent is retried by the scheduled jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from marketplace.models import utcnow
+from marketplace.orders.models import Order, OrderLine, PaymentMethod, SubOrder
+from marketplace.orders.signals import Refused
+from marketplace.sqlite import write_intent
+from marketplace.transactions import after_commit
+
+from .. import gateway
+from ..models import (
+    InvoicePayment,
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    Refund,
+    RefundStatus,
+)
+from .ledger import add_entry, commission_bp, commission_of
+from .stripe_objects import get as _get
+
+log = logging.getLogger(__name__)
+
+
+class RefundError(Refused):
+    """A refund that cannot be made: ``message`` says why (lazy string). A Refused of
+    orders' signals, so that an order change it refuses is rolled back with the reason."""
+
+
+def refunded_cents(session: Session, order_id: int) -> int:
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_id == order_id, Refund.status != RefundStatus.FAILED)
+    ))
+
+
+def refundable_cents(session: Session, order: Order) -> int:
+    if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return 0
+    return order.total_cents - refunded_cents(session, order.id)
+
+
+def request_refund(session: Session, order: Order, amount_cents: int, config: Mapping, *,
+                   reason: str, now: datetime, sub_order: SubOrder | None = None,
+                   line: OrderLine | None = None) -> Refund:
+    """Record a refund (sent to Stripe after the commit) and its ledger lines: on the
+    sub-order given, else spread over the order's sub-orders in proportion."""
+    from flask_babel import lazy_gettext as _
+
+    if amount_cents <= 0:
+        raise RefundError(_("Enter an amount above zero."))
+    _lock_order(session, order)
+    left = refundable_cents(session, order)
+    if amount_cents > left:
+        raise RefundError(_("At most %(amount)s can still be refunded on this order.",
+                            amount=f"{left / 100:.2f} €"))
+    refund = Refund(order_id=order.id, sub_order_id=sub_order.id if sub_order else None,
+                    order_line_id=line.id if line else None, amount_cents=amount_cents,
+                    currency=order.currency, reason=reason[:255], created_at=now)
+    session.add(refund)
+    session.flush()
+    refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
+    send_refunds_after_commit(session, config)
+    return refund
+
+
+def send_refunds_after_commit(session: Session, config: Mapping) -> None:
+    """Once the transaction that recorded refunds commits, send them to Stripe (in a
+    transaction of their own); failures stay pending for the scheduled jobs (the
+    buyer's action is done either way)."""
+    if not gateway.is_configured(config):
+        return
+
+    def send() -> None:
+        with write_intent():
+            _sent, failed = send_pending_refunds(session, config)
+            session.commit()
+        if failed:
+            log.warning("%d refund(s) could not be sent to Stripe; retried later", failed)
+
+    after_commit(session, "payments:send-refunds", send)
+
+
+def _lock_order(session: Session, order: Order) -> None:
+    """Serialise the refunds of one order: two at once cannot both take what is left
+    (PostgreSQL row lock, held to the commit; SQLite writes are serial already)."""
+    session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+
+
+def refund_entries(session: Session, refund: Refund, shares, config: Mapping, *,
+                    now: datetime) -> None:
+    """The ledger lines of a refund: what each farm gives back, and the commission on
+    it that the platform gives back to the farm.
+
+    The commission given back is computed on everything refunded on the sub-order so
+    far, less what was already given back (at the rate of the sale's commission line):
+    refunds in small parts give back exactly the commission on their sum, never more
+    than was taken."""
+    for sub, share in shares:
+        add_entry(session, key=f"refund:{refund.id}:{sub.id}", sub=sub, kind=LedgerKind.REFUND,
+               amount_cents=-share, now=now, refund=refund)
+        session.flush()
+        totals = dict(session.execute(
+            select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+            .where(LedgerEntry.sub_order_id == sub.id,
+                   LedgerEntry.kind.in_((LedgerKind.REFUND, LedgerKind.COMMISSION_REFUND)))
+            .group_by(LedgerEntry.kind)
+        ).all())
+        sale_bp = session.scalar(
+            select(func.max(LedgerEntry.commission_bp))
+            .where(LedgerEntry.sub_order_id == sub.id, LedgerEntry.kind == LedgerKind.COMMISSION))
+        bp = sale_bp if sale_bp is not None else commission_bp(sub.producer, config)
+        refunded = -int(totals.get(LedgerKind.REFUND) or 0)
+        given_back = int(totals.get(LedgerKind.COMMISSION_REFUND) or 0)
+        add_entry(session, key=f"commission-refund:{refund.id}:{sub.id}", sub=sub,
+               kind=LedgerKind.COMMISSION_REFUND,
+               amount_cents=max(0, commission_of(refunded, bp) - given_back),
+               now=now, bp=bp, refund=refund)
+    session.flush()
+
+
+def _reverse_refund_entries(session: Session, refund: Refund, *, now: datetime) -> None:
+    """A refund Stripe refused (or that failed later): the farm did not give that money
+    back after all, so each of its ledger lines is cancelled by an opposite line."""
+    entries = session.scalars(
+        select(LedgerEntry).where(LedgerEntry.refund_id == refund.id,
+                                  LedgerEntry.kind.in_((LedgerKind.REFUND,
+                                                        LedgerKind.COMMISSION_REFUND)))
+        .order_by(LedgerEntry.id)
+    ).all()
+    for entry in entries:
+        if session.scalar(select(LedgerEntry.id).where(
+                LedgerEntry.entry_key == f"failed-{entry.entry_key}")) is not None:
+            continue
+        session.add(LedgerEntry(
+            entry_key=f"failed-{entry.entry_key}", producer_id=entry.producer_id,
+            order_id=entry.order_id, sub_order_id=entry.sub_order_id, refund_id=refund.id,
+            kind=entry.kind, amount_cents=-entry.amount_cents, currency=entry.currency,
+            commission_bp=entry.commission_bp, created_at=now))
+    session.flush()
+
+
+def _refund_failed(session: Session, refund: Refund) -> None:
+    refund.status = RefundStatus.FAILED
+    _reverse_refund_entries(session, refund, now=utcnow())
+
+
+def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
+    if sub_order is not None:
+        return [(sub_order, amount_cents)]
+    subs = [s for s in order.sub_orders if s.subtotal_cents > 0]
+    total = sum(s.subtotal_cents for s in subs)
+    shares, given = [], 0
+    for index, sub in enumerate(subs):
+        share = (amount_cents - given if index == len(subs) - 1
+                 else amount_cents * sub.subtotal_cents // total)
+        shares.append((sub, share))
+        given += share
+    return shares
+
+
+def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
+                      now: datetime, lowered: bool = False) -> Refund | None:
+    """A card-paid line marked short: refund the units not supplied (what is not yet
+    refunded for that line, by an earlier short or a credit note). RefundError when
+    the short units were ``lowered`` below what was already refunded."""
+    from flask_babel import lazy_gettext as _
+
+    order = line.sub_order.order
+    if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return None
+    _lock_order(session, order)
+    due = line.line_total_cents - line.supplied_total_cents
+    done = int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_line_id == line.id, Refund.status != RefundStatus.FAILED)
+    ))
+    if due < done and lowered:
+        raise RefundError(_("%(item)s: the missing units were already refunded to the buyer.",
+                            item=line.product_name))
+    if due <= done:
+        return None
+    return request_refund(session, order, due - done, config, reason="short",
+                          now=now, sub_order=line.sub_order, line=line)
+
+
+def apply_refund_object(session: Session, obj) -> str:
+    refund = session.scalar(select(Refund).where(Refund.stripe_refund_id == _get(obj, "id")))
+    if refund is None:
+        return "unknown"
+    status = _get(obj, "status")
+    # Failed is final at Stripe (a refund may fail after it succeeded, never the other
+    # way): a late "succeeded" event after "failed" changes nothing.
+    if status == "succeeded" and refund.status == RefundStatus.PENDING:
+        refund.status = RefundStatus.SUCCEEDED
+    elif status in ("failed", "canceled") and refund.status != RefundStatus.FAILED:
+        _refund_failed(session, refund)
+    else:
+        return "unchanged"
+    session.flush()
+    return refund.status.value
+
+
+def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) -> tuple[int, int]:
+    """Send recorded refunds to Stripe (each with its own idempotency key, so a retry
+    after a lost answer refunds once). The caller commits. Returns (sent, failed)."""
+    refunds = session.scalars(
+        select(Refund).where(Refund.status == RefundStatus.PENDING,
+                             Refund.stripe_refund_id.is_(None))
+        .order_by(Refund.id).limit(limit)
+    ).all()
+    sent = failed = 0
+    for refund in refunds:
+        if refund.invoice_payment_id is not None:
+            payment = session.get(InvoicePayment, refund.invoice_payment_id)
+        else:
+            payment = session.scalar(select(Payment).where(Payment.order_id == refund.order_id))
+        refund.attempts += 1
+        try:
+            result = gateway.create_refund(
+                config, payment_intent_id=payment.intent_id, amount_cents=refund.amount_cents,
+                idempotency_key=f"refund-{refund.id}",
+                metadata={"order_id": str(refund.order_id), "refund_id": str(refund.id)},
+            )
+        except gateway.PaymentGatewayError as exc:
+            refund.last_error = str(exc)[:500]
+            if not exc.unreachable:  # refused by Stripe: retrying would not help
+                _refund_failed(session, refund)
+            failed += 1
+            continue
+        refund.stripe_refund_id = _get(result, "id")
+        refund.last_error = ""
+        if _get(result, "status") == "succeeded":
+            refund.status = RefundStatus.SUCCEEDED
+        elif _get(result, "status") in ("failed", "canceled"):
+            _refund_failed(session, refund)
+        sent += 1
+    session.flush()
+    return sent, failed
+
+
+def refunds_of(session: Session, order: Order) -> list[Refund]:
+    return list(session.scalars(select(Refund).where(Refund.order_id == order.id)
+                                .order_by(Refund.id)))

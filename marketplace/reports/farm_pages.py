@@ -1,0 +1,48 @@
+"""A farm's pages with its figures: the public page (its products, how far its orders
+travel) and the farm's own home."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+
+from marketplace.accounts.decorators import producer_required
+from marketplace.catalogue import services as catalogue
+from marketplace.catalogue.pricing import is_wholesale_buyer
+from marketplace.extensions import db
+from marketplace.producers import services as producers
+from marketplace.producers.views import current_farm
+from marketplace.web.display import display_tz
+
+from .farms import food_miles_of_producer
+
+bp = Blueprint("farms", __name__)
+
+
+@bp.route("/producers/<int:producer_id>")
+def show(producer_id: int):
+    producer = producers.get_public_producer(producer_id)
+    if producer is None:
+        abort(404)
+    products = catalogue.products_of_producer(
+        producer.id, wholesale=is_wholesale_buyer(current_user)
+    )
+    return render_template(
+        "producers/show.html",
+        producer=producer,
+        products=products,
+        food_miles=food_miles_of_producer(db.session, producer.id),
+        month=catalogue.current_month(display_tz()),
+    )
+
+
+@bp.route("/farm")
+@producer_required
+def dashboard():
+    farm = current_farm()
+    return render_template(
+        "producers/dashboard.html",
+        farm=farm,
+        product_count=catalogue.count_products(farm.id),
+        food_miles=food_miles_of_producer(db.session, farm.id),
+    )
