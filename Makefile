@@ -101,8 +101,10 @@ ensure-chromium:
 test: install-dev translations ensure-chromium
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS) tests
 
+# ruff, then the import contracts of pyproject.toml (domains depend downhill, no cycles).
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 e2e: install-dev translations ensure-chromium
 	$(BIN)/python -m pytest -q -ra -m e2e $(PYTEST_ARGS) tests/e2e
