@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,11 +28,8 @@ from marketplace.orders.models import (
 )
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,11 +16,8 @@ from marketplace.wholesale import invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def restaurant(db, *, terms: int | None = 30, name="Le Bistrot", approved=True):

@@ -21,15 +21,12 @@ from marketplace.orders.models import Actor, Order, OrderStatus
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
 from marketplace.sqlite import write_intent
 from tests import factories
+from tests.clock import now
 from tests.mailbox import free_port
 
 TZ = "Europe/Paris"
 PARIS = ZoneInfo(TZ)
 SLOT_FORMAT = "EEEE d MMMM, HH:mm"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def outbox(db) -> list[OutboxMessage]:

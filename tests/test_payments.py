@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -31,14 +31,11 @@ from marketplace.payments.models import (
     StripeEvent,
 )
 from tests import test_fulfilment as _fulfilment
+from tests.clock import now
 from tests.stripe_server import CARD_3DS, CARD_DECLINED, CARD_OK, event_payload, sign_payload
 
 market = _fulfilment.market  # the fixture: a hosted point, a slot, two farms, buyers
 place, sign_out = _fulfilment.place, _fulfilment.sign_out
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from marketplace.pickup.models import (
 from marketplace.producers import rounds
 from marketplace.sqlite import write_intent
 from tests import factories
+from tests.clock import now
 
 TZ = "Europe/Paris"
 VANNES = (47.6582, -2.7608)   # about 15 km from the default farm at Elven
@@ -45,9 +46,9 @@ def make_schedule(point, weekday=3, start=time(17), end=time(19), capacity=12, c
 
 def make_slot(db, point, *, starts_in=timedelta(days=3), cutoff_in=timedelta(days=1),
               capacity=12, taken=0, status=SlotStatus.OPEN):
-    now = datetime.now(UTC)
-    slot = PickupSlot(pickup_point_id=point.id, starts_at=now + starts_in,
-                      ends_at=now + starts_in + timedelta(hours=2), cutoff_at=now + cutoff_in,
+    start = now()
+    slot = PickupSlot(pickup_point_id=point.id, starts_at=start + starts_in,
+                      ends_at=start + starts_in + timedelta(hours=2), cutoff_at=start + cutoff_in,
                       capacity=capacity, taken=taken, status=status, closed_reason="")
     db.session.add(slot)
     db.session.commit()
@@ -132,7 +133,7 @@ def test_open_slots_and_close(db):
     db.session.commit()
     assert closed.status == SlotStatus.CLOSED
     assert closed.closed_reason == "Jour férié"
-    assert services.open_slots(point, datetime.now(UTC)) == [good]
+    assert services.open_slots(point, now()) == [good]
     with pytest.raises(ValueError, match="reason"):
         services.close_slot(good, "  ")
 

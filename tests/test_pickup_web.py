@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from marketplace.pickup import services
 from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
 from marketplace.producers import rounds
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import serve
 from tests.test_fulfilment import place
 from tests.test_pickup_services import RENNES, make_point, make_slot
@@ -266,7 +267,7 @@ def test_rounds_post_without_csrf_is_400(client, farm, db):
 
 def test_slot_cutoff_shown_in_local_time(client, host, db):
     point = make_point(host=host)
-    starts = datetime.now(UTC) + timedelta(days=2)
+    starts = now() + timedelta(days=2)
     db.session.add(PickupSlot(pickup_point_id=point.id, starts_at=starts,
                               ends_at=starts + timedelta(hours=2),
                               cutoff_at=starts - timedelta(hours=36), capacity=4))

@@ -4,7 +4,7 @@ idempotent job; pause, skip a week, and what cannot be reserved told at once."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,11 +17,8 @@ from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
 from marketplace.wholesale.standing import RunStatus, StandingOrderRun
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,13 +25,10 @@ from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
 from marketplace.wholesale.standing import StandingOrder, StandingOrderLine
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
 
 FIRST = "serves its restaurants' standing orders first"
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def opens_on(slot, days=7):
