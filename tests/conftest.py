@@ -20,12 +20,23 @@ from sqlalchemy import event
 from marketplace import create_app
 from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
+from tests import clock as _clock
 from tests import factories
 
 # smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe
 pytest_plugins = ["tests.mailbox", "tests.stripe_server"]
 
 CSRF_RE = re.compile(r'<input[^>]*name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def clock(request) -> _clock.Clock:
+    """Every test on a frozen clock (tests/clock.py): it starts at clock.DEFAULT, or
+    at the instant the test is parametrised with (``indirect``), and ticks on from
+    there, so timeouts, a live server and the browser tests see time pass as usual.
+    No test reads the real clock."""
+    with _clock.frozen(getattr(request, "param", _clock.DEFAULT)) as running:
+        yield running
 
 
 class IsolatedClient(FlaskClient):

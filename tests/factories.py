@@ -10,8 +10,8 @@ from werkzeug.security import generate_password_hash
 from marketplace.accounts.models import Role, User
 from marketplace.catalogue.models import ALL_MONTHS, Category, Product, Variant
 from marketplace.extensions import db
-from marketplace.models import utcnow
 from marketplace.producers.models import Label, Producer
+from tests.clock import now
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -26,7 +26,7 @@ def user(role: Role = Role.HOUSEHOLD, *, email: str | None = None, approved: boo
         password_hash=_HASH,
         display_name=name or f"User {n}",
         role=role,
-        approved_at=utcnow() if approved and role in (Role.PRODUCER, Role.RESTAURANT) else None,
+        approved_at=now() if approved and role in (Role.PRODUCER, Role.RESTAURANT) else None,
     )
     db.session.add(u)
     db.session.flush()

@@ -25,7 +25,6 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import now
 from tests.mailbox import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ launcher = _load_launcher()
 
 def sign_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     """A `Stripe-Signature` header value for PAYLOAD, as Stripe (and localstripe) sign."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    timestamp = int(now().timestamp()) if timestamp is None else timestamp
     signature = hmac.new(secret.encode(), b"%d." % timestamp + payload, hashlib.sha256)
     return f"t={timestamp},v1={signature.hexdigest()}"
 
@@ -69,7 +69,7 @@ def event_payload(event_type: str, data_object: dict, *, event_id: str | None = 
         "id": event_id or f"evt_test_{secrets.token_hex(8)}",
         "object": "event",
         "type": event_type,
-        "created": int(time.time()) if created is None else created,
+        "created": int(now().timestamp()) if created is None else created,
         "livemode": False,
         "api_version": "2017-08-15",  # what localstripe's events say
         "data": {"object": data_object},

@@ -4,7 +4,7 @@ totals from the database, transitions from one table."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -33,6 +33,7 @@ from marketplace.pickup.rounds import local_weekday
 from marketplace.reports.farms import food_miles_of_producer
 from marketplace.sqlite import write_intent
 from tests import factories
+from tests.clock import now
 
 TZ = "Europe/Paris"
 VANNES = (47.6582, -2.7608)
@@ -47,9 +48,9 @@ def make_point(db, name="Café de la gare", at=VANNES):
 
 def make_slot(db, point, *, starts_in=timedelta(days=3), cutoff_in=timedelta(days=1),
               capacity=12, taken=0, status=SlotStatus.OPEN):
-    now = datetime.now(UTC)
-    slot = PickupSlot(pickup_point_id=point.id, starts_at=now + starts_in,
-                      ends_at=now + starts_in + timedelta(hours=2), cutoff_at=now + cutoff_in,
+    start = now()
+    slot = PickupSlot(pickup_point_id=point.id, starts_at=start + starts_in,
+                      ends_at=start + starts_in + timedelta(hours=2), cutoff_at=start + cutoff_in,
                       capacity=capacity, taken=taken, status=status, closed_reason="")
     db.session.add(slot)
     db.session.commit()
@@ -91,10 +92,6 @@ def counts(db):
     return (db.session.scalar(select(func.count(Order.id))),
             db.session.scalar(select(func.count(SubOrder.id))),
             db.session.scalar(select(func.count(OrderLine.id))))
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def do_checkout(db, m, cart, slot=None):
@@ -359,7 +356,7 @@ def test_food_miles_on_the_producer_pages(client, db, market, login):
 
     m = market
     order = services.checkout(db.session, buyer=m["buyer"], cart={str(m["eggs"].id): 2},
-                              slot_id=m["slot"].id, now=datetime.now(UTC), tz=TZ)
+                              slot_id=m["slot"].id, now=now(), tz=TZ)
     db.session.commit()
     expected = geodesic((47.70, -2.70), VANNES).km
     [sub] = order.sub_orders
@@ -373,7 +370,7 @@ def test_food_miles_on_the_producer_pages(client, db, market, login):
     assert f"Food miles: 1 order, {expected:.1f} km" in page
     # A farm without orders says nothing of it; a cancelled order no longer counts.
     assert "Food miles" not in client.get(f"/producers/{m['farm_a'].id}").get_data(as_text=True)
-    services.cancel(order, actor=Actor.BUYER, now=datetime.now(UTC))
+    services.cancel(order, actor=Actor.BUYER, now=now())
     db.session.commit()
     assert food_miles_of_producer(db.session, m["farm_b"].id).orders == 0
     login(m["farm_b"].user)

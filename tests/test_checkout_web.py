@@ -10,9 +10,12 @@ from sqlalchemy import func, select
 
 import marketplace.orders.models  # noqa: F401 - until marketplace/__init__.py imports it
 from marketplace.catalogue.models import Variant
+from marketplace.orders import services
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
+from marketplace.pickup import services as pickup
 from marketplace.pickup.models import PickupSlot
 from tests import factories
+from tests.clock import now, paris
 from tests.conftest import CSRF_RE, csrf_token
 from tests.test_checkout_services import make_point, make_slot, serve
 
@@ -307,3 +310,47 @@ def test_a_point_without_payment_at_pickup_says_so_before_checkout(client, db, f
     assert "No payment at pickup here: pay by card." in mairie
     cafe = page[page.index(f'data-point="{shop["point"].id}"'):]
     assert "No payment at pickup here" not in cafe[:cafe.index("</fieldset>")]
+
+
+# The cut-off minute: the pages and the services read the clock themselves -------------------
+
+CUT_OFF = paris(2026, 11, 18, 20, 0)  # Wednesday 20:00 in Paris, a day and a half from DEFAULT
+
+
+@pytest.mark.parametrize(("offset", "still_open"), [
+    pytest.param(-timedelta(minutes=1), True, id="a-minute-before"),
+    pytest.param(timedelta(0), False, id="the-cut-off-instant"),
+    pytest.param(timedelta(minutes=1), False, id="a-minute-after"),
+])
+def test_at_the_cut_off_minute(client, db, form_post, shop, clock, offset, still_open):
+    slot = db.session.get(PickupSlot, shop["slot"].id)
+    slot.cutoff_at = CUT_OFF
+    db.session.commit()
+    assert clock.start < CUT_OFF < slot.starts_at
+    set_cart(client, {shop["carrots"].id: 1})
+    assert place(form_post, slot).status_code == 303  # well before the cut-off
+    earlier = db.session.scalars(select(Order)).one()
+    set_cart(client, {shop["carrots"].id: 2})
+
+    clock.move_to(CUT_OFF + offset, tick=False)  # the clock stands at that instant
+    assert now() == CUT_OFF + offset
+    assert (services.slot_problem(slot, now()) is None) is still_open
+    assert (slot in pickup.open_slots(shop["point"], now())) is still_open
+    page = client.get("/checkout").get_data(as_text=True)
+    assert page.count('name="slot_id"') == (1 if still_open else 0)
+    response = place(form_post, slot)
+    if still_open:
+        assert response.status_code == 303
+    else:
+        assert response.status_code == 409
+        assert "past the cut-off" in response.get_data(as_text=True)
+    assert order_count(db) == (2 if still_open else 1)
+    # The buyer cancels the earlier order before the cut-off only.
+    order_page = client.get(f"/orders/{earlier.id}").get_data(as_text=True)
+    assert ("Cancel this order" in order_page) is still_open
+    response = form_post(f"/orders/{earlier.id}/cancel", {}, page=f"/orders/{earlier.id}")
+    assert response.status_code == (303 if still_open else 409)
+    db.session.expire_all()
+    assert (db.session.get(Order, earlier.id).status == OrderStatus.CANCELLED) is still_open
+    # Open: 1 + 2 taken, 1 given back; closed: the earlier order's 1.
+    assert db.session.get(Variant, shop["carrots"].id).stock == (8 if still_open else 9)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +18,7 @@ from marketplace.demo.products import ALCOHOL_VAT_BP, FOOD_VAT_BP, POOLS, months
 from marketplace.demo.seed import DEMO_NEIGHBOURS
 from marketplace.demo.territory import COMMUNES, FARMS
 from marketplace.producers.models import Producer
+from tests.clock import now
 
 VANNES = (47.6582, -2.7608)
 LOGIN_LINE = re.compile(r"^\s+(\S+@\S+)\s{2,}(\w+)\s{2,}(\S+)")
@@ -90,7 +90,7 @@ def test_demo_catalogue_is_varied_seasonal_and_partly_sold_out(app, db, demo):
     assert vat["Jus de pomme"] == FOOD_VAT_BP
     assert any(not p.in_stock for p in products)
     assert sum(p.in_stock for p in products) > len(products) * 0.8
-    month = datetime.now(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).month
+    month = now().astimezone(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])).month
     in_season = sum(p.in_season(month) for p in products)
     assert 0 < in_season < len(products)
     tomatoes = next(p for p in products if p.name == "Tomates anciennes")

@@ -3,7 +3,7 @@ private to it, that farms within reach opt into serving on its delivery days."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale import door
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, VANNES, make_point, make_slot
 from tests.test_checkout_web import set_cart
 
@@ -31,10 +32,6 @@ DOOR_URL = "/restaurant/door"
 @pytest.fixture(autouse=True)
 def _english(english):
     """Messages below are checked in English."""
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def restaurant(db, *, name="Le Bistrot", approved=True, located=True, terms=None):

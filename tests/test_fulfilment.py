@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,11 +29,8 @@ from marketplace.orders.models import (
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.reports import pick_lists
 from tests import factories
+from tests.clock import INSTANTS, now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -463,20 +460,27 @@ def test_point_without_pay_at_pickup_refuses_it(db, market):
     assert db.session.get(Variant, m["carrots"].id).stock == 50
 
 
-def test_expire_unpaid_command(app, db, market):
+@pytest.mark.parametrize("clock", INSTANTS, indirect=True)
+def test_expire_unpaid_command(app, db, market, clock):
     m = market
     order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 3}, method=PaymentMethod.CARD)
-    db.session.get(Order, order.id).expires_at = now() - timedelta(minutes=1)
+    kept = place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1}, method=PaymentMethod.CARD)
+    db.session.get(Order, order.id).expires_at = clock.start - timedelta(minutes=1)
+    db.session.get(Order, kept.id).expires_at = clock.start + timedelta(minutes=1)
     db.session.commit()
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["orders", "expire-unpaid"])
+    result = runner.invoke(args=["orders", "expire-unpaid"])  # reads the clock itself
     assert result.exit_code == 0, result.output
     assert "1 unpaid order(s) expired." in result.output
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
-    assert db.session.get(Variant, m["carrots"].id).stock == 50
+    assert db.session.get(Order, kept.id).status == OrderStatus.PENDING_PAYMENT
+    assert db.session.get(Variant, m["carrots"].id).stock == 49
     again = runner.invoke(args=["orders", "expire-unpaid"])
     assert "0 unpaid order(s) expired." in again.output
+    # The other hold ends a minute later: the next run expires that order too.
+    clock.move_to(clock.start + timedelta(minutes=1))
+    assert "1 unpaid order(s) expired." in runner.invoke(args=["orders", "expire-unpaid"]).output
 
 
 def test_every_move_of_an_order_sends_its_email_once(app, db, market, mailbox):

@@ -23,10 +23,10 @@ from marketplace.geo.services import (
     search_radius,
     within_radius_ids,
 )
-from marketplace.models import utcnow
 from marketplace.pickup.models import PickupKind, PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import producers_serving
+from tests.clock import now
 
 VANNES = (47.6569, -2.7620)
 BOUNDARY_M = 0.001  # km
@@ -39,13 +39,13 @@ def destination(origin, bearing, km):
 
 def insert_producers(db, points, *, radii=None, approved=None) -> list[int]:
     """Users and producers in two executemany INSERTs; returns producer ids in order."""
-    now = utcnow()
+    at = now()
     conn = db.session.connection()
     base = len(db.session.execute(text("SELECT id FROM users")).all())
     users = [
         {"email": f"geo{base + i}@example.org", "password_hash": "x",
          "display_name": f"Geo {i}", "role": Role.PRODUCER,
-         "approved_at": None if approved is not None and not approved[i] else now}
+         "approved_at": None if approved is not None and not approved[i] else at}
         for i in range(len(points))
     ]
     user_ids = conn.execute(

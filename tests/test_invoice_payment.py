@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -29,15 +28,12 @@ from marketplace.wholesale import invoice_payments, invoices
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests import test_invoices as _invoices
+from tests.clock import now
 from tests.conftest import CSRF_RE
 from tests.stripe_server import CARD_3DS, CARD_DECLINED, CARD_OK, event_payload, sign_payload
 
 market = _invoices.market  # the fixture: two farms, a slot, two restaurants with terms
 place, invoices_of = _invoices.place, _invoices.invoices_of
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)

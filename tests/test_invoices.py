@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,11 +16,8 @@ from marketplace.wholesale import invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
+from tests.clock import NEW_YEAR_IN_PARIS, NEW_YEARS_EVE, now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def restaurant(db, *, terms: int | None = 30, name="Le Bistrot", approved=True):
@@ -291,6 +288,22 @@ def test_invoice_page_and_pdf(client, db, market, login):
     assert pdf.data.startswith(b"%PDF")
     assert b"ReportLab" in pdf.data
     assert pdf.data.rstrip().endswith(b"%%EOF")
+
+
+@pytest.mark.parametrize(("clock", "issued", "due"), [
+    pytest.param(NEW_YEARS_EVE, "31 December 2026", "30 January 2027", id="new-years-eve"),
+    # 23:30 on 31 December in UTC: the invoice is of 1 January in Paris.
+    pytest.param(NEW_YEAR_IN_PARIS, "1 January 2027", "31 January 2027",
+                 id="new-year-in-paris-only"),
+], indirect=["clock"])
+def test_the_invoice_is_dated_in_paris(client, db, market, login, english, clock, issued, due):
+    m = market
+    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1})  # 30 days' terms
+    (inv,) = invoices_of(db, order)
+    login(m["bistrot"])
+    page = client.get(f"/restaurant/invoices/{inv.id}").get_data(as_text=True)
+    assert f"Date: {issued}" in page
+    assert f"Due date: {due}" in page
 
 
 def test_another_restaurants_or_farms_invoice_is_not_found(client, db, market, login,

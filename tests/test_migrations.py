@@ -227,7 +227,7 @@ def test_rebuilding_a_parent_table_keeps_its_children(migration_app):
 
 
 def _now():
-    from datetime import UTC, datetime
+    from tests.clock import now
 
-    now = datetime.now(UTC)
-    return now.replace(tzinfo=None) if _db.engine.dialect.name == "sqlite" else now
+    at = now()
+    return at.replace(tzinfo=None) if _db.engine.dialect.name == "sqlite" else at

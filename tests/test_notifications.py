@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,15 +21,12 @@ from marketplace.orders.models import Actor, Order, OrderStatus
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
 from marketplace.sqlite import write_intent
 from tests import factories
+from tests.clock import INSTANTS, now
 from tests.mailbox import free_port
 
 TZ = "Europe/Paris"
 PARIS = ZoneInfo(TZ)
 SLOT_FORMAT = "EEEE d MMMM, HH:mm"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def outbox(db) -> list[OutboxMessage]:
@@ -363,29 +360,61 @@ def test_send_reminders_command(app, db, mailbox, market):
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
-@pytest.mark.parametrize(("local_now", "reminded"), [
-    ("2026-11-26 21:00", False),  # Thursday evening: Saturday is two days away
-    ("2026-11-27 10:00", False),  # Friday morning: not before the evening
-    ("2026-11-27 18:00", True),   # Friday evening: the day before
-    ("2026-11-27 23:59", True),
-    ("2026-11-28 08:00", False),  # Saturday itself: no reminder on the day
+@pytest.mark.parametrize(("local_now", "slot_local", "reminded"), [
+    ("2026-11-26 21:00", "2026-11-28 09:00", False),  # Thursday evening: Saturday is two days away
+    ("2026-11-27 10:00", "2026-11-28 09:00", False),  # Friday morning: not before the evening
+    ("2026-11-27 17:59", "2026-11-28 09:00", False),
+    ("2026-11-27 18:00", "2026-11-28 09:00", True),   # Friday evening: the day before
+    ("2026-11-27 23:59", "2026-11-28 09:00", True),
+    ("2026-11-28 08:00", "2026-11-28 09:00", False),  # Saturday itself: no reminder on the day
+    # Saturday evenings before a clock change: Sunday's slots, the early ones included.
+    ("2027-03-27 18:00", "2027-03-28 00:30", True),
+    ("2027-03-27 18:00", "2027-03-28 23:59", True),
+    ("2027-03-27 18:00", "2027-03-29 00:00", False),
+    ("2026-10-24 18:00", "2026-10-25 23:59", True),
+    ("2026-10-24 18:00", "2026-10-26 00:00", False),
+    # New Year's Eve: New Year's Day's slots, not those of the day after.
+    ("2026-12-31 23:30", "2027-01-01 09:00", True),
+    ("2026-12-31 23:30", "2027-01-02 09:00", False),
+    ("2027-01-01 00:30", "2027-01-01 09:00", False),   # already the day itself in Paris
 ])
-def test_the_jobs_remind_on_the_evening_before(local_now, reminded):
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo("Europe/Paris")
-    now = datetime.strptime(local_now, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
-    slot_starts = datetime(2026, 11, 28, 9, 0, tzinfo=zone)  # Saturday 09:00
-    window = notify.day_before_window(now.astimezone(UTC), "Europe/Paris")
-    inside = window is not None and window[0] <= slot_starts - now < window[1]
+def test_the_jobs_remind_on_the_evening_before(local_now, slot_local, reminded):
+    at = datetime.strptime(local_now, "%Y-%m-%d %H:%M").replace(tzinfo=PARIS)
+    slot_starts = datetime.strptime(slot_local, "%Y-%m-%d %H:%M").replace(tzinfo=PARIS)
+    window = notify.day_before_window(at.astimezone(UTC), "Europe/Paris")
+    # In UTC: between two times of one zone, Python counts wall-clock hours.
+    ahead = slot_starts.astimezone(UTC) - at.astimezone(UTC)
+    inside = window is not None and window[0] <= ahead < window[1]
     assert inside is reminded
 
 
-def test_the_reminder_window_follows_the_clock_change():
-    from zoneinfo import ZoneInfo
+@pytest.mark.parametrize("clock", INSTANTS, indirect=True)
+def test_the_jobs_remind_by_the_clock(app, db, mailbox, market, clock):
+    """`flask jobs run --once` reads the clock itself: from 18:00 in Paris, the orders
+    of the next local day's slots are reminded; never earlier, nor those of the day after."""
+    local = clock.start.astimezone(PARIS)
 
-    zone = ZoneInfo("Europe/Paris")
+    def at_nine(days: int) -> timedelta:
+        starts = datetime.combine(local.date() + timedelta(days=days), time(9), tzinfo=PARIS)
+        return starts.astimezone(UTC) - now()
+
+    tomorrow = place_order(db, market, make_slot(db, market["point"], at_nine(1))).id
+    place_order(db, market, make_slot(db, market["point"], at_nine(2)))
+    expected = 1 if local.hour >= notify.REMINDER_HOUR else 0
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "--once"])
+    assert result.exit_code == 0, result.output
+    assert f"reminders={expected}" in result.output.split()
+    keys = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.startswith(notify.REMINDER_KEY))))
+    assert keys == ({f"{notify.REMINDER_KEY}{tomorrow}"} if expected else set())
+
+
+def test_the_reminder_window_follows_the_clock_change():
     # Saturday 24 October 2026, 19:00: Sunday 25 has 25 hours (summer time ends).
     start, end = notify.day_before_window(
-        datetime(2026, 10, 24, 19, tzinfo=zone).astimezone(UTC), "Europe/Paris")
+        datetime(2026, 10, 24, 19, tzinfo=PARIS).astimezone(UTC), "Europe/Paris")
     assert (start, end - start) == (timedelta(hours=5), timedelta(hours=25))
+    # Saturday 27 March 2027, 19:00: Sunday 28 has 23 hours (summer time begins).
+    start, end = notify.day_before_window(
+        datetime(2027, 3, 27, 19, tzinfo=PARIS).astimezone(UTC), "Europe/Paris")
+    assert (start, end - start) == (timedelta(hours=5), timedelta(hours=23))

@@ -4,7 +4,7 @@ previewed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from marketplace.pickup.models import DeliveryRound
 from marketplace.pickup.rounds import can_serve, local_weekday
 from marketplace.producers.models import Producer
 from tests import factories
+from tests.clock import now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
 from tests.test_checkout_web import set_cart
 from tests.test_door_delivery import _serve_door, doorstep  # noqa: F401 - a fixture
@@ -27,10 +28,6 @@ SPOTS = [(47.6582, -2.7608), (47.66, -2.75), (47.67, -2.74), (47.65, -2.77),
 @pytest.fixture(autouse=True)
 def _english(english):
     """Messages below are checked in English."""
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def farm_with_products(db, name, *, lines=1, lat=47.7325, lon=-2.5894):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -31,14 +31,11 @@ from marketplace.payments.models import (
     StripeEvent,
 )
 from tests import test_fulfilment as _fulfilment
+from tests.clock import INSTANTS, PARIS, now
 from tests.stripe_server import CARD_3DS, CARD_DECLINED, CARD_OK, event_payload, sign_payload
 
 market = _fulfilment.market  # the fixture: a hosted point, a slot, two farms, buyers
 place, sign_out = _fulfilment.place, _fulfilment.sign_out
-
-
-def now():
-    return datetime.now(UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -559,7 +556,7 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
         db.session.commit()
     sign_out(client)
     login(m["farm"].user)
-    month = now().astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+    month = now().astimezone(PARIS).strftime("%Y-%m")
     with count_queries() as queries:
         page = client.get(f"/farm/ledger?month={month}")
     assert page.status_code == 200
@@ -587,6 +584,28 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     login(m["other_farm"].user)
     other = client.get(f"/farm/ledger?month={month}").get_data(as_text=True)
     assert '<td class="text-end fw-bold ledger-balance">€5.37</td>' in other  # 5.97 - 0.60
+
+
+@pytest.mark.parametrize("clock", [
+    p for p in INSTANTS if p.id in ("tuesday-morning", "new-years-eve", "new-year-in-paris-only")
+], indirect=True)
+def test_this_months_statement_is_the_month_in_paris(app, client, db, login, market, clock):
+    m = market
+    order = place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1})
+    with app.test_request_context():
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        db.session.commit()
+    sign_out(client)
+    login(m["farm"].user)
+    local = clock.start.astimezone(PARIS)
+    response = client.get("/farm/ledger/statement.csv")  # this month, by the clock
+    assert response.status_code == 200
+    assert f"statement-{local:%Y-%m}-farm{m['farm'].id}.csv" in response.headers[
+        "Content-Disposition"]
+    assert f"{local:%Y-%m-%d %H:%M},{order.id},sale," in response.get_data(as_text=True)
+    before = local.replace(day=1) - timedelta(days=1)
+    earlier = client.get(f"/farm/ledger/statement.csv?month={before:%Y-%m}")
+    assert f",{order.id}," not in earlier.get_data(as_text=True)
 
 
 def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, localstripe,

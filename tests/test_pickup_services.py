@@ -21,6 +21,7 @@ from marketplace.pickup.models import (
 )
 from marketplace.sqlite import write_intent
 from tests import factories
+from tests.clock import INSTANTS, PARIS, now
 
 TZ = "Europe/Paris"
 VANNES = (47.6582, -2.7608)   # about 15 km from the default farm at Elven
@@ -44,9 +45,9 @@ def make_schedule(point, weekday=3, start=time(17), end=time(19), capacity=12, c
 
 def make_slot(db, point, *, starts_in=timedelta(days=3), cutoff_in=timedelta(days=1),
               capacity=12, taken=0, status=SlotStatus.OPEN):
-    now = datetime.now(UTC)
-    slot = PickupSlot(pickup_point_id=point.id, starts_at=now + starts_in,
-                      ends_at=now + starts_in + timedelta(hours=2), cutoff_at=now + cutoff_in,
+    start = now()
+    slot = PickupSlot(pickup_point_id=point.id, starts_at=start + starts_in,
+                      ends_at=start + starts_in + timedelta(hours=2), cutoff_at=start + cutoff_in,
                       capacity=capacity, taken=taken, status=status, closed_reason="")
     db.session.add(slot)
     db.session.commit()
@@ -105,6 +106,35 @@ def test_generation_skips_inactive_schedules_points_and_past_starts(db):
     assert services.generate_slots(db.session, weeks=2, now=now, tz=TZ) == 1
 
 
+# Slots generated for two weeks of local dates: Thursday 17:00-19:00 (cut-off 36 h before)
+# and Sunday 10:00-12:00 (no cut-off); one fewer where today's opening is already past.
+GENERATED = {"new-years-eve": 3}  # Thursday 31 December, 23:30: that day's 17:00 is past
+
+
+@pytest.mark.parametrize(("clock", "expected"), [
+    pytest.param(p.values[0], GENERATED.get(p.id, 4), id=p.id) for p in INSTANTS
+], indirect=["clock"])
+def test_generation_at_any_instant_keeps_local_wall_clock_times(db, clock, expected):
+    point = make_point()
+    make_schedule(point, weekday=3)                                   # Thursday 17:00-19:00
+    make_schedule(point, weekday=6, start=time(10), end=time(12), cutoff=0)  # Sunday
+    assert services.generate_slots(db.session, weeks=2, now=now(), tz=TZ) == expected
+    db.session.commit()
+    slots = db.session.scalars(select(PickupSlot).order_by(PickupSlot.starts_at)).all()
+    today = clock.start.astimezone(PARIS).date()
+    for slot in slots:
+        starts, ends = slot.starts_at.astimezone(PARIS), slot.ends_at.astimezone(PARIS)
+        assert (starts.weekday(), starts.time(), ends.time()) in {
+            (3, time(17), time(19)), (6, time(10), time(12))}, starts
+        assert today <= starts.date() < today + timedelta(days=14)
+        assert slot.starts_at > clock.start
+        hours = 36 if starts.weekday() == 3 else 0
+        assert slot.cutoff_at == slot.starts_at - timedelta(hours=hours)
+    # Run again a minute later: nothing more (past midnight, the next day's date would come).
+    clock.move_to(clock.start + timedelta(minutes=1))
+    assert services.generate_slots(db.session, weeks=2, now=now(), tz=TZ) == 0
+
+
 def test_check_constraints(db):
     point = make_point()
     slot = make_slot(db, point, capacity=2)
@@ -131,7 +161,7 @@ def test_open_slots_and_close(db):
     db.session.commit()
     assert closed.status == SlotStatus.CLOSED
     assert closed.closed_reason == "Jour férié"
-    assert services.open_slots(point, datetime.now(UTC)) == [good]
+    assert services.open_slots(point, now()) == [good]
     with pytest.raises(ValueError, match="reason"):
         services.close_slot(good, "  ")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from marketplace.accounts.models import Role
 from marketplace.pickup import rounds, services
 from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
 from tests import factories
+from tests.clock import INSTANTS, PARIS, now, paris
 from tests.test_checkout_services import serve
 from tests.test_fulfilment import place
 from tests.test_pickup_services import RENNES, make_point, make_slot
@@ -184,7 +185,17 @@ def test_host_generates_dates(client, host, form_post, db):
     assert len(db.session.scalars(select(PickupSlot)).all()) >= 3
 
 
-def test_cli_generate_slots(app, db):
+# Mondays 09:00 over the next three weeks of local dates (today's included): three,
+# unless today is a Monday past 09:00. The command reads the (frozen) clock itself.
+GENERATED_ON_MONDAYS = {"monday-evening": 2}
+
+
+@pytest.mark.parametrize(("clock", "expected"), [
+    *(pytest.param(p.values[0], GENERATED_ON_MONDAYS.get(p.id, 3), id=p.id) for p in INSTANTS),
+    pytest.param(paris(2026, 12, 7, 8, 59), 3, id="monday-0859"),
+    pytest.param(paris(2026, 12, 7, 9, 0), 2, id="monday-0900"),
+], indirect=["clock"])
+def test_cli_generate_slots(app, db, clock, expected):
     point = make_point()
     services.add_schedule(point, weekday=0, starts_at=time(9), ends_at=time(10),
                           capacity=5, cutoff_hours=0)
@@ -192,7 +203,16 @@ def test_cli_generate_slots(app, db):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["pickup", "generate-slots", "--weeks", "3"])
     assert result.exit_code == 0, result.output
-    assert "3 slot(s) created." in result.output
+    assert f"{expected} slot(s) created." in result.output
+    slots = db.session.scalars(select(PickupSlot).order_by(PickupSlot.starts_at)).all()
+    local = [(s.starts_at.astimezone(PARIS), s.ends_at.astimezone(PARIS)) for s in slots]
+    # Mondays 09:00-10:00 in Paris whatever the offset, one a week, none past.
+    assert [(start.weekday(), start.time(), end.time()) for start, end in local] == [
+        (0, time(9), time(10))] * expected
+    assert all(later - earlier == timedelta(days=7)
+               for (earlier, _), (later, _) in zip(local, local[1:], strict=False))
+    assert slots[0].starts_at > clock.start
+    assert slots[0].starts_at - clock.start <= timedelta(days=7)
     result = runner.invoke(args=["pickup", "generate-slots", "--weeks", "3"])
     assert "0 slot(s) created." in result.output
 
@@ -265,7 +285,7 @@ def test_rounds_post_without_csrf_is_400(client, farm, db):
 
 def test_slot_cutoff_shown_in_local_time(client, host, db):
     point = make_point(host=host)
-    starts = datetime.now(UTC) + timedelta(days=2)
+    starts = now() + timedelta(days=2)
     db.session.add(PickupSlot(pickup_point_id=point.id, starts_at=starts,
                               ends_at=starts + timedelta(hours=2),
                               cutoff_at=starts - timedelta(hours=36), capacity=4))

@@ -14,7 +14,6 @@ import random
 import string
 import unicodedata
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import flask_migrate
 import pytest
@@ -29,6 +28,7 @@ from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
 from marketplace.producers.models import Producer
 from tests import factories
+from tests.clock import now
 from tests.test_catalogue import names_on
 from tests.test_migrations import _keep_logging, _postgresql_scratch_database  # noqa: F401
 
@@ -438,11 +438,11 @@ def test_the_migration_indexes_existing_rows_and_makes_what_create_all_makes(
     with _app_on(scratch_url, tmp_path):
         flask_migrate.upgrade(revision=BEFORE_SEARCH)
         assert search_objects() == {}
-        now = datetime.now(UTC)
+        at = now()
         if _db.engine.dialect.name == "sqlite":
-            now = now.replace(tzinfo=None).isoformat(sep=" ")
+            at = at.replace(tzinfo=None).isoformat(sep=" ")
         with _db.engine.begin() as conn:
-            _insert_before_search(conn, now)
+            _insert_before_search(conn, at)
 
         flask_migrate.upgrade()
         dialect = _db.engine.dialect.name

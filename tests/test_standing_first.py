@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,13 +25,10 @@ from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
 from marketplace.wholesale.standing import StandingOrder, StandingOrderLine
 from tests import factories
+from tests.clock import INSTANTS, now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve
 
 FIRST = "serves its restaurants' standing orders first"
-
-
-def now():
-    return datetime.now(UTC)
 
 
 def opens_on(slot, days=7):
@@ -197,7 +194,25 @@ def test_running_twice_marks_once_and_places_one_order(db, farmyard):
     assert stock(db, f["leeks"]) == 2
 
 
-def test_the_checkout_page_tells_the_buyer(client, db, login, form_post, english, farmyard):
+@pytest.mark.parametrize(("offset", "message"), [
+    pytest.param(-timedelta(minutes=1), "open on", id="a-minute-before"),
+    pytest.param(timedelta(0), "open in a few minutes", id="the-opening-instant"),
+])
+def test_one_off_orders_open_when_the_job_reaches_the_date(db, farmyard, clock, offset,
+                                                           message):
+    f = farmyard
+    first(db, f["farm"])
+    opens_at = f["slot"].starts_at - timedelta(days=7)  # STANDING_ORDERS_DAYS_AHEAD
+    clock.move_to(opens_at + offset, tick=False)
+    _error, said = refused(db, f, {f["leeks"].id: 1})
+    assert f"{FIRST}: orders for this date {message}" in said
+    if offset < timedelta(0):
+        assert said.endswith(f"{opens_on(f['slot'])}.")
+
+
+@pytest.mark.parametrize("clock", INSTANTS, indirect=True)
+def test_the_checkout_page_tells_the_buyer(client, db, login, form_post, english, farmyard,
+                                           clock):
     f = farmyard
     first(db, f["farm"])
     login(f["household"])

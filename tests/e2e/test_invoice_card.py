@@ -5,7 +5,7 @@ the invoice is paid from the server's own retrieve, never from the browser."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -21,6 +21,7 @@ from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale.invoice_models import Invoice
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
+from tests.clock import now
 from tests.e2e.conftest import _open_page
 from tests.e2e.test_payment import paying_server  # noqa: F401 - the fixture
 from tests.stripe_server import CARD_DECLINED, CARD_OK
@@ -30,14 +31,14 @@ pytestmark = pytest.mark.e2e
 
 def _invoice_on_terms(app) -> tuple[int, str]:
     with app.app_context():
-        now = datetime.now(UTC)
+        start = now()
         point = PickupPoint(name="Le Bistrot du Port", kind=PickupKind.RESTAURANT,
                             latitude=47.653, longitude=-2.756)
         db.session.add(point)
         db.session.flush()
-        slot = PickupSlot(pickup_point_id=point.id, starts_at=now + timedelta(days=3),
-                          ends_at=now + timedelta(days=3, hours=2),
-                          cutoff_at=now + timedelta(days=1), capacity=10, taken=0)
+        slot = PickupSlot(pickup_point_id=point.id, starts_at=start + timedelta(days=3),
+                          ends_at=start + timedelta(days=3, hours=2),
+                          cutoff_at=start + timedelta(days=1), capacity=10, taken=0)
         db.session.add(slot)
         farm = factories.producer(name="Ferme du Pont")
         leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 100),))
@@ -50,7 +51,7 @@ def _invoice_on_terms(app) -> tuple[int, str]:
             commune="Vannes", payment_terms_days=30))
         db.session.commit()
         order = orders.checkout(db.session, buyer=restaurant,
-                                cart={str(leeks.variants[0].id): 5}, slot_id=slot.id, now=now,
+                                cart={str(leeks.variants[0].id): 5}, slot_id=slot.id, now=start,
                                 payment_method=PaymentMethod.INVOICE)
         db.session.commit()
         invoice = db.session.scalars(select(Invoice).where(Invoice.order_id == order.id)).one()

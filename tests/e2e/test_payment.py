@@ -5,7 +5,7 @@ The order is confirmed by the server asking localstripe, not by the browser."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -18,6 +18,7 @@ from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
 from marketplace.pickup.rounds import local_weekday
 from tests import factories
+from tests.clock import now
 from tests.e2e.conftest import _open_page, serving
 from tests.stripe_server import CARD_3DS, CARD_OK
 
@@ -52,14 +53,14 @@ def paying_server(tmp_path, localstripe):
 
 def _card_order(app) -> tuple[int, str]:
     with app.app_context():
-        now = datetime.now(UTC)
+        start = now()
         point = PickupPoint(name="Épicerie", kind=PickupKind.SHOP, latitude=47.6582,
                             longitude=-2.7608)
         db.session.add(point)
         db.session.flush()
-        slot = PickupSlot(pickup_point_id=point.id, starts_at=now + timedelta(days=3),
-                          ends_at=now + timedelta(days=3, hours=2),
-                          cutoff_at=now + timedelta(days=1), capacity=10, taken=0)
+        slot = PickupSlot(pickup_point_id=point.id, starts_at=start + timedelta(days=3),
+                          ends_at=start + timedelta(days=3, hours=2),
+                          cutoff_at=start + timedelta(days=1), capacity=10, taken=0)
         db.session.add(slot)
         farm = factories.producer(name="Ferme du Pont")
         carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 10),))
@@ -68,7 +69,7 @@ def _card_order(app) -> tuple[int, str]:
         buyer = factories.user(name="Camille")
         order = orders.checkout(db.session, buyer=buyer,
                                 cart={str(carrots.variants[0].id): 2}, slot_id=slot.id,
-                                now=now, payment_method=PaymentMethod.CARD,
+                                now=start, payment_method=PaymentMethod.CARD,
                                 hold=timedelta(minutes=30))
         db.session.commit()
         return order.id, buyer.email

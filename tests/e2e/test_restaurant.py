@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -20,20 +20,21 @@ from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, Pi
 from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
+from tests.clock import now
 
 pytestmark = pytest.mark.e2e
 
 
 def _kitchen(app) -> tuple[str, int, dict[str, int]]:
     with app.app_context():
-        now = datetime.now(UTC)
+        start = now()
         point = PickupPoint(name="Le Bistrot du Port", kind=PickupKind.RESTAURANT,
                             latitude=47.653, longitude=-2.756)
         db.session.add(point)
         db.session.flush()
-        slot = PickupSlot(pickup_point_id=point.id, starts_at=now + timedelta(days=3),
-                          ends_at=now + timedelta(days=3, hours=2),
-                          cutoff_at=now + timedelta(days=1), capacity=10, taken=0)
+        slot = PickupSlot(pickup_point_id=point.id, starts_at=start + timedelta(days=3),
+                          ends_at=start + timedelta(days=3, hours=2),
+                          cutoff_at=start + timedelta(days=1), capacity=10, taken=0)
         db.session.add(slot)
         farm = factories.producer(name="Ferme du Pont")
         leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 100),))
