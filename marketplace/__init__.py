@@ -5,8 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, abort, g, request, session
-from flask_babel import format_currency
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
+from flask_babel import format_currency, format_decimal, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -50,8 +60,6 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    from flask import current_app, has_request_context
-
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI and scheduled jobs: the site's language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -75,13 +83,17 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(ROOT / "translations"),
     )
     login_manager.init_app(app)
+    # Domain modules are imported when the app is built, not when marketplace is:
+    # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.notifications import init_app as init_notifications
+
     init_notifications(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "warning"
 
-    # Import models so that metadata and the user loader are complete.
+    # Import models so that metadata and the user loader are complete (when the app is
+    # built: see above).
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.catalogue import models as _catalogue  # noqa: F401
     from marketplace.geo import models as _geo  # noqa: F401
@@ -95,7 +107,7 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from marketplace.accounts.models import User
+        from marketplace.accounts.models import User  # imported above, with the app
 
         try:
             return db.session.get(User, int(user_id))
@@ -151,6 +163,8 @@ def register_receivers() -> None:
     """Higher domains react to what lower ones announce (accounts/signals.py,
     orders/signals.py, payments/signals.py). Connecting twice changes nothing; the
     order here is the order receivers run in."""
+    # Domain modules are imported when the app is built, not when marketplace is:
+    # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.notifications.receivers import connect_receivers as notifications
     from marketplace.payments.receivers import connect_receivers as payments
     from marketplace.producers.receivers import connect_receivers as producers
@@ -168,6 +182,8 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # Domain modules are imported when the app is built, not when marketplace is:
+    # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.accounts.routes import admin_bp
     from marketplace.accounts.routes import bp as accounts_bp
     from marketplace.api.routes import bp as api_bp
@@ -226,9 +242,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from flask import render_template
-    from flask_babel import gettext as _
-
     messages = {
         400: _l("The request could not be understood."),
         403: _l("You are not allowed to see this page."),
@@ -257,8 +270,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from flask_babel import get_locale
-
     @app.template_filter("money")
     def money(cents: int | None, currency: str = "EUR") -> str:
         if cents is None:
@@ -267,23 +278,21 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("km")
     def km(value: float | None) -> str:
-        from flask_babel import format_decimal
-
         if value is None:
             return ""
         return format_decimal(value, format="#,##0.0")
 
     @app.template_filter("vat")
     def vat(bp: int) -> str:
-        from flask_babel import format_decimal
-
         return format_decimal(bp / 100, format="#,##0.#") + " %"
 
+    # Domain modules are imported when the app is built, not when marketplace is:
+    # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.catalogue.forms import MONTH_NAMES
 
     @app.context_processor
     def inject_cart_count():
-        from marketplace.orders.routes import cart_count
+        from marketplace.orders.routes import cart_count  # a domain: see above
 
         return {"cart_count": cart_count}
 
@@ -297,6 +306,8 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    # Domain modules are imported when the app is built, not when marketplace is:
+    # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.accounts.cli import register as register_accounts_cli
     from marketplace.catalogue.cli import register as register_catalogue_cli
     from marketplace.demo.cli import register as register_demo_cli

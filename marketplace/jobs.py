@@ -19,7 +19,14 @@ from flask.cli import with_appcontext
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.notifications import orders as notify
+from marketplace.notifications import services as outbox
+from marketplace.orders.cli import expire_unpaid_now
+from marketplace.payments import gateway
+from marketplace.payments import services as payments
+from marketplace.pickup import services as pickup
 from marketplace.sqlite import write_intent
+from marketplace.wholesale.cli import run_standing_now
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +44,6 @@ def jobs_cli() -> None:
 
 def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     """One round of every task; returns what each did."""
-    from marketplace.notifications import orders as notify
-    from marketplace.notifications import services as outbox
-    from marketplace.orders.cli import expire_unpaid_now
-    from marketplace.payments import gateway
-    from marketplace.payments import services as payments
-    from marketplace.pickup import services as pickup
-    from marketplace.wholesale.cli import run_standing_now
 
     config = current_app.config
     done: dict[str, int] = {}

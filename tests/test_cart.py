@@ -1,4 +1,4 @@
-"""The cart (issue 4, first step): session cart across producers, priced from the
+"""The cart: session cart across producers, priced from the
 database, with a clear message and an unchanged cart for every bad input."""
 
 from __future__ import annotations

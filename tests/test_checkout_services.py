@@ -1,4 +1,4 @@
-"""Checkout and the order state machine (issue 4): one transaction, conditional UPDATEs,
+"""Checkout and the order state machine: one transaction, conditional UPDATEs,
 totals from the database, transitions from one table."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checkout pages (issue 4): the real form, bad input, the buyer's orders."""
+"""Checkout pages: the real form, bad input, the buyer's orders."""
 
 from __future__ import annotations
 

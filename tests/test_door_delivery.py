@@ -1,4 +1,4 @@
-"""Delivery to a restaurant's door (issue 6): the restaurant's own kind of pickup point,
+"""Delivery to a restaurant's door: the restaurant's own kind of pickup point,
 private to it, that farms within reach opt into serving on its delivery days."""
 
 from __future__ import annotations

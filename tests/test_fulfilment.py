@@ -1,4 +1,4 @@
-"""After checkout (issue 4): the farm's incoming orders, pick and packing lists (HTML,
+"""After checkout: the farm's incoming orders, pick and packing lists (HTML,
 print, CSV), ready and short; the host's distribution sheet and check-off; a closed
 date's orders moved or cancelled; reorder; the expiry command."""
 

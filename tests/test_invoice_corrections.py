@@ -1,4 +1,4 @@
-"""A restaurant's invoices follow what happens to its order after confirmation (issue 6):
+"""A restaurant's invoices follow what happens to its order after confirmation:
 units marked short and a cancelled order are credited by credit notes (never an edit),
 money already paid goes back once, and an order paid at the counter pays its invoices."""
 

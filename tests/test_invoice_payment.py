@@ -1,4 +1,4 @@
-"""A restaurant pays one of its invoices by card (issue 6), against localstripe: one
+"""A restaurant pays one of its invoices by card, against localstripe: one
 intent per invoice for what is still due, the invoice paid only from Stripe's word
 (a signed webhook or a server-side retrieve), once, with its ledger lines; the farm's
 manual mark cancels an open card payment first, so nobody pays twice.

@@ -1,4 +1,4 @@
-"""Invoices, credit notes and payment terms for restaurants (issue 6, part 2)."""
+"""Invoices, credit notes and payment terms for restaurants."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A restaurant orders by uploading a CSV file (issue 6): the file of what a slot can
+"""A restaurant orders by uploading a CSV file: the file of what a slot can
 deliver is downloaded, filled in and sent back; every problem is listed by line, and
 any problem means nothing is ordered and no stock is taken."""
 

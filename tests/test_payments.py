@@ -1,4 +1,4 @@
-"""Card payments against localstripe (issue 5): one intent per order, confirmation only
+"""Card payments against localstripe: one intent per order, confirmation only
 from Stripe's word (a signed webhook or a server-side retrieve), declines and 3-D
 Secure, Stripe unreachable, refunds and the farms' ledger.
 

@@ -1,4 +1,4 @@
-"""Paying the farms by bank transfer (issue 5): the admin sees what the platform holds
+"""Paying the farms by bank transfer: the admin sees what the platform holds
 for each farm (paid online, handed over, less commission and refunds), sends it, and
 records the transfer once; Connect never pays it a second time."""
 

@@ -1,4 +1,4 @@
-"""The restaurants' quick-order grid (issue 6): what can be ordered for a slot, typed
+"""The restaurants' quick-order grid: what can be ordered for a slot, typed
 in and placed in one request (200 lines must work); bad input keeps what was typed."""
 
 from __future__ import annotations

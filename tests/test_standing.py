@@ -1,4 +1,4 @@
-"""Standing orders (issue 6): a weekly template turned into an order per slot by an
+"""Standing orders: a weekly template turned into an order per slot by an
 idempotent job; pause, skip a week, and what cannot be reserved told at once."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A farm that serves its restaurants' standing orders first (issue 6): one-off orders
+"""A farm that serves its restaurants' standing orders first: one-off orders
 for a date wait until the standing order job has placed that date's standing orders."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import re
 from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
-from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT
+from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT, document
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
@@ -109,6 +109,5 @@ def pickup_points():
 
 @bp.get("/openapi.json")
 def openapi():
-    from marketplace.api.openapi import document
 
     return document()

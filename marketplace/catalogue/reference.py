@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from marketplace.catalogue.models import Category
+from marketplace.producers.models import Label
+
 CATEGORIES = [
     # slug, French, English
     ("vegetables", "Légumes", "Vegetables"),
@@ -37,8 +40,6 @@ LABELS = [
 
 
 def ensure_reference_data(session) -> None:
-    from marketplace.catalogue.models import Category
-    from marketplace.producers.models import Label
 
     have = set(session.scalars(select(Category.slug)))
     for position, (slug, fr, en) in enumerate(CATEGORIES):

@@ -22,7 +22,12 @@ from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, Wh
 from marketplace.catalogue.models import SaleMode, months_to_mask
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
+from marketplace.geo import location as buyer_location
+from marketplace.geo.services import within_radius_ids
 from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.pickup.models import PickupPoint
+from marketplace.producers.models import Producer
+from marketplace.producers.services import get_public_producer, is_public, producers_serving
 from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
 
@@ -36,11 +41,6 @@ def _reach_filter():
     ?near=1: producers within the buyer's radius. ?pickup=ID: producers whose own
     delivery radius reaches that pickup point (the two-sided match).
     """
-    from marketplace.geo import location as buyer_location
-    from marketplace.geo.services import within_radius_ids
-    from marketplace.pickup.models import PickupPoint
-    from marketplace.producers.models import Producer
-    from marketplace.producers.services import is_public, producers_serving
 
     approved = (is_public(),)
     pickup_id = request.args.get("pickup", type=int)
@@ -79,7 +79,6 @@ def index():
     pagination = services.browse(filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
     if producer_id is not None:
-        from marketplace.producers.services import get_public_producer
 
         producer = get_public_producer(producer_id)
     return render_template(

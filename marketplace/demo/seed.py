@@ -30,8 +30,21 @@ from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
 from marketplace.catalogue.models import Category, Product, Variant, months_to_mask
 from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.models import CURRENCY, utcnow
-from marketplace.pickup.models import PickupKind, PickupPoint
+from marketplace.orders.models import PaymentMethod
+from marketplace.orders.services import CheckoutError, checkout
+from marketplace.pickup.models import (
+    DeliveryRound,
+    PickupKind,
+    PickupPoint,
+    PickupSchedule,
+    PickupSlot,
+    SlotStatus,
+)
+from marketplace.pickup.rounds import can_serve
+from marketplace.pickup.services import generate_slots
 from marketplace.producers.models import Label, Producer, producer_labels
+from marketplace.wholesale import door
+from marketplace.wholesale.models import RestaurantProfile
 
 from . import france
 from .products import FARM_KINDS, POOLS, QUALIFIERS, Template
@@ -139,7 +152,7 @@ class _Writer:
             self.conn.execute(insert(table), list(rows))
 
     def _copy(self, table, rows: Sequence[dict]) -> None:
-        from psycopg import sql
+        from psycopg import sql  # PostgreSQL only: psycopg is an optional extra
 
         columns = list(rows[0])
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -433,9 +446,7 @@ PICKUP_OPENINGS = (
 def _schedule_demo_pickups(session, *, tz: str) -> None:
     """Openings, each farm's rounds (every opening within its delivery radius) and
     four weeks of dated slots, so that the demo can take orders at once."""
-    from marketplace.geo.services import distance_km
-    from marketplace.pickup.models import DeliveryRound, PickupSchedule
-    from marketplace.pickup.services import generate_slots
+    from marketplace.geo.services import distance_km  # exact, not the local estimate
 
     points = {p.name: p for p in session.scalars(select(PickupPoint))}
     for name, weekday, opens, closes, capacity, cutoff in PICKUP_OPENINGS:
@@ -461,10 +472,7 @@ def _demo_restaurants(session, *, tz: str) -> None:
     """The restaurants' business details; the approved one has 30 days to pay its
     invoices and receives deliveries at its door on Tuesday and Friday mornings, where
     the farms within reach deliver on Tuesdays."""
-    from marketplace.geo.services import distance_km
-    from marketplace.pickup.models import DeliveryRound
-    from marketplace.wholesale import door
-    from marketplace.wholesale.models import RestaurantProfile
+    from marketplace.geo.services import distance_km  # exact, not the local estimate
 
     profiles = (
         # email key, business, SIRET, VAT number, address, postcode, commune, lat, lon, terms
@@ -504,10 +512,6 @@ DEMO_NEIGHBOURS = ("Yann Le Gall", "Sophie Tanguy", "Malo Guillemot", "Inès Ben
 def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -> None:
     """Pay-at-pickup orders for the next opening of the host's shop, placed through the
     real checkout (stock and places taken as for anyone)."""
-    from marketplace.orders.models import PaymentMethod
-    from marketplace.orders.services import CheckoutError, checkout
-    from marketplace.pickup.models import PickupSlot, SlotStatus
-    from marketplace.pickup.rounds import can_serve
 
     now = utcnow()
     slot = session.scalars(

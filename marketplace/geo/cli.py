@@ -17,6 +17,7 @@ from marketplace.sqlite import write_intent
 from . import gazetteer
 from .geocoders import geocoder_for, load_geo_settings
 from .models import Place
+from .services import resolve_place
 
 ANALYZED_TABLES = ("departments", "places", "place_postcodes")
 
@@ -83,7 +84,6 @@ def load_gazetteer_command(if_empty: bool, departments: tuple[str, ...]) -> None
 @with_appcontext
 def resolve_command(query: str) -> None:
     """Resolve a place as the site would, with the configured geocoder."""
-    from .services import resolve_place
 
     result = resolve_place(query, geocoder=geocoder_for(current_app.config))
     click.echo(f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")

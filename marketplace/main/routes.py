@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from marketplace.catalogue.services import all_categories
 from marketplace.extensions import db
 from marketplace.web.redirects import safe_next
 
@@ -20,7 +21,6 @@ bp = Blueprint("main", __name__)
 
 @bp.route("/")
 def home():
-    from marketplace.catalogue.services import all_categories
 
     return render_template("main/home.html", categories=all_categories())
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from marketplace.extensions import db
+
+from . import models as _models  # noqa: F401 - the outbox table in the metadata
+from .services import listen
+
 
 def init_app(app: Flask) -> None:
     """Send queued e-mails right after the transaction that queued them commits."""
-    from marketplace.extensions import db
-
-    from . import models as _models  # noqa: F401 - the outbox table in the metadata
-    from .services import listen
-
     listen(db.session)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from flask import current_app
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -261,7 +262,6 @@ def _send(messages: list[_Outgoing], config: Mapping) -> dict[int, str]:
 # Sending right after commit -------------------------------------------------------------
 
 def _config_of_current_app() -> Mapping:
-    from flask import current_app
 
     return current_app.config
 

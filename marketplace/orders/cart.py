@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from marketplace.accounts.models import User
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Product, Variant
 from marketplace.models import CURRENCY
@@ -163,7 +164,6 @@ def remove(cart: dict[str, int], variant_id: int) -> dict[str, int]:
 def orderable_variant(session: Session, variant_id: int, *, buyer=None) -> Variant:
     """The variant if a buyer may put it in the cart now, else CartError(UNKNOWN_VARIANT).
     A wholesale-only variant is orderable by an approved restaurant only."""
-    from marketplace.accounts.models import User
 
     variant = session.scalar(
         select(Variant)

@@ -13,12 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from flask import current_app
+from flask_babel import lazy_gettext as _
+from flask_babel import lazy_ngettext
 from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from marketplace.catalogue.models import Variant
+from marketplace.accounts.models import User
+from marketplace.catalogue.models import Product, SaleMode, Variant
+from marketplace.catalogue.pricing import is_wholesale_buyer
 from marketplace.models import get_by_id
 from marketplace.pickup.models import PickupSlot, SlotStatus
+from marketplace.pickup.rounds import serving
+from marketplace.producers.models import Producer
 
 from . import signals
 from .models import (
@@ -30,7 +37,7 @@ from .models import (
     PaymentMethod,
     SubOrder,
 )
-from .services import TransitionError, _settings, allowed, transition
+from .services import TransitionError, _settings, allowed, cancel, transition
 
 
 class FulfilmentError(ValueError):
@@ -52,7 +59,6 @@ def sub_order_of(session: Session, producer_id: int, sub_order_id: int) -> SubOr
 def parse_shorts(sub: SubOrder, raw: dict[int, str]) -> dict[int, int]:
     """line id -> units short, from the packing form's text fields. FulfilmentError
     names the line when a value is not a whole number between 0 and the quantity."""
-    from flask_babel import lazy_gettext as _
 
     by_id = {line.id: line for line in sub.lines}
     shorts: dict[int, int] = {}
@@ -91,7 +97,6 @@ def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
     Each changed line is announced (payments refunds a card-paid order's missing units,
     after the commit), then the sub-order's shorts (wholesale credits a restaurant's
     invoice). A receiver's refusal is a FulfilmentError."""
-    from flask_babel import lazy_gettext as _
 
     if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order can no longer be changed."))
@@ -114,7 +119,6 @@ def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
                shorts: dict[int, int] | None = None,
                config: Mapping | None = None) -> SubOrder:
     """The farm has packed this buyer's sub-order (with any short units); the buyer is told."""
-    from flask_babel import lazy_gettext as _
 
     if shorts:
         set_shorts(session, sub, shorts, now=now, config=config)
@@ -145,7 +149,6 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
     pay-at-pickup order needs how it was paid (cash, cheque, card). Announced by
     ``signals.order_collected`` (payments records what was paid at the counter in the
     farms' ledger, wholesale marks a restaurant's invoices paid)."""
-    from flask_babel import lazy_gettext as _
 
     if order.status == OrderStatus.COLLECTED:
         return order  # ticked twice (two volunteers, a double tap): nothing more to do
@@ -173,7 +176,6 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
 def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST) -> Order:
     """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter:
     ``signals.counter_payment_undone``)."""
-    from flask_babel import lazy_gettext as _
 
     if order.status != OrderStatus.COLLECTED:
         raise FulfilmentError(_("This order is not marked as collected."))
@@ -205,7 +207,6 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     caller's transaction: the places are taken in the target with ONE conditional
     UPDATE (all or none), given back in the source, and each buyer is told.
     FulfilmentError when the target is not a later open date with room for them all."""
-    from flask_babel import lazy_gettext as _
 
     if to_slot.id == from_slot.id or to_slot.pickup_point_id != from_slot.pickup_point_id:
         raise FulfilmentError(_("Choose another date of this pickup point."))
@@ -216,7 +217,6 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
         return 0
     away = _farms_not_serving(session, orders, to_slot)
     if away:
-        from flask_babel import lazy_ngettext
 
         raise FulfilmentError(lazy_ngettext(
             "%(farms)s does not deliver to this point on the date chosen: choose a date "
@@ -257,10 +257,7 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
 
 def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) -> set[str]:
     """Names of the farms in ``orders`` whose rounds do not bring them to ``slot``."""
-    from flask import current_app
 
-    from marketplace.pickup.rounds import serving
-    from marketplace.producers.models import Producer
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
     farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()
@@ -272,7 +269,6 @@ def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,
                           reason: str = "") -> int:
     """Cancel every active order of a closed date (no other date to move them to),
     giving stock and places back; each buyer is told."""
-    from .services import cancel
 
     cancelled = 0
     for order in active_orders_of_slot(session, slot.id):
@@ -303,10 +299,6 @@ def reorder_lines(session: Session, order: Order, *,
         names[line.variant_id] = label
     if not wanted:
         return {}, missing
-    from marketplace.accounts.models import User
-    from marketplace.catalogue.models import Product, SaleMode
-    from marketplace.catalogue.pricing import is_wholesale_buyer
-    from marketplace.producers.models import Producer
 
     # The cart's own rule (cart.orderable_variant), for all the lines in one query.
     wholesale_buyer = is_wholesale_buyer(buyer)

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.catalogue import pricing
+from marketplace.catalogue.models import Variant
 from marketplace.catalogue.services import current_month
 from marketplace.extensions import db
 from marketplace.orders import cart as cart_service
@@ -123,7 +124,6 @@ def update():
     except cart_service.CartError as exc:
         return _refuse(exc)
     if pricing.is_wholesale_buyer(current_user):
-        from marketplace.catalogue.models import Variant
 
         variant = db.session.get(Variant, variant_id)
         problem = _case_problem(variant, quantity) if variant is not None else None

@@ -19,7 +19,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
 from sqlalchemy import select, update
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
+from marketplace.extensions import db
 from marketplace.geo.services import distance_km
 from marketplace.models import CURRENCY, get_by_id, utcnow
 from marketplace.orders import cart as cart_service
@@ -208,12 +212,8 @@ def _standing_first_problem(producer_name: str, slot: PickupSlot, *, tz: str,
                             now: datetime | None):
     """One-off orders for a farm serving standing orders first open when the standing
     order job reaches the slot: STANDING_ORDERS_DAYS_AHEAD days before it starts."""
-    from zoneinfo import ZoneInfo
 
-    from flask import current_app, has_app_context
-    from flask_babel import format_date
 
-    from marketplace.models import utcnow
 
     days = (current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7) if has_app_context()
             else 7)
@@ -379,7 +379,6 @@ def _settings(config: Mapping | None) -> Mapping:
     """The settings a caller gave, else the app's (callers outside a request pass them)."""
     if config is not None:
         return config
-    from flask import current_app  # a fallback for callers that give none
 
     return current_app.config
 
@@ -462,7 +461,6 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
     payments refund what was paid by card (sent to Stripe after the commit), wholesale
     credit a restaurant's invoices and notifications tell the buyer.
     TransitionError otherwise."""
-    from marketplace.extensions import db  # the default session of older callers
 
     session = session or db.session
     actor = Actor(actor)

@@ -5,12 +5,17 @@ admin's commission page)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
+from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.producers.models import Producer
 from marketplace.sqlite import write_intent
 
 from . import gateway, services
@@ -27,7 +32,6 @@ class CommissionRateError(ValueError):
 def parse_commission_percent(text: str) -> int:
     """A commission rate typed in percent ("8", "7,5", "7.5 %") -> basis points (750).
     From 0 to 100 with at most two decimals; raises CommissionRateError."""
-    from decimal import Decimal, InvalidOperation
 
     cleaned = (text or "").strip().removesuffix("%").strip().replace(",", ".")
     try:
@@ -85,10 +89,7 @@ def send_refunds_command() -> None:
 def set_connect_account_command(producer_email: str, account: str) -> None:
     """Pay a farm by Stripe Connect transfers to ACCOUNT (empty: stop, back to the
     bank-transfer statement)."""
-    from sqlalchemy import select
 
-    from marketplace.accounts.models import User
-    from marketplace.producers.models import Producer
 
     account = account.strip()
     if account and not (account.startswith("acct_") and account[5:].isalnum()
@@ -113,10 +114,7 @@ def set_connect_account_command(producer_email: str, account: str) -> None:
 @with_appcontext
 def set_commission_command(producer_email: str, percent: str) -> None:
     """Give a farm its own commission rate (sales recorded from now on use it)."""
-    from sqlalchemy import select
 
-    from marketplace.accounts.models import User
-    from marketplace.producers.models import Producer
 
     rate = None
     if percent.strip().lower() != "default":

@@ -59,7 +59,7 @@ class Payment(IntentRecord, db.Model):
 
 
 class InvoicePayment(IntentRecord, db.Model):
-    """A restaurant paying one of its invoices by card (issue 6): one PaymentIntent
+    """A restaurant paying one of its invoices by card: one PaymentIntent
     per invoice (idempotency key ``invoice-<id>``), created once and reused, for
     what is still due on the invoice (its total less its credit notes)."""
 

@@ -57,7 +57,7 @@ class PickupPoint(TimestampMixin, db.Model):
     # The host takes payment at the counter (cash, cheque, card) for orders placed
     # with "pay at pickup".
     accepts_pay_at_pickup: Mapped[bool] = mapped_column(default=True, server_default=true())
-    # A restaurant's door (issue 6): a delivery destination of its own kind, that only
+    # A restaurant's door: a delivery destination of its own kind, that only
     # this buyer may order for; hidden from everyone else's lists, maps and API.
     private_buyer_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -60,7 +60,7 @@ class Producer(TimestampMixin, db.Model):
     commission_bp: Mapped[int | None] = mapped_column()
     # Stripe Connect account that receives this farm's transfers (acct_...), if any.
     stripe_account_id: Mapped[str | None] = mapped_column(String(255))
-    # Legal mentions printed on the farm's invoices to restaurants (issue 6).
+    # Legal mentions printed on the farm's invoices to restaurants.
     siret: Mapped[str | None] = mapped_column(String(14))
     vat_number: Mapped[str | None] = mapped_column(String(20))
     # The least a restaurant's wholesale order from this farm may come to (0: none).

@@ -1,4 +1,4 @@
-"""An approved restaurant orders by uploading a CSV file (issue 6): it downloads the
+"""An approved restaurant orders by uploading a CSV file: it downloads the
 file of what a slot can deliver, types its quantities in a spreadsheet and sends the
 file back; the order is placed in the same request through the ordinary checkout,
 or the page lists every problem by line and nothing is placed (see csv_order)."""

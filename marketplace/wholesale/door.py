@@ -1,4 +1,4 @@
-"""Delivery to a restaurant's door (issue 6).
+"""Delivery to a restaurant's door.
 
 A restaurant's door is a pickup point of its own kind: ``kind = restaurant`` and
 ``private_buyer_id`` = the restaurant's account, so that only that restaurant may
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import User
+from marketplace.orders.models import Order
 from marketplace.pickup import services as pickup
 from marketplace.pickup.models import PickupKind, PickupPoint, PickupSchedule, PickupSlot
 
@@ -59,7 +61,6 @@ def door_schedules(session: Session, point: PickupPoint | None) -> list[PickupSc
 def _drop_empty_future_slots(session: Session, point: PickupPoint, now: datetime) -> None:
     """Slots of the door nobody ordered for yet go; those with orders (even cancelled
     ones, which keep pointing at their slot) stay."""
-    from marketplace.orders.models import Order
 
     session.execute(delete(PickupSlot).where(
         PickupSlot.pickup_point_id == point.id, PickupSlot.starts_at > now,
@@ -91,7 +92,6 @@ def save_door(session: Session, user: User, profile: RestaurantProfile | None, *
               now: datetime, tz: str) -> PickupPoint:
     """Open (or change) the restaurant's door: its address from the profile, one
     schedule per delivery day, slots generated for the next weeks. Raises DoorError."""
-    from flask_babel import lazy_gettext as _l
 
     if profile is None or profile.latitude is None or profile.longitude is None:
         raise DoorError(_l("Fill in your restaurant profile first, with an address we can "

@@ -1,4 +1,4 @@
-"""A restaurant's door as a delivery destination (issue 6; rules in door.py)."""
+"""A restaurant's door as a delivery destination (rules in door.py)."""
 
 from __future__ import annotations
 

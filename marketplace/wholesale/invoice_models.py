@@ -1,4 +1,4 @@
-"""Invoices and credit notes that farms issue to restaurants (issue 6).
+"""Invoices and credit notes that farms issue to restaurants.
 
 An invoice is frozen when issued: seller and buyer identities and the lines are
 copied onto it, so that editing a farm, a restaurant or a product never changes a

@@ -112,7 +112,6 @@ def apply_invoice_intent(session: Session, payment: InvoicePayment, intent, conf
     """``apply_intent`` for an invoice's intent. Returns invoice_paid, unchanged,
     amount_mismatch, paid_twice (Stripe took money for an invoice the farm had marked
     paid by hand: logged, to be refunded by an admin), failed, requires_action, canceled."""
-    from marketplace.wholesale import invoices
     if payment.status == PaymentStatus.SUCCEEDED:
         return "unchanged"
     status = _get(intent, "status")

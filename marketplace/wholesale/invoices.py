@@ -1,4 +1,4 @@
-"""Invoices, credit notes and payment terms for restaurants (issue 6): the rules.
+"""Invoices, credit notes and payment terms for restaurants: the rules.
 
 Plain functions with explicit arguments; they flush, never commit.
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +32,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.models import get_by_id
 from marketplace.orders.cart import vat_included
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrder
+from marketplace.payments import services as payments
 from marketplace.producers.models import Producer
 
 from .invoice_models import Invoice, InvoiceCounter, InvoiceKind, InvoiceLine
@@ -277,8 +280,6 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
 def _document_text(message) -> str:
     """A reason written into a document: in the site's language (French), whoever
     made the change."""
-    from flask import current_app
-    from flask_babel import force_locale
 
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")):
         return str(message)
@@ -360,7 +361,6 @@ def mark_paid(session: Session, invoice: Invoice, *, now: datetime) -> bool:
     still go through: its intent must be canceled at Stripe first (the route does it,
     see payments.services.cancel_or_retrieve), or the restaurant could pay twice. The
     invoice's row is locked first, so a card payment cannot start in between."""
-    from marketplace.payments import services as payments
 
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvoiceError(NOT_AN_INVOICE)

@@ -40,6 +40,7 @@ from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, Sl
 from marketplace.pickup.rounds import local_weekday, point_within_radius
 from marketplace.producers.models import Producer
 from marketplace.web.display import display_tz
+from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
@@ -142,7 +143,6 @@ def grid():
     render = partial(_render, slot, variants, cut=len(listed) > MAX_GRID_LINES)
     if request.method == "GET":
         return render()
-    from marketplace.web.forms import ConfirmForm
 
     if not ConfirmForm().validate_on_submit():
         abort(400)

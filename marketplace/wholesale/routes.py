@@ -11,6 +11,7 @@ from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
 from marketplace.catalogue import pricing
 from marketplace.extensions import db
+from marketplace.geo.services import geocoder_for, resolve_place
 from marketplace.wholesale import door, services
 from marketplace.wholesale.forms import RestaurantProfileForm
 
@@ -21,7 +22,6 @@ restaurant_required = role_required(Role.RESTAURANT)
 
 def _locate(commune: str, postcode: str):
     """(latitude, longitude) of the commune (narrowed by its postcode), or (None, None)."""
-    from marketplace.geo.services import geocoder_for, resolve_place
 
     for query in (f"{commune} {postcode}".strip(), commune):
         resolution = resolve_place(query, geocoder=geocoder_for(current_app.config))

@@ -39,6 +39,9 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
@@ -51,8 +54,18 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
+from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.models import TimestampMixin, UTCDateTime, enum_column, get_by_id, utcnow
+from marketplace.notifications import orders as notify
+from marketplace.notifications import services as outbox
+from marketplace.orders import services as orders
+from marketplace.orders.models import OrderStatus, PaymentMethod
+from marketplace.payments import gateway
+from marketplace.pickup.models import PickupSlot, SlotStatus
+from marketplace.pickup.rounds import local_weekday
+from marketplace.producers.models import Producer
+from marketplace.wholesale import invoices
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +179,7 @@ def check_repeatable(order) -> None:
     """Only a confirmed order (or one further on: ready, collected) repeats every week:
     a cancelled one was not wanted, an unpaid one may never be. Raises
     StandingOrderError."""
-    from flask_babel import lazy_gettext as _
 
-    from marketplace.orders.models import OrderStatus
 
     if order.status in (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COLLECTED):
         return
@@ -206,10 +217,7 @@ def from_order(session: Session, order, *, tz: str) -> StandingOrder:
     (what is still sold). Raises StandingOrderExists when the buyer has one already
     (active or paused); the caller checks the order's state first
     (``check_repeatable``)."""
-    from flask_babel import lazy_gettext as _
 
-    from marketplace.accounts.models import User
-    from marketplace.pickup.rounds import local_weekday
 
     # Two clicks at once (PostgreSQL): the second waits here for the first to commit,
     # then finds its template. (SQLite: write requests are serialised already.)
@@ -281,7 +289,6 @@ def skip(session: Session, standing: StandingOrder, slot_id: int) -> bool:
 
 def _within_reach(now: datetime, days_ahead: int) -> list:
     """Open slots starting within ``days_ahead`` days and still before their cut-off."""
-    from marketplace.pickup.models import PickupSlot, SlotStatus
 
     return [PickupSlot.status == SlotStatus.OPEN, PickupSlot.cutoff_at > now,
             PickupSlot.starts_at <= now + timedelta(days=days_ahead)]
@@ -289,7 +296,6 @@ def _within_reach(now: datetime, days_ahead: int) -> list:
 
 def _by_point_and_weekday(slots, tz: str) -> dict[tuple[int, int], list]:
     """(pickup point id, local weekday) -> its slots, in the order given."""
-    from marketplace.pickup.rounds import local_weekday
 
     grouped: dict[tuple[int, int], list] = {}
     for slot in slots:
@@ -302,7 +308,6 @@ def upcoming_slots_of(session: Session, standings, *, now: datetime, days_ahead:
     """standing order id -> the open slots of its point on its weekday, starting within
     ``days_ahead`` days and still before their cut-off, soonest first: one query for
     all of them."""
-    from marketplace.pickup.models import PickupSlot
 
     points = {standing.pickup_point_id for standing in standings}
     if not points:
@@ -327,8 +332,6 @@ def payment_method_for(session: Session, standing: StandingOrder, buyer, point):
     """How the job's order for this template is paid (see the module's docstring): the
     template's own choice when it is invoice or at pickup and still possible, else on
     invoice (payment terms), else at pickup (the point takes it), else by card."""
-    from marketplace.orders.models import PaymentMethod
-    from marketplace.wholesale import invoices
 
     has_terms = bool(invoices.payment_terms_days(session, buyer))
     at_pickup = bool(point.accepts_pay_at_pickup)
@@ -348,8 +351,6 @@ def _place(session: Session, standing: StandingOrder, slot, *, now: datetime, tz
            payment_method):
     """Checkout the template for the slot, leaving out the lines that cannot be
     reserved. Returns (order or None, [(line name, reason)])."""
-    from marketplace.orders import services as orders
-    from marketplace.orders.models import PaymentMethod
 
     cart = {str(line.variant_id): line.quantity for line in standing.lines}
     left_out: list[tuple[str, str]] = []
@@ -379,7 +380,6 @@ def _all_lines(standing: StandingOrder) -> str:
 
 
 def standing_buyer(session: Session, standing: StandingOrder):
-    from marketplace.accounts.models import User
 
     return session.get(User, standing.buyer_id)
 
@@ -393,13 +393,8 @@ def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 
     constraint, and a slot already marked keeps its time. The caller commits (each run
     is its own savepoint; the orders and the marks are seen together). ``config``: the
     app's settings (Stripe), by default ``current_app.config``."""
-    from flask import current_app
-    from flask_babel import gettext as _
+    from flask_babel import gettext as _  # the e-mail is rendered now, not lazily
 
-    from marketplace.notifications import orders as notify
-    from marketplace.orders.models import PaymentMethod
-    from marketplace.payments import gateway
-    from marketplace.pickup.models import PickupSlot
 
     config = current_app.config if config is None else config
 
@@ -463,13 +458,8 @@ def _tell_what_is_missing(session: Session, standing: StandingOrder, slot, order
                           left_out) -> None:
     """The restaurant, and each farm of the template, learn at once what could not be
     reserved (one e-mail each per run, keyed by the run)."""
-    from flask import render_template
-    from flask_babel import force_locale
-    from flask_babel import gettext as _
+    from flask_babel import gettext as _  # the e-mail is rendered now, not lazily
 
-    from marketplace.accounts.models import User
-    from marketplace.notifications import services as outbox
-    from marketplace.producers.models import Producer
 
     buyer = standing_buyer(session, standing)
     farm_ids = {line.variant.product.producer_id for line in standing.lines

@@ -13,6 +13,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import Actor
+from marketplace.payments import services as payments
 from marketplace.web.display import display_tz, weekday_names
 from marketplace.web.forms import ConfirmForm
 
@@ -65,7 +66,6 @@ def from_order(order_id: int):
     try:
         service.check_repeatable(order)
     except service.StandingOrderError as exc:
-        from marketplace.payments import services as payments
 
         flash(str(exc.message), "danger")
         return render_template(

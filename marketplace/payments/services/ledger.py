@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -86,8 +87,6 @@ def record_invoice_sale(session: Session, invoice, amount_cents: int, config: Ma
 
 def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
     """The month in the site's time zone, as UTC instants [start, end)."""
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(tz)
     start = datetime(year, month, 1, tzinfo=zone)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrder
+from marketplace.producers.models import Producer
 
 from .. import gateway
 from ..models import (
@@ -29,7 +30,6 @@ def _due(*where):
     only then) with no transfer yet and something to pay, oldest first. The net is the
     sum of the sub-order's ledger lines (sale - commission - refunds + commission
     given back)."""
-    from marketplace.producers.models import Producer
 
     transferred = select(LedgerEntry.sub_order_id).where(
         LedgerEntry.kind == LedgerKind.TRANSFER).scalar_subquery()
@@ -53,7 +53,6 @@ def _due(*where):
 def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder, int, str]]:
     """What Stripe Connect pays: the due sub-orders (``_due``) of farms with a Connect
     account, in one query."""
-    from marketplace.producers.models import Producer
 
     rows = session.execute(_due(Producer.stripe_account_id.is_not(None)).limit(limit)).all()
     return [(sub, int(net), account) for sub, net, account in rows]
@@ -62,7 +61,6 @@ def transfers_due(session: Session, *, limit: int = 100) -> list[tuple[SubOrder,
 def _bank_transfer_farms(config: Mapping):
     """Farms paid by bank transfer: all of them, or those without a Connect account
     when Connect pays the others."""
-    from marketplace.producers.models import Producer
 
     if config.get("STRIPE_CONNECT_ENABLED"):
         return [Producer.stripe_account_id.is_(None)]
@@ -72,7 +70,6 @@ def _bank_transfer_farms(config: Mapping):
 def payouts_due(session: Session, config: Mapping) -> list[tuple]:
     """(farm, amount owed, sub-orders) for each farm the platform owes money to by bank
     transfer, largest first: one query."""
-    from marketplace.producers.models import Producer
 
     due = _due(*_bank_transfer_farms(config)).subquery()
     rows = session.execute(
@@ -99,7 +96,6 @@ def record_bank_transfer(session: Session, farm, amount_cents: int, config: Mapp
     ever paid both ways or twice). PayoutError when what is owed is not that amount
     (a sub-order collected meanwhile, or the same transfer recorded twice): the admin
     checks again. Returns the number of sub-orders settled."""
-    from marketplace.producers.models import Producer
 
     # One recording at a time per farm (PostgreSQL; SQLite writes are serial).
     session.execute(select(Producer.id).where(Producer.id == farm.id).with_for_update())

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,6 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
                    line: OrderLine | None = None) -> Refund:
     """Record a refund (sent to Stripe after the commit) and its ledger lines: on the
     sub-order given, else spread over the order's sub-orders in proportion."""
-    from flask_babel import lazy_gettext as _
 
     if amount_cents <= 0:
         raise RefundError(_("Enter an amount above zero."))
@@ -174,7 +174,6 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
     """A card-paid line marked short: refund the units not supplied (what is not yet
     refunded for that line, by an earlier short or a credit note). RefundError when
     the short units were ``lowered`` below what was already refunded."""
-    from flask_babel import lazy_gettext as _
 
     order = line.sub_order.order
     if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
