@@ -103,7 +103,6 @@ def register_extensions(app: Flask) -> None:
     from marketplace.producers import models as _producers  # noqa: F401
     from marketplace.wholesale import invoice_models as _invoices  # noqa: F401
     from marketplace.wholesale import models as _wholesale  # noqa: F401
-    from marketplace.wholesale import standing as _standing  # noqa: F401
 
     @login_manager.user_loader
     def load_user(user_id: str):

@@ -15,7 +15,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import Order, PaymentMethod
 from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
-from marketplace.wholesale.standing import RunStatus, StandingOrderRun
+from marketplace.wholesale.models import RunStatus, StandingOrderRun
 from tests import factories
 from tests.clock import INSTANTS, now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve

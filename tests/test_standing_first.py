@@ -23,7 +23,7 @@ from marketplace.pickup.rounds import local_weekday
 from marketplace.producers.models import Producer
 from marketplace.sqlite import write_intent
 from marketplace.wholesale import standing as service
-from marketplace.wholesale.standing import StandingOrder, StandingOrderLine
+from marketplace.wholesale.models import StandingOrder, StandingOrderLine
 from tests import factories
 from tests.clock import INSTANTS, now
 from tests.test_checkout_services import TZ, make_point, make_slot, serve

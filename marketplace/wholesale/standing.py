@@ -1,5 +1,6 @@
 """Standing orders: a restaurant's weekly template (what, how much, where, which day),
-turned into a real order for each new slot by a scheduled job.
+turned into a real order for each new slot by a scheduled job (``run_standing``). The
+tables are in models.py.
 
 - One run per (standing order, slot), written FIRST under a unique constraint in the
   transaction that places the order: the job run twice, or by two processes at once,
@@ -34,7 +35,6 @@ turned into a real order for each new slot by a scheduled job.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -43,20 +43,14 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _
 from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    String,
-    Text,
-    UniqueConstraint,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace.accounts.models import User
-from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime, enum_column, get_by_id, utcnow
+from marketplace.models import get_by_id
 from marketplace.notifications import orders as notify
 from marketplace.notifications import services as outbox
 from marketplace.orders import services as orders
@@ -67,6 +61,8 @@ from marketplace.pickup.rounds import local_weekday
 from marketplace.producers.models import Producer
 from marketplace.wholesale import invoices
 
+from .models import RunStatus, StandingOrder, StandingOrderLine, StandingOrderRun
+
 log = logging.getLogger(__name__)
 
 MAX_LINES = 200
@@ -74,79 +70,6 @@ MAX_LINES = 200
 # to pay it from the e-mail (capped by the slot's cut-off).
 CARD_HOLD = timedelta(hours=24)
 
-
-class StandingOrder(TimestampMixin, db.Model):
-    __tablename__ = "standing_orders"
-    __table_args__ = (
-        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                          index=True)
-    pickup_point_id: Mapped[int] = mapped_column(
-        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True
-    )
-    weekday: Mapped[int]  # local weekday of the slots it orders for, 0 = Monday
-    payment_method: Mapped[str] = mapped_column(String(20), default="at_pickup")
-    name: Mapped[str] = mapped_column(String(120), default="")
-    active: Mapped[bool] = mapped_column(default=True)
-
-    lines: Mapped[list[StandingOrderLine]] = relationship(
-        back_populates="standing_order", cascade="all, delete-orphan",
-        order_by="StandingOrderLine.id",
-    )
-    pickup_point = relationship("PickupPoint")
-
-
-class StandingOrderLine(db.Model):
-    __tablename__ = "standing_order_lines"
-    __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity"),
-        UniqueConstraint("standing_order_id", "variant_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    standing_order_id: Mapped[int] = mapped_column(
-        ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True
-    )
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"),
-                                            index=True)
-    quantity: Mapped[int]
-
-    standing_order: Mapped[StandingOrder] = relationship(back_populates="lines")
-    variant = relationship("Variant")
-
-
-class RunStatus(enum.StrEnum):
-    PLACED = "placed"  # every line reserved
-    PARTIAL = "partial"  # some lines could not be reserved (told)
-    FAILED = "failed"  # nothing could be reserved (told)
-    SKIPPED = "skipped"  # the restaurant skipped that week
-
-
-class StandingOrderRun(db.Model):
-    """What the job did for one slot: written once (unique), so a second run does nothing."""
-
-    __tablename__ = "standing_order_runs"
-    __table_args__ = (UniqueConstraint("standing_order_id", "pickup_slot_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    standing_order_id: Mapped[int] = mapped_column(
-        ForeignKey("standing_orders.id", ondelete="CASCADE"), index=True
-    )
-    pickup_slot_id: Mapped[int] = mapped_column(
-        ForeignKey("pickup_slots.id", ondelete="CASCADE"), index=True
-    )
-    order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="SET NULL"), index=True
-    )
-    status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus))
-    message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-# Services ---------------------------------------------------------------------------------
 
 class StandingOrderError(ValueError):
     def __init__(self, message):
