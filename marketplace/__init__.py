@@ -26,7 +26,7 @@ from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
 from marketplace.extensions import babel, csrf, db, login_manager, migrate
 from marketplace.models import MAX_ID
-from marketplace.transactions import run_after_commit
+from marketplace.transactions import commit_per_request
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -135,12 +135,9 @@ def register_request_hooks(app: Flask) -> None:
         if token is not None:
             sqlite_setup.reset_write_intent(token)
 
-    @app.after_request
-    def _after_commit(response):
-        # What the request's committed transaction queued for other services (refunds
-        # to Stripe): sent now, before the answer, as the buyer's next page shows it.
-        run_after_commit(db.session)
-        return response
+    # One commit per request, then what it queued for other services (refunds to
+    # Stripe: sent before the answer, as the buyer's next page shows them).
+    commit_per_request(app, lambda: db.session)
 
     @app.after_request
     def _security_headers(response):

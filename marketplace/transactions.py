@@ -1,11 +1,16 @@
-"""What runs after a transaction commits: the calls to Stripe and other services
-that must not happen for a change that is rolled back.
+"""One commit per request, at the boundary, and what runs after it.
 
-A service that records something to send (a refund, say) calls ``after_commit``
-with a key and a function; the function runs once the session's outermost
-transaction has committed, when the request ends (``run_after_commit``, called by
-an after_request hook) or when a job calls it. A rollback drops what was queued.
-Functions run outside any transaction and may open their own.
+``commit_per_request``: when a view returns, its changes are committed once if the
+answer is a success (below 400) and rolled back otherwise; an exception rolls back
+too (the session is removed at the end of the request). Services only flush, and
+views need not commit: a view commits itself only where it needs two transactions
+(to hold no lock while Stripe answers, say), and says so.
+
+A service or view that has something to do only if the change is kept (a refund to
+send to Stripe, an old photo file to delete) calls ``after_commit`` with a key and a
+function; the function runs once the session's outermost transaction has committed,
+when the request ends (``run_after_commit``) or when a job calls it. A rollback
+drops what was queued. Functions run outside any transaction and may open their own.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ def run_after_commit(session: Session) -> int:
     for fn in ready.values():
         fn()
     return len(ready)
+
+
+def commit_per_request(app, session_of: Callable[[], Session]) -> None:
+    """Commit (or roll back) each request's changes once, then run what they queued."""
+
+    @app.after_request
+    def _commit_once(response):
+        session = session_of()
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+        run_after_commit(session)
+        return response
 
 
 @event.listens_for(Session, "after_commit")

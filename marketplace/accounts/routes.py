@@ -114,6 +114,5 @@ def approve(user_id: int):
         db.session.rollback()
         flash(str(exc.message), "danger")
         return _render_approvals(status=400)
-    db.session.commit()
     flash(_("%(name)s is approved.", name=user.display_name), "success")
     return redirect(url_for("admin.approvals"))

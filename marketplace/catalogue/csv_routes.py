@@ -87,7 +87,6 @@ def import_form():
         except csv_io.CsvImportError as exc:
             db.session.rollback()
             return _render(form, exc.errors, 400)
-        db.session.commit()
         flash(csv_io.summary_message(summary), "success")
         return redirect(url_for("farm.products"))
     return _render(form, status=400 if form.is_submitted() else 200)

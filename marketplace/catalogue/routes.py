@@ -29,6 +29,7 @@ from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import get_public_producer, is_public, producers_serving
 from marketplace.producers.views import current_farm
+from marketplace.transactions import after_commit
 from marketplace.web.display import display_tz
 
 bp = Blueprint("catalogue", __name__)
@@ -189,7 +190,6 @@ def new_product():
             product = services.save_product(farm, None, **_product_fields(form))
             services.save_variant(product, None, **_variant_fields(variant_form))
             if _store_photo(form, product):
-                db.session.commit()
                 flash(_("The product is saved."), "success")
                 return redirect(url_for("farm.edit_product", product_id=product.id))
             db.session.rollback()
@@ -248,7 +248,6 @@ def edit_product(product_id: int):
     if form.validate_on_submit():
         services.save_product(product.producer, product, **_product_fields(form))
         if _store_photo(form, product):
-            db.session.commit()
             flash(_("The product is saved."), "success")
             return redirect(url_for("farm.edit_product", product_id=product.id))
         db.session.rollback()
@@ -266,7 +265,6 @@ def add_variant(product_id: int):
     new_form = VariantForm(prefix="new")
     if new_form.validate_on_submit():
         services.save_variant(product, None, **_variant_fields(new_form))
-        db.session.commit()
         flash(_("The variant is added."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
     form = ProductForm(obj=product, formdata=None)
@@ -287,7 +285,6 @@ def edit_variant(product_id: int, variant_id: int):
     vform = VariantForm(prefix=f"v{variant.id}")
     if vform.validate_on_submit():
         services.save_variant(product, variant, **_variant_fields(vform))
-        db.session.commit()
         flash(_("The variant is saved."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
     form = ProductForm(obj=product, formdata=None)
@@ -312,7 +309,6 @@ def delete_variant(product_id: int, variant_id: int):
     except services.NotFound:
         abort(404)
     services.delete(variant)
-    db.session.commit()
     flash(_("The variant is deleted."), "info")
     return redirect(url_for("farm.edit_product", product_id=product_id))
 
@@ -328,10 +324,14 @@ def delete_product_photo(product_id: int, photo_id: int):
         abort(404)
     paths = (photo.path, photo.thumb_path)
     services.delete(photo)
-    db.session.commit()
-    delete_photo(current_app.config["UPLOAD_FOLDER"], *paths)
+    _delete_files_once_committed(paths)
     flash(_("The photo is deleted."), "info")
     return redirect(url_for("farm.edit_product", product_id=product_id))
+
+
+def _delete_files_once_committed(paths) -> None:
+    folder = current_app.config["UPLOAD_FOLDER"]
+    after_commit(db.session, "catalogue:delete-photos", lambda: delete_photo(folder, *paths))
 
 
 @farm_bp.route("/<int:product_id>/delete", methods=["POST"])
@@ -342,8 +342,7 @@ def delete_product(product_id: int):
     product = _own_product_or_404(product_id)
     paths = [p for photo in product.photos for p in (photo.path, photo.thumb_path)]
     services.delete(product)
-    db.session.commit()
-    delete_photo(current_app.config["UPLOAD_FOLDER"], *paths)
+    _delete_files_once_committed(paths)
     flash(_("The product is deleted."), "info")
     return redirect(url_for("farm.products"))
 
@@ -360,7 +359,6 @@ def variant_wholesale(product_id: int, variant_id: int):
         services.save_variant(variant.product, variant, sale_mode=SaleMode(form.sale_mode.data),
                                case_size=form.case_size.data)
         pricing.set_tiers(db.session, variant, form.tiers())
-        db.session.commit()
         flash(_("The wholesale settings are saved."), "success")
         return redirect(url_for("farm.edit_product", product_id=product_id))
     return render_edit_page(variant.product, status=400, wholesale_failed=(variant.id, form))

@@ -50,8 +50,6 @@ def _coordinates(form) -> tuple[float, float] | None:
 def _save_and_go(form, label: str, lat: float, lon: float):
     here = buyer_location.BuyerLocation(label, lat, lon, form.radius_km.data)
     buyer_location.remember_location(session, current_user, here)
-    if current_user.is_authenticated:
-        db.session.commit()
     return redirect(safe_next(form.next.data) or url_for("near.index"))
 
 

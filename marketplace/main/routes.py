@@ -32,7 +32,6 @@ def set_language():
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-            db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("main.home"))
 
 

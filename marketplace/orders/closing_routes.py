@@ -64,7 +64,6 @@ def close_slot(point_id: int, slot_id: int):
         db.session.rollback()
         form.then.errors = [str(exc.message)]
         return render_point(point, close_form=form, close_slot_id=slot.id, status=409)
-    db.session.commit()
     if moved:
         flash(ngettext("This date is closed. %(num)d order moved; its buyer is told.",
                        "This date is closed. %(num)d orders moved; their buyers are told.",

@@ -84,7 +84,6 @@ def refund(order_id: int):
     try:
         services.request_refund(db.session, order, amount, current_app.config, reason=reason,
                                 now=utcnow())
-        db.session.commit()
     except services.RefundError as exc:
         db.session.rollback()
         return _render(error=str(exc.message), error_order=order.id, status=400)
@@ -134,7 +133,6 @@ def set_commission(producer_id: int):
                 error=_("Enter a rate in percent from 0 to 100, with at most two decimals, "
                         "such as 8 or 7,5."), error_farm=farm.id, typed=typed, status=400)
     farm.commission_bp = rate
-    db.session.commit()
     if rate is None:
         flash(_("%(farm)s now pays the default commission.", farm=farm.name), "success")
     else:
@@ -178,7 +176,6 @@ def record_payout(producer_id: int):
     try:
         count = services.record_bank_transfer(db.session, farm, int(raw), current_app.config,
                                                now=utcnow())
-        db.session.commit()
     except services.PayoutError as exc:
         db.session.rollback()
         message = (_("Nothing is owed to %(farm)s now: this transfer was recorded already.",

@@ -225,7 +225,6 @@ def cancel(order_id: int):
     order = _own_order_or_404(order_id)
     try:
         services.cancel(order, Actor.BUYER, utcnow(), session=db.session)
-        db.session.commit()
     except services.TransitionError:
         db.session.rollback()
         flash(_("This order can no longer be cancelled: the cut-off has passed or it "

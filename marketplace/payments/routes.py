@@ -1,6 +1,11 @@
 """Paying an order by card (Stripe.js in the page), the return from the payment, and
 the Stripe webhook. The order is confirmed only from Stripe's own word: the webhook
-(signature checked) or a server-side retrieve on return, never the browser."""
+(signature checked) or a server-side retrieve on return, never the browser.
+
+These views wait on Stripe, so their writes are short transactions of their own,
+committed inside ``write_intent`` blocks rather than once at the end of the request:
+no lock is held while Stripe answers, and a refused card is recorded although the
+answer is a 402."""
 
 from __future__ import annotations
 
@@ -171,5 +176,4 @@ def webhook():
         log.warning("Stripe webhook refused: %s", exc)
         return jsonify(error="invalid signature or payload"), 400
     outcome = services.handle_event(db.session, event, config, now=utcnow())
-    db.session.commit()
     return jsonify(received=True, outcome=outcome)

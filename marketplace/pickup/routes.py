@@ -76,7 +76,6 @@ def add_schedule(point_id: int):
         ends_at=form.ends_at.data, capacity=form.capacity.data,
         cutoff_hours=form.cutoff_hours.data,
     )
-    db.session.commit()
     flash(_("Opening added. Its dated slots appear once they are generated."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
 
@@ -89,7 +88,6 @@ def delete_schedule(point_id: int, schedule_id: int):
         abort(400)
     if not services.remove_schedule(point, schedule_id):
         abort(404)
-    db.session.commit()
     flash(_("Opening removed. Dates already generated stay until you close them."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
 
@@ -104,7 +102,6 @@ def generate(point_id: int):
         db.session, weeks=current_app.config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
         tz=display_tz(),
     )
-    db.session.commit()
     flash(_("%(n)d date(s) created.", n=created), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
 
@@ -143,7 +140,6 @@ def farm_rounds():
                 error = _("One of the pickup points chosen is outside your delivery radius "
                           "(%(km)d km).", km=farm.delivery_radius_km)
             else:
-                db.session.commit()
                 flash(_("Your delivery rounds are saved."), "success")
                 return redirect(url_for("pickup.farm_rounds"))
         status = 400

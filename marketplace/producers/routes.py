@@ -12,6 +12,7 @@ from marketplace.media import ImageRejected, delete_photo, save_photo
 from marketplace.producers import services
 from marketplace.producers.forms import FarmProfileForm
 from marketplace.producers.views import current_farm
+from marketplace.transactions import after_commit
 
 bp = Blueprint("producers", __name__)
 
@@ -72,9 +73,10 @@ def edit_profile():
             if photo_paths:
                 fields["photo_path"], fields["thumb_path"] = photo_paths
             services.update_profile(farm, label_ids=form.labels.data or [], **fields)
-            db.session.commit()
-            if photo_paths:
-                delete_photo(current_app.config["UPLOAD_FOLDER"], *old)
+            if photo_paths:  # the old files go once the new ones are committed
+                folder = current_app.config["UPLOAD_FOLDER"]
+                after_commit(db.session, "producers:delete-photo",
+                             lambda: delete_photo(folder, *old))
             flash(_("Your farm profile is saved."), "success")
             return redirect(url_for("farms.dashboard"))
     status = 400 if form.is_submitted() else 200

@@ -116,7 +116,6 @@ def mark_ready(sub_order_id: int):
     try:
         shorts = fulfilment.parse_shorts(sub, raw)
         fulfilment.mark_ready(db.session, sub, now=utcnow(), shorts=shorts)
-        db.session.commit()
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)

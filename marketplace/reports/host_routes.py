@@ -78,7 +78,6 @@ def collected(slot_id: int, order_id: int):
     try:
         fulfilment.mark_collected(db.session, order, now=utcnow(), actor=_actor(),
                                   paid_with=paid_with)
-        db.session.commit()
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render(slot, error=str(exc.message), error_order=order.id, status=409
@@ -97,7 +96,6 @@ def undo(slot_id: int, order_id: int):
     order = _order_or_404(slot, order_id)
     try:
         fulfilment.undo_collected(db.session, order, actor=_actor())
-        db.session.commit()
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render(slot, error=str(exc.message), error_order=order.id, status=409)

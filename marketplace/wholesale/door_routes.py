@@ -59,7 +59,6 @@ def edit():
     except door.DoorError as exc:
         db.session.rollback()
         return _render(form, status=409, error=str(exc.message))
-    db.session.commit()
     flash(_("Your delivery days are saved. Farms within reach can now choose to deliver "
             "to your door on those days."), "success")
     return redirect(url_for("door.edit"), code=303)
@@ -72,6 +71,5 @@ def close():
         return _render(DoorForm(formdata=None), status=400,
                        error=_("Your form expired. Please send it again."))
     if door.close_door(db.session, current_user, now=utcnow()):
-        db.session.commit()
         flash(_("Deliveries to your door are stopped. Orders already placed stay."), "success")
     return redirect(url_for("door.edit"), code=303)

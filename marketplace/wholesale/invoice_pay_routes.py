@@ -1,6 +1,8 @@
 """A restaurant pays one of its invoices by card (Stripe.js in the page): the "Pay by
 card" button, the payment page, its confirmation and the return from it. The invoice
-is paid only from Stripe's own word, as an order is (payments/routes.py)."""
+is paid only from Stripe's own word, as an order is (payments/routes.py), and, as
+there, writes are short transactions of their own so that no lock is held while
+Stripe answers."""
 
 from __future__ import annotations
 

@@ -163,7 +163,6 @@ def mark_paid(invoice_id: int):
         invoice = _farm_invoice_or_404(invoice_id)
         payments.apply_intent(db.session, intent, config, now=utcnow())
         if invoice.paid_at is not None:
-            db.session.commit()
             flash(_("Invoice %(number)s was paid by card by the restaurant: the amount is in "
                     "your account statement.", number=invoice.display_number), "success")
             return redirect(back, code=303)
@@ -185,7 +184,6 @@ def mark_paid(invoice_id: int):
         return _farm_page(_farm_invoice_or_404(invoice_id), error=_(
             "The restaurant has just started paying this invoice by card: try again to "
             "stop that payment and mark the invoice paid.")), 409
-    db.session.commit()
     return redirect(back, code=303)
 
 
@@ -215,7 +213,6 @@ def issue_credit_note(invoice_id: int):
                                     reason=(form.reason.data or "").strip())
         refunds = invoice_payments.refund_credit_note(db.session, note, current_app.config,
                                               now=utcnow())
-        db.session.commit()
     except invoices.InvoiceError as exc:
         db.session.rollback()
         message = (_("Nothing left to credit on this invoice.")
@@ -253,7 +250,6 @@ def admin_terms():
         if form.validate_on_submit():
             try:
                 invoices.set_payment_terms(db.session, user, form.days.data)
-                db.session.commit()
                 flash(_("Payment terms of %(name)s are saved.", name=user.display_name),
                       "success")
                 return redirect(url_for("invoices.admin_terms"), code=303)

@@ -54,7 +54,6 @@ def profile():
         )
         door.follow_profile(db.session, current_user, services.profile_of(db.session,
                                                                           current_user))
-        db.session.commit()
         flash(_("Your restaurant profile is saved."), "success")
         if latitude is None:
             flash(_("We could not place your commune on the map; check its spelling."),

@@ -75,7 +75,6 @@ def from_order(order_id: int):
         ), 400
     try:
         service.from_order(db.session, order, tz=display_tz())
-        db.session.commit()
     except service.StandingOrderExists as exc:
         db.session.rollback()
         flash(str(exc.message), "info")
@@ -95,7 +94,6 @@ def from_order(order_id: int):
 def pause(standing_id: int):
     standing = _own_or_404(standing_id)
     standing.active = not standing.active
-    db.session.commit()
     flash(_("Standing order resumed.") if standing.active else _("Standing order paused."),
           "success")
     return redirect(url_for("standing.index"), code=303)
@@ -106,7 +104,6 @@ def pause(standing_id: int):
 def delete(standing_id: int):
     standing = _own_or_404(standing_id)
     service.delete(db.session, standing)
-    db.session.commit()
     flash(_("Standing order deleted. The orders it already placed stay: cancel them from "
             "your orders if you no longer want them."), "success")
     return redirect(url_for("standing.index"), code=303)
@@ -124,7 +121,6 @@ def skip(standing_id: int):
         flash(_("This date cannot be skipped: choose one of the coming dates."), "danger")
         return redirect(url_for("standing.index"), code=303)
     if service.skip(db.session, standing, slot.id):
-        db.session.commit()
         flash(_("That week is skipped."), "success")
         return redirect(url_for("standing.index"), code=303)
     db.session.rollback()
