@@ -1,4 +1,5 @@
-"""Fixtures: app, db, client, a CSRF-aware form helper and a SQL query counter.
+"""Fixtures: app, db, client, a CSRF-aware form helper, a SQL query counter, a guard
+for the logging that migrations reconfigure, and the markets several modules share.
 
 The database is the one DATABASE_URL names (PostgreSQL in CI's second run) or a
 SQLite file in a temporary folder. Tables are created once per session with
@@ -9,19 +10,23 @@ after each test.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from marketplace import create_app
+from marketplace.accounts.models import Role
 from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db as _db
 from tests import clock as _clock
 from tests import factories
+from tests.clock import now
 
 # smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe
 pytest_plugins = ["tests.mailbox", "tests.stripe_server"]
@@ -172,3 +177,96 @@ def count_queries(app):
             event.remove(_db.engine, "before_cursor_execute", before)
 
     return counter
+
+
+@pytest.fixture
+def keep_logging():
+    """Undo the logging set-up that migrations/env.py applies (fileConfig).
+
+    fileConfig disables every logger alive at that moment and adds a stderr
+    handler to the root logger; without this, tests running afterwards would lose
+    their log records.
+    """
+    manager = logging.root.manager
+    disabled = {
+        name: lg.disabled for name, lg in manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    root_handlers, root_level = list(logging.root.handlers), logging.root.level
+    levels = {
+        name: lg.level for name, lg in manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    yield
+    for name, lg in list(manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger):
+            lg.disabled = disabled.get(name, False)
+            if name in levels:
+                lg.level = levels[name]
+    for handler in logging.root.handlers[:]:
+        if handler not in root_handlers:
+            logging.root.removeHandler(handler)
+    logging.root.setLevel(root_level)
+
+
+# Markets the order, payment and invoice tests share ---------------------------------------
+
+@pytest.fixture
+def hosted_market(db):
+    """A hosted point with a slot, two farms serving it, three buyers."""
+    host = factories.user(Role.HOST, name="Hôte")
+    point = factories.pickup_point()
+    point.host_id = host.id
+    db.session.commit()
+    slot = factories.slot(point, capacity=10)
+    later = factories.slot(point, starts_in=timedelta(days=9), cutoff_in=timedelta(days=7),
+                           capacity=10)
+    farm = factories.producer(name="Ferme A")
+    other_farm = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
+    carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 50),))
+    leeks = factories.product(farm, name="=Poireaux", variants=(("botte", 280, 50),))
+    eggs = factories.product(other_farm, name="Œufs", variants=(("douzaine", 597, 50),))
+    for s in (slot, later):
+        factories.delivery_round(farm, s)
+        factories.delivery_round(other_farm, s)
+    buyers = [factories.user(name=name) for name in ("Zoé", "Ali", "Marc")]
+    return {"host": host, "point": point, "slot": slot, "later": later, "farm": farm,
+            "other_farm": other_farm, "carrots": carrots.variants[0],
+            "leeks": leeks.variants[0], "eggs": eggs.variants[0], "buyers": buyers}
+
+
+@pytest.fixture
+def invoice_market(db):
+    """Two farms serving a slot (Ferme A with its SIRET, Ferme B without), two approved
+    restaurants with 30 days' terms."""
+    point = factories.pickup_point()
+    slot = factories.slot(point, capacity=100)
+    farm_a = factories.producer(name="Ferme A")
+    farm_a.siret, farm_a.vat_number = "80295478500028", "FR12802954785"
+    farm_a.address, farm_a.postcode = "Lieu-dit Kerbras", "56250"
+    farm_b = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
+    carrots = factories.product(farm_a, name="Carottes", variants=(("1 kg", 350, 500),))
+    juice = factories.product(farm_a, name="Jus de pomme", variants=(("1 l", 420, 500),))
+    juice.vat_rate_bp = 2000
+    eggs = factories.product(farm_b, name="Œufs", variants=(("douzaine", 597, 500),))
+    db.session.commit()
+    factories.delivery_round(farm_a, slot)
+    factories.delivery_round(farm_b, slot)
+    return {"slot": slot, "farm_a": farm_a, "farm_b": farm_b, "carrots": carrots.variants[0],
+            "juice": juice.variants[0], "eggs": eggs.variants[0],
+            "bistrot": factories.restaurant(), "cantine": factories.restaurant(name="La Cantine")}
+
+
+@pytest.fixture
+def doorstep(db):
+    """A restaurant's door open on Tuesdays, a farm within reach and one far away."""
+    bistrot = factories.door_restaurant()
+    point = factories.restaurant_door(bistrot, weekdays=(1,))
+    near = factories.producer(name="Ferme voisine")  # Elven, ~13 km from Vannes
+    far = factories.producer(name="Ferme lointaine", lat=48.11, lon=-1.68)  # Rennes
+    leeks = factories.product(near, name="Poireaux", variants=(("botte", 280, 50),))
+    return {"bistrot": bistrot, "point": point, "near": near, "far": far,
+            "leeks": leeks.variants[0],
+            # The first date still open (on a Monday, Tuesday's is past its cut-off).
+            "slot": next(s for s in factories.slots_of(point)
+                         if s.cutoff_at > now() + timedelta(hours=1))}

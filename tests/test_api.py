@@ -8,7 +8,7 @@ from geopy.distance import geodesic
 from marketplace.api.routes import bp as api_bp
 from marketplace.extensions import db
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
-from marketplace.pickup.models import PickupKind, PickupPoint
+from marketplace.pickup.models import PickupPoint
 from tests import factories
 
 VANNES = (47.6582, -2.7608)
@@ -29,11 +29,7 @@ def _api_blueprint(app):
 
 
 def _point(name: str, lat: float, lon: float, *, active: bool = True) -> PickupPoint:
-    point = PickupPoint(name=name, kind=PickupKind.CAFE, latitude=lat, longitude=lon,
-                        is_active=active)
-    db.session.add(point)
-    db.session.commit()
-    return point
+    return factories.pickup_point(name, at=(lat, lon), is_active=active)
 
 
 def _get(client, path: str, lat=VANNES[0], lon=VANNES[1], radius_km=30, **extra):

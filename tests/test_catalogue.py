@@ -1,23 +1,16 @@
-import re
 
 import pytest
 
 from marketplace.catalogue.models import ProductPhoto, months_to_mask
 from marketplace.catalogue.services import current_month
 from tests import factories
+from tests.pages import names_on
 
 
 @pytest.fixture
 def english(client):
     with client.session_transaction() as session:
         session["lang"] = "en"
-
-
-CARD_LINK = re.compile(r'class="stretched-link text-decoration-none" href="/products/\d+">([^<]+)<')
-
-
-def names_on(html: str) -> set[str]:
-    return set(CARD_LINK.findall(html))
 
 
 def test_filters_by_category_label_producer_and_text(client, db):

@@ -23,59 +23,29 @@ from marketplace.orders.models import (
     SubOrder,
 )
 from marketplace.pickup.models import (
-    DeliveryRound,
-    PickupKind,
-    PickupPoint,
     PickupSlot,
     SlotStatus,
 )
-from marketplace.pickup.rounds import local_weekday
 from marketplace.reports.farms import food_miles_of_producer
 from marketplace.sqlite import write_intent
 from tests import factories
 from tests.clock import now
-
-TZ = "Europe/Paris"
-VANNES = (47.6582, -2.7608)
-
-
-def make_point(db, name="Café de la gare", at=VANNES):
-    point = PickupPoint(name=name, kind=PickupKind.CAFE, latitude=at[0], longitude=at[1])
-    db.session.add(point)
-    db.session.commit()
-    return point
-
-
-def make_slot(db, point, *, starts_in=timedelta(days=3), cutoff_in=timedelta(days=1),
-              capacity=12, taken=0, status=SlotStatus.OPEN):
-    start = now()
-    slot = PickupSlot(pickup_point_id=point.id, starts_at=start + starts_in,
-                      ends_at=start + starts_in + timedelta(hours=2), cutoff_at=start + cutoff_in,
-                      capacity=capacity, taken=taken, status=status, closed_reason="")
-    db.session.add(slot)
-    db.session.commit()
-    return slot
-
-
-def serve(db, producer, slot):
-    db.session.add(DeliveryRound(producer_id=producer.id, pickup_point_id=slot.pickup_point_id,
-                                 weekday=local_weekday(slot, TZ)))
-    db.session.commit()
+from tests.factories import TZ, VANNES
 
 
 @pytest.fixture
 def market(db):
     """Two farms serving one slot; a buyer."""
-    point = make_point(db)
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     farm_a = factories.producer(name="Ferme A")
     farm_b = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
     carrots = factories.product(farm_a, name="Carottes", variants=(("1 kg", 350, 10),))
     eggs = factories.product(farm_b, name="Œufs", variants=(("douzaine", 597, 20),))
     eggs.vat_rate_bp = 2000
     db.session.commit()
-    serve(db, farm_a, slot)
-    serve(db, farm_b, slot)
+    factories.delivery_round(farm_a, slot)
+    factories.delivery_round(farm_b, slot)
     buyer = factories.user()
     return {"point": point, "slot": slot, "farm_a": farm_a, "farm_b": farm_b,
             "carrots": carrots.variants[0], "eggs": eggs.variants[0], "buyer": buyer}
@@ -161,11 +131,11 @@ def test_refusals(db, market):
     assert "10" in str(err.message)
     assert "Carottes (1 kg)" in str(err.message)
     assert err.line.variant_id == carrots.id
-    full = make_slot(db, m["point"], starts_in=timedelta(days=4), capacity=1, taken=1)
+    full = factories.slot(m["point"], starts_in=timedelta(days=4), capacity=1, taken=1)
     refused(db, m, {str(carrots.id): 1}, services.SLOT_FULL, full)
-    late = make_slot(db, m["point"], starts_in=timedelta(hours=5), cutoff_in=-timedelta(hours=1))
+    late = factories.slot(m["point"], starts_in=timedelta(hours=5), cutoff_in=-timedelta(hours=1))
     refused(db, m, {str(carrots.id): 1}, services.SLOT_CUT_OFF, late)
-    closed = make_slot(db, m["point"], starts_in=timedelta(days=5), status=SlotStatus.CLOSED)
+    closed = factories.slot(m["point"], starts_in=timedelta(days=5), status=SlotStatus.CLOSED)
     refused(db, m, {str(carrots.id): 1}, services.SLOT_CLOSED, closed)
     with pytest.raises(services.CheckoutError) as err:
         services.checkout(db.session, buyer=m["buyer"], cart={str(carrots.id): 1},

@@ -14,10 +14,9 @@ from marketplace.orders import services
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.pickup import services as pickup
 from marketplace.pickup.models import PickupSlot
-from tests import factories
+from tests import factories, pages
 from tests.clock import now, paris
 from tests.conftest import CSRF_RE, csrf_token
-from tests.test_checkout_services import make_point, make_slot, serve
 
 
 @pytest.fixture(autouse=True)
@@ -37,19 +36,14 @@ def english(client):
 
 @pytest.fixture
 def shop(db, login, english):
-    point = make_point(db)
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     farm = factories.producer(name="Ferme A")
     carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 10),))
-    serve(db, farm, slot)
+    factories.delivery_round(farm, slot)
     buyer = login(factories.user())
     return {"point": point, "slot": slot, "farm": farm, "carrots": carrots.variants[0],
             "buyer": buyer}
-
-
-def set_cart(client, cart):
-    with client.session_transaction() as session:
-        session["cart"] = {str(k): v for k, v in cart.items()}
 
 
 def get_cart(client):
@@ -75,8 +69,8 @@ def test_login_required(client):
 def test_checkout_page_lists_open_slots_and_unservable_lines(client, db, shop):
     other = factories.producer(name="Ferme Lointaine")
     leeks = factories.product(other, name="Poireaux").variants[0]
-    make_slot(db, shop["point"], starts_in=timedelta(days=6), capacity=1, taken=1)  # full
-    set_cart(client, {shop["carrots"].id: 2, leeks.id: 1})
+    factories.slot(shop["point"], starts_in=timedelta(days=6), capacity=1, taken=1)  # full
+    pages.set_cart(client, {shop["carrots"].id: 2, leeks.id: 1})
     page = client.get("/checkout").get_data(as_text=True)
     assert "Café de la gare" in page
     assert page.count('name="slot_id"') == 1  # the full slot is not offered
@@ -87,7 +81,7 @@ def test_checkout_page_lists_open_slots_and_unservable_lines(client, db, shop):
 
 
 def test_checkout_places_the_order_and_empties_the_cart(client, db, form_post, shop):
-    set_cart(client, {shop["carrots"].id: 3})
+    pages.set_cart(client, {shop["carrots"].id: 3})
     # A tampered price or producer id sent along is ignored.
     response = place(form_post, shop["slot"], price_cents="1", producer_id="999",
                       total_cents="1")
@@ -119,18 +113,15 @@ def test_checkout_places_the_order_and_empties_the_cart(client, db, form_post, s
     assert db.session.get(PickupSlot, shop["slot"].id).taken == 0
 
 
-TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
-
-
 def checkout_form(client, slot) -> dict:
     """The checkout form as the page gives it: its CSRF and checkout tokens."""
     page = client.get("/checkout").get_data(as_text=True)
     return {"csrf_token": CSRF_RE.search(page).group(1),
-            "checkout_token": TOKEN_RE.search(page).group(1), "slot_id": str(slot.id)}
+            "checkout_token": pages.TOKEN_RE.search(page).group(1), "slot_id": str(slot.id)}
 
 
 def test_the_same_checkout_form_sent_again_places_one_order(client, db, shop):
-    set_cart(client, {shop["carrots"].id: 3})
+    pages.set_cart(client, {shop["carrots"].id: 3})
     form = checkout_form(client, shop["slot"])
     cookie = client.get_cookie("session").value  # the session as it was, cart included
     first = client.post("/checkout", data=form)
@@ -150,7 +141,7 @@ def test_the_same_checkout_form_sent_again_places_one_order(client, db, shop):
     assert db.session.get(PickupSlot, shop["slot"].id).taken == 1
     assert get_cart(client) == {}
     # A new visit to the checkout page is a new form: a new order may be placed.
-    set_cart(client, {shop["carrots"].id: 1})
+    pages.set_cart(client, {shop["carrots"].id: 1})
     assert client.post("/checkout", data=checkout_form(client, shop["slot"])).status_code == 303
     assert order_count(db) == 2
 
@@ -161,7 +152,7 @@ def test_the_same_checkout_form_sent_twice_at_once_places_one_order(app, client,
     on SQLite it waits for the write lock and finds it before placing anything."""
     import threading
 
-    set_cart(client, {shop["carrots"].id: 2})
+    pages.set_cart(client, {shop["carrots"].id: 2})
     form = checkout_form(client, shop["slot"])
     cookie = client.get_cookie("session").value
     barrier = threading.Barrier(2)
@@ -193,7 +184,7 @@ def test_the_same_checkout_form_sent_twice_at_once_places_one_order(app, client,
 
 @pytest.mark.parametrize("token", ["", "short", "x" * 65, "bad token with spaces!"])
 def test_a_missing_or_odd_checkout_token_is_ignored_not_an_error(client, db, shop, token):
-    set_cart(client, {shop["carrots"].id: 1})
+    pages.set_cart(client, {shop["carrots"].id: 1})
     form = checkout_form(client, shop["slot"])
     form["checkout_token"] = token
     assert client.post("/checkout", data=form).status_code == 303
@@ -208,7 +199,7 @@ def refused(client, db, response, status, message):
 
 
 def test_quantity_above_stock(client, db, form_post, shop):
-    set_cart(client, {shop["carrots"].id: 11})
+    pages.set_cart(client, {shop["carrots"].id: 11})
     refused(client, db, place(form_post, shop["slot"]), 409,
             "Only 10 left of Carottes (1 kg): lower the quantity in your cart.")
     assert get_cart(client) == {str(shop["carrots"].id): 11}
@@ -218,11 +209,11 @@ def test_quantity_above_stock(client, db, form_post, shop):
 
 
 def test_slot_full_and_past_cut_off(client, db, form_post, shop):
-    set_cart(client, {shop["carrots"].id: 1})
-    full = make_slot(db, shop["point"], starts_in=timedelta(days=6), capacity=1, taken=1)
+    pages.set_cart(client, {shop["carrots"].id: 1})
+    full = factories.slot(shop["point"], starts_in=timedelta(days=6), capacity=1, taken=1)
     refused(client, db, place(form_post, full), 409, "This pickup slot is full.")
-    late = make_slot(db, shop["point"], starts_in=timedelta(hours=6),
-                     cutoff_in=-timedelta(hours=1))
+    late = factories.slot(shop["point"], starts_in=timedelta(hours=6),
+                          cutoff_in=-timedelta(hours=1))
     refused(client, db, place(form_post, late), 409, "past the cut-off")
     assert get_cart(client) == {str(shop["carrots"].id): 1}
     response = form_post("/checkout", {"slot_id": "nope"}, page="/checkout")
@@ -230,7 +221,7 @@ def test_slot_full_and_past_cut_off(client, db, form_post, shop):
 
 
 def test_variant_deleted_while_in_the_cart(client, db, form_post, shop):
-    set_cart(client, {shop["carrots"].id: 1})
+    pages.set_cart(client, {shop["carrots"].id: 1})
     token_page = client.get("/checkout")
     assert token_page.status_code == 200
     token = CSRF_RE.search(token_page.get_data(as_text=True)).group(1)
@@ -243,7 +234,7 @@ def test_variant_deleted_while_in_the_cart(client, db, form_post, shop):
 
 
 def test_another_buyers_order_is_not_found(client, db, form_post, shop):
-    set_cart(client, {shop["carrots"].id: 1})
+    pages.set_cart(client, {shop["carrots"].id: 1})
     place(form_post, shop["slot"])
     order = db.session.scalars(select(Order)).one()
     with client.session_transaction() as session:
@@ -271,8 +262,8 @@ def test_pickup_points_are_offered_nearest_first(client, db, login, english, kep
     # than by distance: only the distance can give Bergerie, Cave, Aubette.
     points = {}
     for name, km, starts_in in (("Aubette", 20, 2), ("Bergerie", 2, 6), ("Cave", 10, 4)):
-        point = make_point(db, name, at=(here[0] + km / km_per_degree_north, here[1]))
-        make_slot(db, point, starts_in=timedelta(days=starts_in))
+        point = factories.pickup_point(name, at=(here[0] + km / km_per_degree_north, here[1]))
+        factories.slot(point, starts_in=timedelta(days=starts_in))
         points[name] = point
     farm = factories.producer(name="Ferme A")
     carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 10),))
@@ -285,7 +276,7 @@ def test_pickup_points_are_offered_nearest_first(client, db, login, english, kep
         with client.session_transaction() as session:
             session[SESSION_KEY] = {"label": "Ici", "latitude": here[0], "longitude": here[1],
                                     "radius_km": 5}
-    set_cart(client, {carrots.variants[0].id: 1})
+    pages.set_cart(client, {carrots.variants[0].id: 1})
 
     page = client.get("/checkout").get_data(as_text=True)
 
@@ -299,11 +290,11 @@ def test_pickup_points_are_offered_nearest_first(client, db, login, english, kep
 
 def test_a_point_without_payment_at_pickup_says_so_before_checkout(client, db, form_post,
                                                                    shop):
-    other = make_point(db, "Mairie")
+    other = factories.pickup_point("Mairie")
     other.accepts_pay_at_pickup = False
     db.session.commit()
-    make_slot(db, other)
-    set_cart(client, {shop["carrots"].id: 1})
+    factories.slot(other)
+    pages.set_cart(client, {shop["carrots"].id: 1})
     page = client.get("/checkout").get_data(as_text=True)
     mairie = page[page.index(f'data-point="{other.id}"'):]
     mairie = mairie[:mairie.index("</fieldset>")]
@@ -327,10 +318,10 @@ def test_at_the_cut_off_minute(client, db, form_post, shop, clock, offset, still
     slot.cutoff_at = CUT_OFF
     db.session.commit()
     assert clock.start < CUT_OFF < slot.starts_at
-    set_cart(client, {shop["carrots"].id: 1})
+    pages.set_cart(client, {shop["carrots"].id: 1})
     assert place(form_post, slot).status_code == 303  # well before the cut-off
     earlier = db.session.scalars(select(Order)).one()
-    set_cart(client, {shop["carrots"].id: 2})
+    pages.set_cart(client, {shop["carrots"].id: 2})
 
     clock.move_to(CUT_OFF + offset, tick=False)  # the clock stands at that instant
     assert now() == CUT_OFF + offset

@@ -3,7 +3,7 @@ private to it, that farms within reach opt into serving on its delivery days."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,15 +16,13 @@ from marketplace.pickup.models import (
     PickupKind,
     PickupPoint,
     PickupSchedule,
-    PickupSlot,
 )
 from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale import door
 from marketplace.wholesale.models import RestaurantProfile
-from tests import factories
+from tests import factories, pages
 from tests.clock import now
-from tests.test_checkout_services import TZ, VANNES, make_point, make_slot
-from tests.test_checkout_web import set_cart
+from tests.factories import TZ, VANNES
 
 DOOR_URL = "/restaurant/door"
 
@@ -32,34 +30,6 @@ DOOR_URL = "/restaurant/door"
 @pytest.fixture(autouse=True)
 def _english(english):
     """Messages below are checked in English."""
-
-
-def restaurant(db, *, name="Le Bistrot", approved=True, located=True, terms=None):
-    user = factories.user(Role.RESTAURANT, approved=approved)
-    db.session.add(RestaurantProfile(
-        user_id=user.id, business_name=name, siret="73282932000074",
-        vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
-        commune="Vannes", latitude=VANNES[0] if located else None,
-        longitude=VANNES[1] if located else None, delivery_hours="Tue-Sat 8:00-11:00",
-        payment_terms_days=terms))
-    db.session.commit()
-    return user
-
-
-def open_door(db, user, weekdays=(1, 3)):
-    point = door.save_door(
-        db.session, user, db.session.scalar(
-            select(RestaurantProfile).where(RestaurantProfile.user_id == user.id)),
-        weekdays=set(weekdays), starts_at=datetime(2026, 1, 1, 8).time(),
-        ends_at=datetime(2026, 1, 1, 11).time(), cutoff_hours=24, now=now(), tz=TZ)
-    db.session.commit()
-    return point
-
-
-def door_slots(db, point):
-    return list(db.session.scalars(
-        select(PickupSlot).where(PickupSlot.pickup_point_id == point.id)
-        .order_by(PickupSlot.starts_at)))
 
 
 def form(weekdays=("1", "3"), starts="08:00", ends="11:00", cutoff="24"):
@@ -70,7 +40,7 @@ def form(weekdays=("1", "3"), starts="08:00", ends="11:00", cutoff="24"):
 # The restaurant's side ---------------------------------------------------------------------
 
 def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, form_post):
-    bistrot = login(restaurant(db))
+    bistrot = login(factories.door_restaurant())
     response = form_post(DOOR_URL, form())
     assert response.status_code == 303
     point = db.session.scalar(select(PickupPoint).where(PickupPoint.private_buyer_id == bistrot.id))
@@ -78,7 +48,7 @@ def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, for
     assert point.host_id == bistrot.id
     assert (point.latitude, point.longitude) == VANNES
     assert point.accepts_pay_at_pickup is False
-    slots = door_slots(db, point)
+    slots = factories.slots_of(point)
     assert {local_weekday(s, TZ) for s in slots} == {1, 3}
     assert 6 <= len(slots) <= 8  # Tuesdays and Thursdays of the next four weeks
     assert all(s.cutoff_at == s.starts_at - timedelta(hours=24) for s in slots)
@@ -90,7 +60,7 @@ def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, for
     # Fewer days: the Thursdays nobody ordered for go.
     assert form_post(DOOR_URL, form(weekdays=("1",))).status_code == 303
     db.session.expire_all()
-    assert {local_weekday(s, TZ) for s in door_slots(db, point)} == {1}
+    assert {local_weekday(s, TZ) for s in factories.slots_of(point)} == {1}
     assert db.session.scalar(select(func.count()).select_from(PickupSchedule).where(
         PickupSchedule.pickup_point_id == point.id)) == 1
 
@@ -105,7 +75,7 @@ def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, for
     (form(cutoff="a day"), "cut-off"),
 ])
 def test_bad_door_input_is_refused_and_kept(client, db, login, form_post, data, message):
-    login(restaurant(db))
+    login(factories.door_restaurant())
     response = form_post(DOOR_URL, data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
@@ -114,12 +84,12 @@ def test_bad_door_input_is_refused_and_kept(client, db, login, form_post, data, 
 
 def test_the_door_needs_an_approved_restaurant_with_a_located_address(
         client, db, login, form_post):
-    login(restaurant(db, approved=False))
+    login(factories.door_restaurant(approved=False))
     response = form_post(DOOR_URL, form())
     assert response.status_code == 403
     assert "once an administrator has approved" in response.get_data(as_text=True)
     form_post("/logout", {}, page="/")
-    login(restaurant(db, name="Sans adresse", located=False))
+    login(factories.door_restaurant(name="Sans adresse", located=False))
     response = form_post(DOOR_URL, form())
     assert response.status_code == 409
     assert "Fill in your restaurant profile first" in response.get_data(as_text=True)
@@ -130,7 +100,7 @@ def test_the_door_needs_an_approved_restaurant_with_a_located_address(
 
 
 def test_the_door_form_needs_its_csrf_token(client, db, login, app):
-    login(restaurant(db))
+    login(factories.door_restaurant())
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post(DOOR_URL, data=form())
     assert response.status_code == 400
@@ -138,20 +108,6 @@ def test_the_door_form_needs_its_csrf_token(client, db, login, app):
 
 
 # Farms opt in ---------------------------------------------------------------------------
-
-@pytest.fixture
-def doorstep(db):
-    bistrot = restaurant(db)
-    point = open_door(db, bistrot, weekdays=(1,))
-    near = factories.producer(name="Ferme voisine")  # Elven, ~13 km from Vannes
-    far = factories.producer(name="Ferme lointaine", lat=48.11, lon=-1.68)  # Rennes
-    leeks = factories.product(near, name="Poireaux", variants=(("botte", 280, 50),))
-    return {"bistrot": bistrot, "point": point, "near": near, "far": far,
-            "leeks": leeks.variants[0],
-            # The first date still open (on a Monday, Tuesday's is past its cut-off).
-            "slot": next(s for s in door_slots(db, point)
-                         if s.cutoff_at > now() + timedelta(hours=1))}
-
 
 def test_a_farm_within_reach_opts_into_the_door_on_its_days(client, db, login, form_post,
                                                             doorstep):
@@ -180,16 +136,10 @@ def test_a_farm_out_of_reach_cannot_serve_the_door(client, db, login, form_post,
     assert db.session.scalar(select(func.count()).select_from(DeliveryRound)) == 0
 
 
-def _serve_door(db, d):
-    db.session.add(DeliveryRound(producer_id=d["near"].id, pickup_point_id=d["point"].id,
-                                 weekday=1))
-    db.session.commit()
-
-
 def test_the_restaurant_orders_for_its_door_and_checks_off_the_delivery(
         client, db, login, form_post, doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     with pytest.raises(services.CheckoutError) as refused:
         services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 3},
                           slot_id=d["slot"].id, now=now(), tz=TZ,
@@ -216,7 +166,7 @@ def test_the_restaurant_orders_for_its_door_and_checks_off_the_delivery(
     assert db.session.get(Order, order.id).status == OrderStatus.COLLECTED
 
     form_post("/logout", {}, page="/")
-    login(restaurant(db, name="Autre table"))
+    login(factories.door_restaurant(name="Autre table"))
     assert client.get(sheet).status_code == 404
 
 
@@ -224,14 +174,14 @@ def test_the_restaurant_orders_for_its_door_and_checks_off_the_delivery(
 
 def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, doorstep):
     d = doorstep
-    _serve_door(db, d)
-    public = make_point(db, "Café de la gare")
-    make_slot(db, public)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
+    public = factories.pickup_point("Café de la gare")
+    factories.slot(public)
     api = client.get("/api/v1/pickup-points?lat=47.6582&lon=-2.7608&radius_km=20").get_json()
     assert [item["name"] for item in api["items"]] == ["Café de la gare"]
 
     neighbour = factories.user(Role.HOUSEHOLD)
-    other_restaurant = restaurant(db, name="Autre table")
+    other_restaurant = factories.door_restaurant(name="Autre table")
     for buyer in (neighbour, other_restaurant):
         with pytest.raises(services.CheckoutError) as refused:
             services.checkout(db.session, buyer=buyer, cart={str(d["leeks"].id): 1},
@@ -242,7 +192,7 @@ def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, d
     assert db.session.scalar(select(func.count()).select_from(Order)) == 0
 
     login(neighbour)
-    set_cart(client, {d["leeks"].id: 1})
+    pages.set_cart(client, {d["leeks"].id: 1})
     page = client.get("/checkout").get_data(as_text=True)
     assert "Café de la gare" in page
     assert "Le Bistrot" not in page
@@ -251,7 +201,7 @@ def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, d
 
     form_post("/logout", {}, page="/")
     login(d["bistrot"])
-    set_cart(client, {d["leeks"].id: 1})
+    pages.set_cart(client, {d["leeks"].id: 1})
     page = client.get("/checkout").get_data(as_text=True)
     assert "Delivered to your door" in page
     assert "Le Bistrot" in page
@@ -260,7 +210,7 @@ def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, d
 def test_stopping_deliveries_keeps_the_dates_already_ordered(client, db, login, form_post,
                                                             doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 1},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
                               payment_method=PaymentMethod.CARD)
@@ -270,11 +220,11 @@ def test_stopping_deliveries_keeps_the_dates_already_ordered(client, db, login, 
     db.session.expire_all()
     point = db.session.get(PickupPoint, d["point"].id)
     assert point.is_active is False
-    assert [s.id for s in door_slots(db, point)] == [order.pickup_slot_id]
+    assert [s.id for s in factories.slots_of(point)] == [order.pickup_slot_id]
     # Opened again: the dates come back, the one ordered for is not duplicated.
     assert form_post(DOOR_URL, form(weekdays=("1",))).status_code == 303
     db.session.expire_all()
-    slots = door_slots(db, point)
+    slots = factories.slots_of(point)
     assert len({s.starts_at for s in slots}) == len(slots) >= 3  # 3 or 4 Tuesdays ahead
 
 
@@ -303,7 +253,7 @@ def test_the_door_follows_the_restaurant_when_it_moves(client, db, login, form_p
 def test_an_order_on_invoice_is_received_at_the_door_without_payment(
         client, db, login, form_post, doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     db.session.scalar(select(RestaurantProfile).where(
         RestaurantProfile.user_id == d["bistrot"].id)).payment_terms_days = 30
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 2},
@@ -329,13 +279,13 @@ def test_an_order_on_invoice_is_received_at_the_door_without_payment(
 def test_the_grid_offers_the_door_to_its_restaurant_only(client, db, login, form_post,
                                                          doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     login(d["bistrot"])
     page = client.get("/restaurant/quick-order").get_data(as_text=True)
     assert f'value="{d["slot"].id}"' in page
     assert "Delivered to your door · Le Bistrot" in page
     form_post("/logout", {}, page="/")
-    login(restaurant(db, name="Autre table"))
+    login(factories.door_restaurant(name="Autre table"))
     page = client.get("/restaurant/quick-order").get_data(as_text=True)
     assert f'value="{d["slot"].id}"' not in page
     # Named by id anyway: as an unknown date (the chooser, not the door's grid).
@@ -359,11 +309,11 @@ def _door_page_queries(client, count_queries, url):
 def test_door_and_rounds_pages_issue_a_fixed_number_of_queries(client, db, login, form_post,
                                                                count_queries, doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     login(d["near"].user)
     one_door = _door_page_queries(client, count_queries, "/farm/rounds")
     for n in range(4):  # more restaurants' doors within reach
-        open_door(db, restaurant(db, name=f"Table {n}"), weekdays=(n, n + 1))
+        factories.restaurant_door(factories.door_restaurant(name=f"Table {n}"), weekdays=(n, n + 1))
     assert _door_page_queries(client, count_queries, "/farm/rounds") == one_door
     assert client.get("/farm/rounds").get_data(as_text=True).count("door-badge") == 5
 
@@ -375,7 +325,7 @@ def test_door_and_rounds_pages_issue_a_fixed_number_of_queries(client, db, login
                           slot_id=d["slot"].id, now=now(), tz=TZ,
                           payment_method=PaymentMethod.CARD)
         db.session.commit()
-    open_door(db, d["bistrot"], weekdays=(1, 3, 5))  # and more dates
+    factories.restaurant_door(d["bistrot"], weekdays=(1, 3, 5))  # and more dates
     assert _door_page_queries(client, count_queries, DOOR_URL) == few
 
 
@@ -383,7 +333,7 @@ def test_a_standing_order_repeats_a_door_delivery(db, doorstep):
     from marketplace.wholesale import standing
 
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     first = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 4},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
                               payment_method=PaymentMethod.CARD)

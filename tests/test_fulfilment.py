@@ -30,12 +30,17 @@ from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.reports import pick_lists
 from tests import factories
 from tests.clock import INSTANTS, now
-from tests.test_checkout_services import TZ, make_point, make_slot, serve
 
 
 @pytest.fixture(autouse=True)
 def _english(english):
     """Messages below are checked in English."""
+
+
+@pytest.fixture
+def market(hosted_market):
+    """A hosted point with a slot, two farms serving it, three buyers."""
+    return hosted_market
 
 
 def sign_out(client):
@@ -44,45 +49,14 @@ def sign_out(client):
         session["lang"] = "en"
 
 
-def place(db, buyer, slot, cart, *, method=PaymentMethod.AT_PICKUP):
-    order = services.checkout(db.session, buyer=buyer, cart={str(k): v for k, v in cart.items()},
-                              slot_id=slot.id, now=now(), tz=TZ, payment_method=method)
-    db.session.commit()
-    return order
-
-
-@pytest.fixture
-def market(db):
-    """A hosted point with a slot, two farms serving it, three buyers."""
-    host = factories.user(Role.HOST, name="Hôte")
-    point = make_point(db)
-    point.host_id = host.id
-    db.session.commit()
-    slot = make_slot(db, point, capacity=10)
-    later = make_slot(db, point, starts_in=timedelta(days=9), cutoff_in=timedelta(days=7),
-                      capacity=10)
-    farm = factories.producer(name="Ferme A")
-    other_farm = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
-    carrots = factories.product(farm, name="Carottes", variants=(("1 kg", 350, 50),))
-    leeks = factories.product(farm, name="=Poireaux", variants=(("botte", 280, 50),))
-    eggs = factories.product(other_farm, name="Œufs", variants=(("douzaine", 597, 50),))
-    for s in (slot, later):
-        serve(db, farm, s)
-        serve(db, other_farm, s)
-    buyers = [factories.user(name=name) for name in ("Zoé", "Ali", "Marc")]
-    return {"host": host, "point": point, "slot": slot, "later": later, "farm": farm,
-            "other_farm": other_farm, "carrots": carrots.variants[0],
-            "leeks": leeks.variants[0], "eggs": eggs.variants[0], "buyers": buyers}
-
-
 def test_pick_list_sums_each_variant_in_one_query(db, market, count_queries):
     m = market
-    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
-    place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 3, m["leeks"].id: 1})
-    cancelled = place(db, m["buyers"][2], m["slot"], {m["carrots"].id: 7})
+    factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 3, m["leeks"].id: 1})
+    cancelled = factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 7})
     services.cancel(cancelled, Actor.BUYER, now())
     # An unpaid card order is not sure yet: not on the list.
-    place(db, m["buyers"][2], m["slot"], {m["carrots"].id: 11}, method=PaymentMethod.CARD)
+    factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 11}, method=PaymentMethod.CARD)
     db.session.commit()
     farm_id, slot_id = m["farm"].id, m["slot"].id
     with count_queries() as queries:
@@ -97,7 +71,7 @@ def test_pick_list_sums_each_variant_in_one_query(db, market, count_queries):
 
 def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4, m["eggs"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 4, m["eggs"].id: 1})
     sub = next(s for s in order.sub_orders if s.producer_id == m["farm"].id)
     line = sub.lines[0]
     fulfilment.mark_ready(db.session, sub, now=now(), shorts={line.id: 1})
@@ -118,7 +92,7 @@ def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
 @pytest.mark.parametrize("raw", ["-1", "5", "1.5", "deux", "１", "9" * 5000])
 def test_parse_shorts_refuses_bad_quantities(app, db, market, raw):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 4})
     sub = order.sub_orders[0]
     with pytest.raises(fulfilment.FulfilmentError) as error:
         fulfilment.parse_shorts(sub, {sub.lines[0].id: raw})
@@ -129,7 +103,7 @@ def test_parse_shorts_refuses_bad_quantities(app, db, market, raw):
 
 def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     with pytest.raises(fulfilment.FulfilmentError):
         fulfilment.mark_collected(db.session, order, now=now())
     fulfilment.mark_collected(db.session, order, now=now(), paid_with=CounterPayment.CHEQUE)
@@ -147,9 +121,9 @@ def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
 
 def test_move_orders_takes_all_places_or_none(app, db, market):
     m = market
-    orders = [place(db, b, m["slot"], {m["carrots"].id: 1}) for b in m["buyers"]]
-    small = make_slot(db, m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
-                      capacity=2)
+    orders = [factories.order(b, m["slot"], {m["carrots"].id: 1}) for b in m["buyers"]]
+    small = factories.slot(m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
+                           capacity=2)
     # Ferme A does not come to the point on that day: its orders cannot go there.
     with pytest.raises(fulfilment.FulfilmentError) as error:
         fulfilment.move_orders(db.session, m["slot"], small, now=now())
@@ -157,7 +131,7 @@ def test_move_orders_takes_all_places_or_none(app, db, market):
         assert str(error.value.message).startswith("Ferme A ne livre")
     db.session.rollback()
     assert db.session.get(PickupSlot, small.id).taken == 0
-    serve(db, m["farm"], small)
+    factories.delivery_round(m["farm"], small)
     with pytest.raises(fulfilment.FulfilmentError) as error:
         fulfilment.move_orders(db.session, m["slot"], small, now=now())
     with app.test_request_context():
@@ -172,14 +146,14 @@ def test_move_orders_takes_all_places_or_none(app, db, market):
     assert db.session.get(PickupSlot, m["later"].id).taken == 3
     assert db.session.get(PickupSlot, small.id).taken == 0
     # Another point's date is refused.
-    elsewhere = make_slot(db, make_point(db, "Mairie"), starts_in=timedelta(days=6))
+    elsewhere = factories.slot(factories.pickup_point("Mairie"), starts_in=timedelta(days=6))
     with pytest.raises(fulfilment.FulfilmentError):
         fulfilment.move_orders(db.session, m["later"], elsewhere, now=now())
 
 
 def test_reorder_lines_leave_out_what_is_no_longer_sold(db, market):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
     db.session.get(Variant, m["leeks"].id).is_active = False
     db.session.commit()
     wanted, missing = fulfilment.reorder_lines(db.session, order)
@@ -192,7 +166,7 @@ def test_reorder_brings_back_a_variant_now_wholesale_only_for_an_approved_restau
     from marketplace.catalogue.models import SaleMode
 
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
     db.session.get(Variant, m["eggs"].id).sale_mode = SaleMode.WHOLESALE
     db.session.commit()
     wanted, missing = fulfilment.reorder_lines(db.session, order, buyer=m["buyers"][0])
@@ -208,8 +182,8 @@ def test_reorder_brings_back_a_variant_now_wholesale_only_for_an_approved_restau
 
 def test_farm_sees_its_incoming_orders_and_lists(client, db, login, market):
     m = market
-    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
-    place(db, m["buyers"][1], m["slot"], {m["leeks"].id: 3})
+    factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    factories.order(m["buyers"][1], m["slot"], {m["leeks"].id: 3})
     login(m["farm"].user)
     listing = client.get("/farm/orders").get_data(as_text=True)
     assert f'data-slot="{m["slot"].id}"' in listing
@@ -244,16 +218,16 @@ def test_farm_pages_issue_a_fixed_number_of_queries(client, db, login, market, c
             assert client.get("/farm/orders").status_code == 200
         return len(queries)
 
-    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     few = counted()
     for buyer in [factories.user() for _ in range(6)]:
-        place(db, buyer, m["slot"], {m["carrots"].id: 1, m["leeks"].id: 2})
+        factories.order(buyer, m["slot"], {m["carrots"].id: 1, m["leeks"].id: 2})
     assert counted() == few
 
 
 def test_farm_marks_ready_with_missing_units(client, db, login, form_post, market, mailbox):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 4})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 4})
     sub = order.sub_orders[0]
     buyer_email = m["buyers"][0].email
     mailbox.wait_for(1)  # the confirmation
@@ -283,7 +257,7 @@ def test_farm_marks_ready_with_missing_units(client, db, login, form_post, marke
 
 def test_another_farms_sub_order_is_not_found(client, db, login, form_post, market):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["eggs"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["eggs"].id: 1})
     login(m["farm"].user)
     response = form_post(f"/farm/orders/sub-orders/{order.sub_orders[0].id}/ready", {},
                          page="/farm/orders")
@@ -297,8 +271,8 @@ def test_another_farms_sub_order_is_not_found(client, db, login, form_post, mark
 
 def test_host_distribution_sheet_and_check_off(client, db, login, form_post, market):
     m = market
-    zoe = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
-    place(db, m["buyers"][1], m["slot"], {m["leeks"].id: 1})
+    zoe = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    factories.order(m["buyers"][1], m["slot"], {m["leeks"].id: 1})
     login(m["host"])
     url = f"/pickup/slots/{m['slot'].id}/sheet"
     page = client.get(url).get_data(as_text=True)
@@ -332,10 +306,10 @@ def test_host_distribution_sheet_and_check_off(client, db, login, form_post, mar
 
 def test_sheet_of_another_hosts_point_is_not_found(client, db, login, form_post, market):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     login(factories.user(Role.HOST))
     assert client.get(f"/pickup/slots/{m['slot'].id}/sheet").status_code == 404
-    other_slot = make_slot(db, make_point(db, "Ailleurs"))
+    other_slot = factories.slot(factories.pickup_point("Ailleurs"))
     # An order named through a slot it does not belong to is not found either.
     sign_out(client)
     login(m["host"])
@@ -355,17 +329,17 @@ def test_sheet_issues_a_fixed_number_of_queries(client, db, login, market, count
             assert client.get(f"/pickup/slots/{m['slot'].id}/sheet").status_code == 200
         return len(queries)
 
-    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     few = counted()
     for buyer in [factories.user() for _ in range(6)]:
-        place(db, buyer, m["slot"], {m["carrots"].id: 1, m["eggs"].id: 2})
+        factories.order(buyer, m["slot"], {m["carrots"].id: 1, m["eggs"].id: 2})
     assert counted() == few
 
 
 def test_closing_a_date_with_orders_asks_where_they_go(client, db, login, form_post, market,
                                                        mailbox):
     m = market
-    orders = [place(db, b, m["slot"], {m["carrots"].id: 2}) for b in m["buyers"][:2]]
+    orders = [factories.order(b, m["slot"], {m["carrots"].id: 2}) for b in m["buyers"][:2]]
     emails = {b.email for b in m["buyers"][:2]}
     mailbox.wait_for(2)  # the confirmations
     mailbox.clear()
@@ -375,8 +349,8 @@ def test_closing_a_date_with_orders_asks_where_they_go(client, db, login, form_p
     asked = form_post(url, {"reason": "Férié"}, page=page)
     assert asked.status_code == 400
     assert "This date has 2 orders" in asked.get_data(as_text=True)
-    full = make_slot(db, m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
-                     capacity=1)
+    full = factories.slot(m["point"], starts_in=timedelta(days=5), cutoff_in=timedelta(days=4),
+                          capacity=1)
     refused = form_post(url, {"reason": "Férié", "then": f"move:{full.id}"}, page=page)
     assert refused.status_code == 409
     db.session.expire_all()
@@ -394,7 +368,7 @@ def test_closing_a_date_with_orders_asks_where_they_go(client, db, login, form_p
 
 def test_closing_a_date_can_cancel_its_orders(client, db, login, form_post, market, mailbox):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 5})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 5})
     mailbox.wait_for(1)
     mailbox.clear()
     login(m["host"])
@@ -416,7 +390,7 @@ def test_closing_a_date_can_cancel_its_orders(client, db, login, form_post, mark
 def test_reorder_puts_the_items_back_in_the_cart(client, db, login, form_post, market):
     m = market
     buyer = m["buyers"][0]
-    order = place(db, buyer, m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
+    order = factories.order(buyer, m["slot"], {m["carrots"].id: 2, m["leeks"].id: 1})
     db.session.get(Variant, m["leeks"].id).is_active = False
     db.session.commit()
     login(buyer)
@@ -454,7 +428,7 @@ def test_point_without_pay_at_pickup_refuses_it(db, market):
     db.session.get(PickupPoint, m["point"].id).accepts_pay_at_pickup = False
     db.session.commit()
     with pytest.raises(services.CheckoutError) as error:
-        place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+        factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     assert error.value.code == services.PAYMENT_METHOD
     db.session.rollback()
     assert db.session.get(Variant, m["carrots"].id).stock == 50
@@ -463,8 +437,10 @@ def test_point_without_pay_at_pickup_refuses_it(db, market):
 @pytest.mark.parametrize("clock", INSTANTS, indirect=True)
 def test_expire_unpaid_command(app, db, market, clock):
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 3}, method=PaymentMethod.CARD)
-    kept = place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1}, method=PaymentMethod.CARD)
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 3},
+                            method=PaymentMethod.CARD)
+    kept = factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1},
+                           method=PaymentMethod.CARD)
     db.session.get(Order, order.id).expires_at = clock.start - timedelta(minutes=1)
     db.session.get(Order, kept.id).expires_at = clock.start + timedelta(minutes=1)
     db.session.commit()
@@ -490,7 +466,7 @@ def test_every_move_of_an_order_sends_its_email_once(app, db, market, mailbox):
     from marketplace.notifications.models import OutboxMessage
 
     m = market
-    order = place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 1})
+    order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     mailbox.wait_for(1)  # the confirmation
     mailbox.clear()
     a, b = m["slot"], m["later"]
@@ -624,8 +600,8 @@ def _print_only_selectors(declarations) -> set[str]:
 def test_pick_and_packing_lists_print_with_tick_boxes_and_no_navigation(app, client, db,
                                                                         login, market):
     m = market
-    place(db, m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
-    place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1, m["leeks"].id: 3})
+    factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
+    factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1, m["leeks"].id: 3})
     login(m["farm"].user)
     response = client.get(f"/farm/orders/slots/{m['slot'].id}")
     assert response.status_code == 200

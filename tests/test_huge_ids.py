@@ -9,7 +9,6 @@ from marketplace.accounts.models import Role
 from marketplace.models import MAX_ID
 from marketplace.pickup import services as pickup
 from tests import factories
-from tests.test_pickup_services import make_point
 
 HUGE_IDS = ["9" * 20, str(MAX_ID + 1)]
 
@@ -53,7 +52,7 @@ def test_a_huge_id_in_a_url_is_not_found(client, db, login, form_post, role, met
         user = factories.user(Role[role.upper()])
     if user is not None:
         login(user)
-    point = make_point(host=user if role == "host" else None)
+    point = factories.pickup_point(host=user if role == "host" else None)
     product = factories.product(farm) if farm else None
     url = path.format(huge=huge, point=point.id, product=product.id if product else 0)
     if method == "GET":
@@ -85,7 +84,7 @@ def test_the_largest_id_still_matches(app):
 
 def test_pickup_services_find_nothing_for_an_out_of_range_id(db):
     host = factories.user(Role.HOST)
-    point = make_point(host=host)
+    point = factories.pickup_point(host=host)
     for ident in (10**20, MAX_ID + 1, None, 0, -1):
         assert pickup.managed_point(host, ident) is None
         assert pickup.slot_of_point(point, ident) is None

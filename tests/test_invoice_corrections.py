@@ -17,11 +17,15 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import Refund
 from marketplace.wholesale import invoice_payments, invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
-from tests import test_invoices as _invoices
+from tests import factories, pages
+from tests.clock import now
 from tests.stripe_server import CARD_OK
 
-market = _invoices.market  # the fixture: two farms, a slot, two approved restaurants
-place, invoices_of, now = _invoices.place, _invoices.invoices_of, _invoices.now
+
+@pytest.fixture
+def market(invoice_market):
+    """Two farms, a slot, two restaurants with terms."""
+    return invoice_market
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +61,9 @@ def refunds(db) -> list[Refund]:
 
 def test_short_units_on_an_order_on_invoice_are_credited_once(app, db, market):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 2})
-    (invoice, ) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2})
+    (invoice, ) = factories.invoices_of(order)
     assert balance(db, invoice) == 3 * 350 + 2 * 420
     short(app, db, order, m["farm_a"], {m["carrots"].id: 2})
     (note,) = notes_of(db, invoice)
@@ -90,8 +95,9 @@ def test_short_units_on_an_order_on_invoice_are_credited_once(app, db, market):
 
 def test_a_cancelled_order_is_credited_in_full_and_never_falls_due(app, db, market):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1, m["eggs"].id: 2})
-    first, second = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 1, m["eggs"].id: 2})
+    first, second = factories.invoices_of(order)
     orders.cancel(db.session.get(Order, order.id), Actor.BUYER, now(), session=db.session,
                   config=app.config)
     db.session.commit()
@@ -129,9 +135,9 @@ def test_a_card_order_refunds_each_unit_once_whether_credited_or_short(
     once."""
     m = market
     order = _paid_by_card(app, db, localstripe,
-                          place(db, m["cantine"], m["slot"], {m["carrots"].id: 4},
-                                PaymentMethod.CARD))
-    (invoice,) = invoices_of(db, order)
+                          factories.restaurant_order(m["cantine"], m["slot"], {m["carrots"].id: 4},
+                                                     PaymentMethod.CARD))
+    (invoice,) = factories.invoices_of(order)
     assert invoice.paid_at is not None
     short(app, db, order, m["farm_a"], {m["carrots"].id: 1})
     assert [r.amount_cents for r in refunds(db)] == [350]
@@ -161,9 +167,9 @@ def test_a_card_order_refunds_each_unit_once_whether_credited_or_short(
 def test_cancelling_a_card_order_refunds_it_once(app, db, localstripe, market):
     m = market
     order = _paid_by_card(app, db, localstripe,
-                          place(db, m["cantine"], m["slot"], {m["carrots"].id: 2},
-                                PaymentMethod.CARD))
-    (invoice,) = invoices_of(db, order)
+                          factories.restaurant_order(m["cantine"], m["slot"], {m["carrots"].id: 2},
+                                                     PaymentMethod.CARD))
+    (invoice,) = factories.invoices_of(order)
     orders.cancel(db.session.get(Order, order.id), Actor.BUYER, now(), session=db.session,
                   config=app.config)
     db.session.commit()
@@ -173,15 +179,13 @@ def test_cancelling_a_card_order_refunds_it_once(app, db, localstripe, market):
 
 def test_an_invoice_paid_by_card_is_refunded_for_short_units(
         app, client, db, login, localstripe, market):
-    from tests.test_invoice_payment import confirm, start
-
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3})
-    (invoice,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 3})
+    (invoice,) = factories.invoices_of(order)
     login(m["bistrot"])
-    assert start(client, invoice.id).status_code == 303
-    assert confirm(client, invoice.id, localstripe.card(CARD_OK)).json["outcome"] == \
-        "invoice_paid"
+    assert pages.start_invoice_payment(client, invoice.id).status_code == 303
+    confirmed = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_OK))
+    assert confirmed.json["outcome"] == "invoice_paid"
     short(app, db, order, m["farm_a"], {m["carrots"].id: 1})
     (refund,) = refunds(db)
     assert refund.amount_cents == 350
@@ -190,9 +194,10 @@ def test_an_invoice_paid_by_card_is_refunded_for_short_units(
 
 def test_paid_at_the_counter_pays_the_invoices(app, db, market):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1, m["eggs"].id: 1},
-                  PaymentMethod.AT_PICKUP)
-    first, second = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 1, m["eggs"].id: 1},
+                                       PaymentMethod.AT_PICKUP)
+    first, second = factories.invoices_of(order)
     for invoice in (first, second):
         db.session.get(Invoice, invoice.id).due_at = now() - timedelta(hours=1)
     db.session.commit()
@@ -213,16 +218,15 @@ def test_paid_at_the_counter_pays_the_invoices(app, db, market):
 
 def test_an_invoice_paid_at_pickup_offers_no_card_payment(client, db, login, form_post,
                                                           localstripe, market):
-    from tests.test_invoice_payment import start
-
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}, PaymentMethod.AT_PICKUP)
-    (invoice,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1},
+                                       PaymentMethod.AT_PICKUP)
+    (invoice,) = factories.invoices_of(order)
     login(m["bistrot"])
     page = client.get(f"/restaurant/invoices/{invoice.id}").get_data(as_text=True)
     assert "Still due" in page
     assert 'id="pay-invoice-button"' not in page
-    response = start(client, invoice.id)  # the button's POST, sent anyway
+    response = pages.start_invoice_payment(client, invoice.id)  # the button's POST, sent anyway
     assert response.status_code == 409
     assert "paid at pickup" in response.get_data(as_text=True)
     assert payments.invoice_payment_of(db.session, invoice) is None

@@ -30,13 +30,15 @@ from marketplace.wholesale.forms import (
 from marketplace.wholesale.invoice_models import Invoice
 from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
-from tests import test_door_delivery as _door
-from tests import test_invoices as _invoices
-from tests.test_checkout_services import TZ
-from tests.test_invoices import invoices_of, now, place, restaurant
+from tests.clock import now
+from tests.factories import TZ
 
-market = _invoices.market  # the fixture: two farms (A with SIRET, B without), two restaurants
-doorstep = _door.doorstep  # the fixture: a restaurant's door and a farm within reach
+
+@pytest.fixture
+def market(invoice_market):
+    """Two farms (A with SIRET, B without), two restaurants with terms."""
+    return invoice_market
+
 
 UNICODE_NAME = "Łódź Café Ørsted"
 
@@ -110,8 +112,9 @@ def missing(text: str, expected: list[str]) -> list[str]:
 
 def test_invoice_pdf_has_every_legal_mention(app, client, db, market, login):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 2})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2})
+    (inv,) = factories.invoices_of(order)
     assert len(inv.vat_by_rate) == 2
     login(m["bistrot"])
     set_language(client, "en")
@@ -135,8 +138,9 @@ def test_invoice_pdf_has_every_legal_mention(app, client, db, market, login):
 def test_credit_note_pdf_names_the_invoice_it_corrects_and_why(app, client, db, market,
                                                                login, form_post):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 2})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2})
+    (inv,) = factories.invoices_of(order)
     login(m["farm_a"].user)
     url = f"/farm/invoices/{inv.id}"
     response = form_post(f"{url}/credit-note", {
@@ -168,8 +172,9 @@ def test_credit_note_pdf_names_the_invoice_it_corrects_and_why(app, client, db, 
 
 def test_the_pdf_in_french(app, client, db, market, login, form_post):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 2})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2})
+    (inv,) = factories.invoices_of(order)
     login(m["bistrot"])
     set_language(client, "fr")
     text = pdf_text(client.get(f"/restaurant/invoices/{inv.id}.pdf").data)
@@ -195,27 +200,29 @@ def test_the_pdf_in_french(app, client, db, market, login, form_post):
 
 def test_delivery_date_is_the_slot_at_a_pickup_point_or_at_the_door(db, market, doorstep):
     m = market
-    (inv,) = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 1}))
     assert invoice_pdf.delivery_date(db.session, inv) == m["slot"].starts_at
     note = invoices.credit_note(db.session, inv, now=now())
     assert invoice_pdf.delivery_date(db.session, note) == m["slot"].starts_at
 
     # At the restaurant's door (its own private pickup point): the same.
     d = doorstep
-    _door._serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays, the door's day
     db.session.scalar(select(RestaurantProfile).where(
         RestaurantProfile.user_id == d["bistrot"].id)).payment_terms_days = 30
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 2},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
                               payment_method=PaymentMethod.INVOICE)
     db.session.commit()
-    (door_invoice,) = invoices_of(db, order)
+    (door_invoice,) = factories.invoices_of(order)
     assert invoice_pdf.delivery_date(db.session, door_invoice) == d["slot"].starts_at
 
 
 def test_invoice_page_shows_the_delivery_date(app, client, db, market, login):
     m = market
-    (inv,) = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 1}))
     login(m["bistrot"])
     set_language(client, "en")
     page = page_text(client.get(f"/restaurant/invoices/{inv.id}").get_data(as_text=True))
@@ -227,7 +234,8 @@ def test_invoice_page_shows_the_delivery_date(app, client, db, market, login):
 def test_a_missing_siret_is_said_on_the_page_and_the_pdf(client, db, market, login):
     m = market
     assert m["farm_b"].siret is None
-    (inv,) = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["eggs"].id: 1}))
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["eggs"].id: 1}))
     assert (inv.seller_siret, inv.seller_vat_number) == ("", "")
     login(m["bistrot"])
     set_language(client, "en")
@@ -249,7 +257,8 @@ def test_names_outside_latin_1_print_with_a_wide_font(app, client, db, market, l
     m = market
     m["farm_a"].name = UNICODE_NAME
     db.session.commit()
-    (inv,) = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 1}))
     login(m["bistrot"])
     response = client.get(f"/restaurant/invoices/{inv.id}.pdf")
     assert UNICODE_NAME in pdf_text(response.data)
@@ -266,7 +275,8 @@ def test_without_a_truetype_font_the_pdf_falls_back_to_helvetica(app, client, db
     m = market
     m["farm_a"].name = UNICODE_NAME
     db.session.commit()
-    (inv,) = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 1}))
     login(m["bistrot"])
     response = client.get(f"/restaurant/invoices/{inv.id}.pdf")
     assert response.status_code == 200
@@ -300,7 +310,7 @@ def test_payment_terms_form_says_the_law(app):
 
 
 def test_admin_cannot_grant_more_than_60_days(client, db, market, login, form_post):
-    newcomer = restaurant(db, terms=None, name="Chez Nous")
+    newcomer = factories.restaurant(terms=None, name="Chez Nous")
     login(factories.user(Role.ADMIN))
     set_language(client, "en")
     page = page_text(client.get("/admin/invoices/terms").get_data(as_text=True))

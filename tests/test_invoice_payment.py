@@ -26,14 +26,16 @@ from marketplace.payments.models import (
 from marketplace.sqlite import write_intent
 from marketplace.wholesale import invoice_payments, invoices
 from marketplace.wholesale.invoice_models import Invoice
-from tests import factories
-from tests import test_invoices as _invoices
+from tests import factories, pages
 from tests.clock import now
 from tests.conftest import CSRF_RE
 from tests.stripe_server import CARD_3DS, CARD_DECLINED, CARD_OK, event_payload, sign_payload
 
-market = _invoices.market  # the fixture: two farms, a slot, two restaurants with terms
-place, invoices_of = _invoices.place, _invoices.invoices_of
+
+@pytest.fixture
+def market(invoice_market):
+    """Two farms, a slot, two restaurants with terms."""
+    return invoice_market
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +47,8 @@ def _english(english):
 def invoice(db, market):
     """Ferme A's invoice to Le Bistrot: 3 kg of carrots and a litre of juice, 14.70."""
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 1,
-                                                m["eggs"].id: 1})
-    first = invoices_of(db, order)[0]
+    first = factories.invoice(m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 1,
+                                                        m["eggs"].id: 1})
     assert first.producer_id == m["farm_a"].id
     assert first.total_cents == 3 * 350 + 420
     return first
@@ -55,22 +56,6 @@ def invoice(db, market):
 
 def sign_out(form_post):
     form_post("/logout", {}, page="/")
-
-
-def start(client, invoice_id, **extra):
-    """The "Pay by card" button of the invoice page."""
-    page = client.get(f"/restaurant/invoices/{invoice_id}").get_data(as_text=True)
-    token = CSRF_RE.search(page).group(1)
-    return client.post(f"/restaurant/invoices/{invoice_id}/pay",
-                       data={"csrf_token": token, **extra})
-
-
-def confirm(client, invoice_id, method_id):
-    """What the pay page's script sends: the payment method Stripe.js made."""
-    page = client.get(f"/restaurant/invoices/{invoice_id}").get_data(as_text=True)
-    token = CSRF_RE.search(page).group(1)
-    return client.post(f"/restaurant/invoices/{invoice_id}/pay/confirm",
-                       data={"csrf_token": token, "payment_method": method_id})
 
 
 def post_event(client, app, payload: bytes):
@@ -97,7 +82,7 @@ def ledger(db) -> dict[str, tuple[LedgerKind, int]]:
 def started(client, db, login, market, invoice) -> InvoicePayment:
     """The restaurant signed in, its invoice's card payment started."""
     login(market["bistrot"])
-    response = start(client, invoice.id)
+    response = pages.start_invoice_payment(client, invoice.id)
     assert response.status_code == 303, response.get_data(as_text=True)
     assert response.headers["Location"].endswith(f"/restaurant/invoices/{invoice.id}/pay")
     return card_payment(db, invoice.id)
@@ -121,7 +106,7 @@ def test_webhook_pays_the_invoice_once_with_one_sale_and_one_commission(
     assert 'id="pay-invoice-button"' in page
     assert "Still due: €14.70." in page
     # A tampered amount sent along is ignored: the server computes what is due.
-    response = start(client, invoice.id, amount="1", amount_cents="1")
+    response = pages.start_invoice_payment(client, invoice.id, amount="1", amount_cents="1")
     assert response.status_code == 303
     pay_page = client.get(response.headers["Location"])
     assert pay_page.status_code == 200
@@ -172,7 +157,7 @@ def test_webhook_pays_the_invoice_once_with_one_sale_and_one_commission(
 def test_paying_through_the_page_then_the_return_url(app, client, db, login, localstripe,
                                                      market, invoice):
     started(client, db, login, market, invoice)
-    answer = confirm(client, invoice.id, localstripe.card(CARD_OK))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_OK))
     assert answer.status_code == 200, answer.json
     assert (answer.json["status"], answer.json["outcome"]) == ("succeeded", "invoice_paid")
     response = client.get(f"/restaurant/invoices/{invoice.id}/pay/return")
@@ -186,7 +171,7 @@ def test_paying_through_the_page_then_the_return_url(app, client, db, login, loc
 def test_3d_secure_then_return_pays_from_a_server_side_retrieve(
         client, db, login, localstripe, market, invoice):
     payment = started(client, db, login, market, invoice)
-    answer = confirm(client, invoice.id, localstripe.card(CARD_3DS))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_3DS))
     assert answer.json["status"] == "requires_action"
     assert card_payment(db, invoice.id).status == PaymentStatus.REQUIRES_ACTION
     localstripe.authenticate(payment.intent_id, payment.client_secret, success=True)
@@ -199,13 +184,14 @@ def test_3d_secure_then_return_pays_from_a_server_side_retrieve(
 def test_double_click_makes_one_intent_and_one_charge(app, client, db, login, localstripe,
                                                       market, invoice):
     first = started(client, db, login, market, invoice)
-    assert start(client, invoice.id).status_code == 303  # the double click
+    assert pages.start_invoice_payment(client, invoice.id).status_code == 303  # the double click
     assert client.get(f"/restaurant/invoices/{invoice.id}/pay").status_code == 200  # reload
     assert db.session.scalar(select(func.count(InvoicePayment.id))) == 1
     assert card_payment(db, invoice.id).intent_id == first.intent_id
     method = localstripe.card(CARD_OK)
-    assert confirm(client, invoice.id, method).status_code == 200
-    assert confirm(client, invoice.id, method).status_code == 200  # the same card twice
+    assert pages.confirm_invoice_payment(client, invoice.id, method).status_code == 200
+    # The same card twice.
+    assert pages.confirm_invoice_payment(client, invoice.id, method).status_code == 200
     intents = list(gateway.list_payment_intents_since(app.config, 0))
     assert [i["id"] for i in intents] == [first.intent_id]
     assert paid_at(db, invoice.id) is not None
@@ -215,7 +201,7 @@ def test_double_click_makes_one_intent_and_one_charge(app, client, db, login, lo
 def test_a_declined_card_leaves_the_invoice_unpaid_and_can_be_retried(
         client, db, login, localstripe, market, invoice):
     started(client, db, login, market, invoice)
-    answer = confirm(client, invoice.id, localstripe.card(CARD_DECLINED))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_DECLINED))
     assert answer.status_code == 402
     assert "declined" in answer.json["error"]
     assert paid_at(db, invoice.id) is None
@@ -223,7 +209,7 @@ def test_a_declined_card_leaves_the_invoice_unpaid_and_can_be_retried(
     page = client.get(f"/restaurant/invoices/{invoice.id}/pay").get_data(as_text=True)
     assert "The last attempt did not go through" in page
     assert ledger(db) == {}
-    answer = confirm(client, invoice.id, localstripe.card(CARD_OK))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_OK))
     assert answer.status_code == 200
     assert answer.json["outcome"] == "invoice_paid"
     assert paid_at(db, invoice.id) is not None
@@ -238,11 +224,12 @@ def test_an_intent_canceled_at_stripe_is_replaced_when_the_restaurant_pays_again
     assert card_payment(db, invoice.id).status == PaymentStatus.CANCELED
     # The pay page sends back to the invoice, whose button starts a new intent.
     assert client.get(f"/restaurant/invoices/{invoice.id}/pay").status_code == 302
-    assert start(client, invoice.id).status_code == 303
+    assert pages.start_invoice_payment(client, invoice.id).status_code == 303
     new = card_payment(db, invoice.id)
     assert new.intent_id != old_id
     assert new.status == PaymentStatus.CREATED
-    assert confirm(client, invoice.id, localstripe.card()).json["outcome"] == "invoice_paid"
+    assert pages.confirm_invoice_payment(client, invoice.id,
+                                         localstripe.card()).json["outcome"] == "invoice_paid"
     assert gateway.retrieve_payment_intent(app.config, old_id)["status"] == "canceled"
     assert len(ledger(db)) == 2
 
@@ -258,7 +245,7 @@ def test_amount_due_deducts_credit_notes_even_after_the_intent_was_made(
     login(market["bistrot"])
     page = client.get(f"/restaurant/invoices/{invoice.id}").get_data(as_text=True)
     assert "Still due: €11.20." in page
-    assert start(client, invoice.id).status_code == 303
+    assert pages.start_invoice_payment(client, invoice.id).status_code == 303
     payment = card_payment(db, invoice.id)
     assert payment.amount_cents == 1120
     assert gateway.retrieve_payment_intent(app.config, payment.intent_id)["amount"] == 1120
@@ -268,7 +255,7 @@ def test_amount_due_deducts_credit_notes_even_after_the_intent_was_made(
     db.session.commit()
     page = client.get(f"/restaurant/invoices/{invoice.id}/pay").get_data(as_text=True)
     assert 'data-cents="770"' in page
-    answer = confirm(client, invoice.id, localstripe.card(CARD_OK))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_OK))
     assert answer.json["outcome"] == "invoice_paid"
     assert int(gateway.retrieve_payment_intent(app.config, payment.intent_id)["amount"]) == 770
     assert card_payment(db, invoice.id).amount_cents == 770
@@ -283,7 +270,7 @@ def test_a_fully_credited_invoice_offers_no_payment(client, db, login, localstri
     login(market["bistrot"])
     page = client.get(f"/restaurant/invoices/{invoice.id}").get_data(as_text=True)
     assert 'id="pay-invoice-button"' not in page
-    response = start(client, invoice.id)
+    response = pages.start_invoice_payment(client, invoice.id)
     assert response.status_code == 409
     assert "Nothing is due on this invoice." in response.get_data(as_text=True)
     assert card_payment(db, invoice.id) is None
@@ -356,7 +343,8 @@ def test_a_paid_invoice_refuses_a_new_card_payment(client, db, login, form_post,
 def test_farm_marks_paid_while_a_card_payment_is_open_cancels_it_first(
         app, client, db, login, form_post, localstripe, market, invoice):
     payment = started(client, db, login, market, invoice)
-    assert confirm(client, invoice.id, localstripe.card(CARD_DECLINED)).status_code == 402
+    assert pages.confirm_invoice_payment(client, invoice.id,
+                                         localstripe.card(CARD_DECLINED)).status_code == 402
     sign_out(form_post)
     login(market["farm_a"].user)
     url = f"/farm/invoices/{invoice.id}"
@@ -423,7 +411,8 @@ def test_farm_cannot_mark_paid_while_stripe_is_unreachable(
     # The restaurant can still pay.
     sign_out(form_post)
     login(market["bistrot"])
-    assert confirm(client, invoice.id, localstripe.card()).json["outcome"] == "invoice_paid"
+    assert pages.confirm_invoice_payment(client, invoice.id,
+                                         localstripe.card()).json["outcome"] == "invoice_paid"
 
 
 def test_mark_paid_refuses_an_open_card_payment(app, db, localstripe, market, invoice):
@@ -526,7 +515,8 @@ def test_connect_transfer_pays_the_farm_for_an_invoice_paid_by_card(
     from marketplace.orders.models import OrderStatus, SubOrder
 
     started(client, db, login, market, invoice)
-    assert confirm(client, invoice.id, localstripe.card()).json["outcome"] == "invoice_paid"
+    assert pages.confirm_invoice_payment(client, invoice.id,
+                                         localstripe.card()).json["outcome"] == "invoice_paid"
     # Handed over (fulfilment.mark_collected wants order.paid_at, which an order on
     # invoice never gets: its sub-orders are paid invoice by invoice).
     db.session.get(SubOrder, invoice.sub_order_id).status = OrderStatus.COLLECTED
@@ -548,7 +538,7 @@ def test_a_credit_note_after_a_card_payment_refunds_the_card_once(
     from marketplace.payments.models import Refund, RefundStatus
 
     started(client, db, login, market, invoice)
-    answer = confirm(client, invoice.id, localstripe.card(CARD_OK))
+    answer = pages.confirm_invoice_payment(client, invoice.id, localstripe.card(CARD_OK))
     assert answer.json["outcome"] == "invoice_paid"
     payment = card_payment(db, invoice.id)
     sign_out(form_post)

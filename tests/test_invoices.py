@@ -14,64 +14,25 @@ from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.sqlite import write_intent
 from marketplace.wholesale import invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
-from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
 from tests.clock import NEW_YEAR_IN_PARIS, NEW_YEARS_EVE, now
-from tests.test_checkout_services import TZ, make_point, make_slot, serve
-
-
-def restaurant(db, *, terms: int | None = 30, name="Le Bistrot", approved=True):
-    user = factories.user(Role.RESTAURANT, approved=approved)
-    db.session.add(RestaurantProfile(
-        user_id=user.id, business_name=name, siret="73282932000074",
-        vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
-        commune="Vannes", payment_terms_days=terms))
-    db.session.commit()
-    return user
 
 
 @pytest.fixture
-def market(db):
-    point = make_point(db)
-    slot = make_slot(db, point, capacity=100)
-    farm_a = factories.producer(name="Ferme A")
-    farm_a.siret, farm_a.vat_number = "80295478500028", "FR12802954785"
-    farm_a.address, farm_a.postcode = "Lieu-dit Kerbras", "56250"
-    farm_b = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
-    carrots = factories.product(farm_a, name="Carottes", variants=(("1 kg", 350, 500),))
-    juice = factories.product(farm_a, name="Jus de pomme", variants=(("1 l", 420, 500),))
-    juice.vat_rate_bp = 2000
-    eggs = factories.product(farm_b, name="Œufs", variants=(("douzaine", 597, 500),))
-    db.session.commit()
-    serve(db, farm_a, slot)
-    serve(db, farm_b, slot)
-    return {"slot": slot, "farm_a": farm_a, "farm_b": farm_b, "carrots": carrots.variants[0],
-            "juice": juice.variants[0], "eggs": eggs.variants[0],
-            "bistrot": restaurant(db), "cantine": restaurant(db, name="La Cantine")}
-
-
-def place(db, buyer, slot, cart, method=PaymentMethod.INVOICE):
-    order = services.checkout(db.session, buyer=buyer, cart={str(k): v for k, v in cart.items()},
-                              slot_id=slot.id, now=now(), tz=TZ, payment_method=method)
-    db.session.commit()
-    return order
-
-
-def invoices_of(db, order):
-    return list(db.session.scalars(
-        select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == InvoiceKind.INVOICE)
-        .order_by(Invoice.producer_id)))
+def market(invoice_market):
+    """Two farms, a slot, two restaurants with terms."""
+    return invoice_market
 
 
 # Issuing --------------------------------------------------------------------------------
 
 def test_order_on_invoice_is_confirmed_with_one_invoice_per_farm(db, market):
     m = market
-    order = place(db, m["bistrot"], m["slot"],
-                  {m["carrots"].id: 3, m["juice"].id: 2, m["eggs"].id: 1})
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2, m["eggs"].id: 1})
     assert order.status == OrderStatus.CONFIRMED
     assert order.payment_method == PaymentMethod.INVOICE
-    a, b = invoices_of(db, order)
+    a, b = factories.invoices_of(order)
     assert (a.producer_id, a.number, b.producer_id, b.number) == (
         m["farm_a"].id, 1, m["farm_b"].id, 1)
     assert a.display_number == "F-000001"
@@ -105,21 +66,24 @@ def test_order_on_invoice_is_confirmed_with_one_invoice_per_farm(db, market):
 def test_household_and_card_orders(db, market):
     m = market
     household = factories.user()
-    order = place(db, household, m["slot"], {m["carrots"].id: 1}, PaymentMethod.AT_PICKUP)
+    order = factories.restaurant_order(household, m["slot"], {m["carrots"].id: 1},
+                                       PaymentMethod.AT_PICKUP)
     assert order.status == OrderStatus.CONFIRMED
-    assert invoices_of(db, order) == []
+    assert factories.invoices_of(order) == []
     # A restaurant paying by card: its invoice comes with the payment, already paid.
-    order = place(db, m["cantine"], m["slot"], {m["carrots"].id: 1}, PaymentMethod.CARD)
-    assert invoices_of(db, order) == []
+    order = factories.restaurant_order(m["cantine"], m["slot"], {m["carrots"].id: 1},
+                                       PaymentMethod.CARD)
+    assert factories.invoices_of(order) == []
     order.paid_at = now()
     services.confirm(db.session, order)
     db.session.commit()
-    (inv,) = invoices_of(db, order)
+    (inv,) = factories.invoices_of(order)
     assert inv.paid_at == order.paid_at
     assert inv.due_at == inv.issued_at
     # At pickup: due at the pickup.
-    order = place(db, m["cantine"], m["slot"], {m["carrots"].id: 1}, PaymentMethod.AT_PICKUP)
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["cantine"], m["slot"], {m["carrots"].id: 1},
+                                       PaymentMethod.AT_PICKUP)
+    (inv,) = factories.invoices_of(order)
     assert inv.due_at == m["slot"].ends_at
     assert inv.paid_at is None
     assert inv.number == 2  # the household order had none
@@ -129,11 +93,11 @@ def test_household_and_card_orders(db, market):
 def test_invoice_method_needs_payment_terms(app, db, market, who):
     m = market
     buyer = {"household": lambda: factories.user(),
-             "no_terms": lambda: restaurant(db, terms=None),
-             "not_approved": lambda: restaurant(db, approved=False)}[who]()
+             "no_terms": lambda: factories.restaurant(terms=None),
+             "not_approved": lambda: factories.restaurant(approved=False)}[who]()
     with app.test_request_context():
         with pytest.raises(services.CheckoutError) as caught:
-            place(db, buyer, m["slot"], {m["carrots"].id: 1})
+            factories.restaurant_order(buyer, m["slot"], {m["carrots"].id: 1})
         assert caught.value.code == services.PAYMENT_METHOD
     db.session.rollback()
     assert db.session.scalar(select(Order.id)) is None
@@ -148,7 +112,7 @@ def test_checkout_page_offers_invoice_only_with_terms(client, db, market, login,
     assert 'value="invoice"' in page
     assert "On invoice (due in 30 days)" in page
     form_post("/logout", {}, page="/")
-    other = restaurant(db, terms=None)
+    other = factories.restaurant(terms=None)
     login(other)
     with client.session_transaction() as sess:
         sess["cart"], sess["lang"] = {str(m["carrots"].id): 1}, "en"
@@ -167,8 +131,9 @@ def test_checkout_page_offers_invoice_only_with_terms(client, db, market, login,
 def test_numbers_stay_sequential_under_concurrent_confirmations(app, db, market):
     m = market
     n = 12
-    order_ids = [place(db, m["bistrot"] if i % 2 else m["cantine"], m["slot"],
-                       {m["carrots"].id: 1}, PaymentMethod.CARD).id for i in range(n)]
+    order_ids = [factories.restaurant_order(m["bistrot"] if i % 2 else m["cantine"], m["slot"],
+                                            {m["carrots"].id: 1}, PaymentMethod.CARD).id
+                 for i in range(n)]
     barrier = threading.Barrier(n)
     errors: list[BaseException] = []
 
@@ -200,12 +165,13 @@ def test_numbers_stay_sequential_under_concurrent_confirmations(app, db, market)
 
 def test_a_rolled_back_invoice_leaves_no_gap(app, db, market):
     m = market
-    first = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1})
-    assert invoices_of(db, first)[0].number == 1
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}, PaymentMethod.CARD)
+    first = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1})
+    assert factories.invoices_of(first)[0].number == 1
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1},
+                                       PaymentMethod.CARD)
     services.confirm(db.session, order)
     db.session.rollback()  # e.g. the request failed after the number was taken
-    place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1})
+    factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1})
     assert sorted(db.session.scalars(select(Invoice.number))) == [1, 2]
 
 
@@ -213,8 +179,9 @@ def test_a_rolled_back_invoice_leaves_no_gap(app, db, market):
 
 def test_credit_note_takes_the_next_number_and_references_the_invoice(db, market):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 1})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 1})
+    (inv,) = factories.invoices_of(order)
     carrots_line = inv.lines[0]
     partial = invoices.credit_note(db.session, inv, now=now(), quantities={carrots_line.id: 1},
                                    reason="Une botte abîmée")
@@ -243,14 +210,14 @@ def test_credit_note_takes_the_next_number_and_references_the_invoice(db, market
     again = db.session.get(Invoice, inv.id)
     assert (again.total_cents, again.kind) == (3 * 350 + 420, InvoiceKind.INVOICE)
     # The next invoice of the farm continues the sequence.
-    order = place(db, m["cantine"], m["slot"], {m["carrots"].id: 1})
-    assert invoices_of(db, order)[0].number == 4
+    order = factories.restaurant_order(m["cantine"], m["slot"], {m["carrots"].id: 1})
+    assert factories.invoices_of(order)[0].number == 4
 
 
 def test_farm_issues_a_credit_note_on_the_web(client, db, market, login, form_post):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 2})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 2})
+    (inv,) = factories.invoices_of(order)
     line_id = inv.lines[0].id
     login(m["farm_a"].user)
     url = f"/farm/invoices/{inv.id}"
@@ -271,8 +238,9 @@ def test_farm_issues_a_credit_note_on_the_web(client, db, market, login, form_po
 
 def test_invoice_page_and_pdf(client, db, market, login):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 3, m["juice"].id: 2})
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["juice"].id: 2})
+    (inv,) = factories.invoices_of(order)
     login(m["bistrot"])
     listing = client.get("/restaurant/invoices").get_data(as_text=True)
     assert "F-000001" in listing
@@ -298,8 +266,9 @@ def test_invoice_page_and_pdf(client, db, market, login):
 ], indirect=["clock"])
 def test_the_invoice_is_dated_in_paris(client, db, market, login, english, clock, issued, due):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1})  # 30 days' terms
-    (inv,) = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 1})  # 30 days' terms
+    (inv,) = factories.invoices_of(order)
     login(m["bistrot"])
     page = client.get(f"/restaurant/invoices/{inv.id}").get_data(as_text=True)
     assert f"Date: {issued}" in page
@@ -309,8 +278,9 @@ def test_the_invoice_is_dated_in_paris(client, db, market, login, english, clock
 def test_another_restaurants_or_farms_invoice_is_not_found(client, db, market, login,
                                                            form_post):
     m = market
-    order = place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1, m["eggs"].id: 1})
-    inv_a, inv_b = invoices_of(db, order)
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 1, m["eggs"].id: 1})
+    inv_a, inv_b = factories.invoices_of(order)
     login(m["cantine"])
     for url in (f"/restaurant/invoices/{inv_a.id}", f"/restaurant/invoices/{inv_a.id}.pdf",
                 "/restaurant/invoices/999999"):
@@ -326,8 +296,8 @@ def test_another_restaurants_or_farms_invoice_is_not_found(client, db, market, l
 
 def test_overdue_listing_and_mark_paid(client, db, market, login, form_post):
     m = market
-    late = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))[0]
-    fresh = invoices_of(db, place(db, m["cantine"], m["slot"], {m["carrots"].id: 2}))[0]
+    late = factories.invoice(m["bistrot"], m["slot"], {m["carrots"].id: 1})
+    fresh = factories.invoice(m["cantine"], m["slot"], {m["carrots"].id: 2})
     late.due_at = now() - timedelta(days=3)
     db.session.commit()
     rows = invoices.overdue_invoices(db.session, now())
@@ -361,7 +331,7 @@ def test_overdue_listing_and_mark_paid(client, db, market, login, form_post):
 
 def test_a_fully_credited_invoice_is_not_overdue(db, market):
     m = market
-    inv = invoices_of(db, place(db, m["bistrot"], m["slot"], {m["carrots"].id: 1}))[0]
+    inv = factories.invoice(m["bistrot"], m["slot"], {m["carrots"].id: 1})
     inv.due_at = now() - timedelta(days=1)
     invoices.credit_note(db.session, inv, now=now())
     db.session.commit()
@@ -370,7 +340,7 @@ def test_a_fully_credited_invoice_is_not_overdue(db, market):
 
 def test_admin_grants_payment_terms(client, db, market, login, form_post):
     m = market
-    newcomer = restaurant(db, terms=None, name="Chez Nous")
+    newcomer = factories.restaurant(terms=None, name="Chez Nous")
     login(factories.user(Role.ADMIN))
     page = client.get("/admin/invoices/terms").get_data(as_text=True)
     assert "Chez Nous" in page

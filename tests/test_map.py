@@ -32,10 +32,7 @@ def _geo_blueprint(app):
 
 def _point(name: str, lat: float, lon: float, *, active: bool = True,
            kind: PickupKind = PickupKind.CAFE) -> PickupPoint:
-    point = PickupPoint(name=name, kind=kind, latitude=lat, longitude=lon, is_active=active)
-    db.session.add(point)
-    db.session.commit()
-    return point
+    return factories.pickup_point(name, at=(lat, lon), kind=kind, is_active=active)
 
 
 def _set_location(client, lat: float, lon: float, radius_km: int, label: str = "Ici") -> None:

@@ -19,10 +19,7 @@ custom comparison is needed.
 
 from __future__ import annotations
 
-import logging
 import os
-import secrets
-from contextlib import contextmanager
 
 import flask_migrate
 import pytest
@@ -36,67 +33,7 @@ from marketplace.catalogue import reference, search
 from marketplace.catalogue.models import Category
 from marketplace.extensions import db as _db
 from marketplace.producers.models import Label
-
-
-@pytest.fixture
-def _keep_logging():
-    """Undo the logging set-up that migrations/env.py applies (fileConfig).
-
-    fileConfig disables every logger alive at that moment and adds a stderr
-    handler to the root logger; without this, tests running afterwards would lose
-    their log records.
-    """
-    manager = logging.root.manager
-    disabled = {
-        name: lg.disabled for name, lg in manager.loggerDict.items()
-        if isinstance(lg, logging.Logger)
-    }
-    root_handlers, root_level = list(logging.root.handlers), logging.root.level
-    levels = {
-        name: lg.level for name, lg in manager.loggerDict.items()
-        if isinstance(lg, logging.Logger)
-    }
-    yield
-    for name, lg in list(manager.loggerDict.items()):
-        if isinstance(lg, logging.Logger):
-            lg.disabled = disabled.get(name, False)
-            if name in levels:
-                lg.level = levels[name]
-    for handler in logging.root.handlers[:]:
-        if handler not in root_handlers:
-            logging.root.removeHandler(handler)
-    logging.root.setLevel(root_level)
-
-
-@contextmanager
-def _postgresql_scratch_database(url: sa.URL):
-    """A new, empty database next to the DATABASE_URL one; dropped on exit."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"circuit_migrations_{secrets.token_hex(4)}"
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        # Same encoding and locale as the database the tests were given.
-        encoding, collate, ctype = conn.execute(
-            "SELECT pg_encoding_to_char(encoding), datcollate, datctype"
-            " FROM pg_database WHERE datname = current_database()"
-        ).fetchone()
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}"
-            ).format(
-                sql.Identifier(name), sql.Literal(encoding), sql.Literal(collate),
-                sql.Literal(ctype),
-            )
-        )
-    try:
-        yield url.set(drivername="postgresql+psycopg", database=name)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+from tests.databases import postgresql_scratch_database
 
 
 @pytest.fixture
@@ -111,12 +48,12 @@ def scratch_database_url(tmp_path):
         return
     if url.get_backend_name() != "postgresql":
         pytest.fail(f"test_migrations knows SQLite and PostgreSQL, not {url.get_backend_name()}")
-    with _postgresql_scratch_database(url) as scratch:
+    with postgresql_scratch_database(url) as scratch:
         yield scratch.render_as_string(hide_password=False)
 
 
 @pytest.fixture
-def migration_app(scratch_database_url, tmp_path, _keep_logging):
+def migration_app(scratch_database_url, tmp_path, keep_logging):
     app = create_app({
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),

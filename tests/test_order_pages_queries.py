@@ -14,11 +14,9 @@ from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import DeliveryRound
 from marketplace.pickup.rounds import can_serve, local_weekday
 from marketplace.producers.models import Producer
-from tests import factories
+from tests import factories, pages
 from tests.clock import now
-from tests.test_checkout_services import TZ, make_point, make_slot, serve
-from tests.test_checkout_web import set_cart
-from tests.test_door_delivery import _serve_door, doorstep  # noqa: F401 - a fixture
+from tests.factories import TZ
 
 # A point per order on /orders, a few kilometres apart around Vannes.
 SPOTS = [(47.6582, -2.7608), (47.66, -2.75), (47.67, -2.74), (47.65, -2.77),
@@ -65,9 +63,9 @@ def test_orders_list_issues_a_fixed_number_of_queries(client, db, buyer, count_q
     farm, (carrots,) = farm_with_products(db, "Ferme A")
     slots = []
     for n, spot in enumerate(SPOTS[:6]):
-        slot = make_slot(db, make_point(db, name=f"Point {n}", at=spot),
-                         starts_in=timedelta(days=3 + n))
-        serve(db, farm, slot)
+        slot = factories.slot(factories.pickup_point(name=f"Point {n}", at=spot),
+                              starts_in=timedelta(days=3 + n))
+        factories.delivery_round(farm, slot)
         slots.append(slot)
     place(db, buyer, slots[0], [carrots])
     one, page = queries_of(client, count_queries, "/orders")
@@ -86,8 +84,8 @@ def test_orders_list_pages_older_orders(app, client, db, buyer, count_queries, m
 
     monkeypatch.setattr(checkout_routes, "ORDERS_PER_PAGE", 2)
     farm, (carrots,) = farm_with_products(db, "Ferme A")
-    slot = make_slot(db, make_point(db))
-    serve(db, farm, slot)
+    slot = factories.slot(factories.pickup_point())
+    factories.delivery_round(farm, slot)
     orders = [place(db, buyer, slot, [carrots]) for _ in range(5)]
     newest_first = [o.id for o in reversed(orders)]
 
@@ -123,12 +121,12 @@ def test_orders_list_pages_older_orders(app, client, db, buyer, count_queries, m
 def test_order_page_issues_a_fixed_number_of_queries(client, db, buyer, count_queries):
     from marketplace.payments.models import Refund, RefundStatus
 
-    point = make_point(db)
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     farms = [farm_with_products(db, f"Ferme {n}", lines=3, lat=47.70 + n / 100)
              for n in range(3)]
     for farm, _variants in farms:
-        serve(db, farm, slot)
+        factories.delivery_round(farm, slot)
     small = place(db, buyer, slot, farms[0][1][:1])
     big = place(db, buyer, slot, [v for _farm, variants in farms for v in variants])
     for order in (small, big):  # refunds are listed too
@@ -149,11 +147,11 @@ def test_order_page_issues_a_fixed_number_of_queries(client, db, buyer, count_qu
 # /checkout?slot_id= ---------------------------------------------------------------------
 
 def test_checkout_preview_issues_a_fixed_number_of_queries(client, db, buyer, count_queries):
-    point = make_point(db)
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     served, (carrots,) = farm_with_products(db, "Ferme servie")
-    serve(db, served, slot)
-    set_cart(client, {carrots.id: 1})
+    factories.delivery_round(served, slot)
+    pages.set_cart(client, {carrots.id: 1})
     one, page = queries_of(client, count_queries, f"/checkout?slot_id={slot.id}")
     assert "line-problem" not in page
     assert "from 1 farm" in page
@@ -162,19 +160,19 @@ def test_checkout_preview_issues_a_fixed_number_of_queries(client, db, buyer, co
     # one that serves standing orders first.
     cart = {carrots.id: 1}
     other, variants = farm_with_products(db, "Ferme aussi servie", lines=2)
-    serve(db, other, slot)
+    factories.delivery_round(other, slot)
     cart.update({v.id: 2 for v in variants})
     _none, (leeks,) = farm_with_products(db, "Ferme sans tournée")
     cart[leeks.id] = 1
     far, (eggs,) = farm_with_products(db, "Ferme lointaine", lat=48.11, lon=-1.68)
-    serve(db, far, slot)  # a round declared, but the point is beyond its radius
+    factories.delivery_round(far, slot)  # a round declared, but the point is beyond its radius
     cart[eggs.id] = 1
     first, (milk,) = farm_with_products(db, "Ferme des habitués")
-    serve(db, first, slot)
+    factories.delivery_round(first, slot)
     db.session.get(Producer, first.id).standing_orders_first = True
     db.session.commit()
     cart[milk.id] = 1
-    set_cart(client, cart)
+    pages.set_cart(client, cart)
     several, page = queries_of(client, count_queries, f"/checkout?slot_id={slot.id}")
     assert "Ferme sans tournée does not deliver to Café de la gare on that day." in page
     assert "Ferme lointaine does not deliver to Café de la gare on that day." in page
@@ -187,13 +185,13 @@ def test_serving_problems_agrees_with_can_serve(app, db):
     """The batched rule gives each farm the verdict can_serve gives it alone."""
     from marketplace.extensions import db as _db
 
-    point = make_point(db)
-    slot = make_slot(db, point)
-    other_point = make_point(db, name="Mairie", at=(47.66, -2.75))
+    point = factories.pickup_point()
+    slot = factories.slot(point)
+    other_point = factories.pickup_point(name="Mairie", at=(47.66, -2.75))
     weekday = local_weekday(slot, TZ)
     cases = {}
     served, (a,) = farm_with_products(db, "Servie")
-    serve(db, served, slot)
+    factories.delivery_round(served, slot)
     cases[served.id] = a
     wrong_day, (b,) = farm_with_products(db, "Autre jour")
     db.session.add(DeliveryRound(producer_id=wrong_day.id, pickup_point_id=point.id,
@@ -204,13 +202,13 @@ def test_serving_problems_agrees_with_can_serve(app, db):
                                  weekday=weekday))
     cases[wrong_point.id] = c
     far, (d,) = farm_with_products(db, "Lointaine", lat=48.11, lon=-1.68)
-    serve(db, far, slot)
+    factories.delivery_round(far, slot)
     cases[far.id] = d
     small_radius, (e,) = farm_with_products(db, "Petit rayon")
-    serve(db, small_radius, slot)
+    factories.delivery_round(small_radius, slot)
     db.session.get(Producer, small_radius.id).delivery_radius_km = 5  # Elven is ~13 km away
     nowhere, (f,) = farm_with_products(db, "Sans position")
-    serve(db, nowhere, slot)
+    factories.delivery_round(nowhere, slot)
     producer = db.session.get(Producer, nowhere.id)
     producer.latitude = producer.longitude = None
     cases[small_radius.id], cases[nowhere.id] = e, f
@@ -227,15 +225,15 @@ def test_serving_problems_agrees_with_can_serve(app, db):
 # Another restaurant's door -------------------------------------------------------------
 
 def test_checkout_preview_of_another_restaurants_door_is_an_unknown_slot(
-        client, db, login, form_post, doorstep):  # noqa: F811 - the fixture
+        client, db, login, form_post, doorstep):
     d = doorstep
-    _serve_door(db, d)
+    factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     far_eggs = factories.product(d["far"], name="Œufs").variants[0]
     cart = {d["leeks"].id: 1, far_eggs.id: 1}
-    public_point = make_point(db, name="Café de la gare")
-    make_slot(db, public_point)
+    public_point = factories.pickup_point(name="Café de la gare")
+    factories.slot(public_point)
     login(factories.user(name="Voisine"))  # a household
-    set_cart(client, cart)
+    pages.set_cart(client, cart)
     response = client.get(f"/checkout?slot_id={d['slot'].id}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -255,7 +253,7 @@ def test_checkout_preview_of_another_restaurants_door_is_an_unknown_slot(
     # Its own restaurant previews it.
     form_post("/logout", {}, page="/")
     login(d["bistrot"])
-    set_cart(client, cart)
+    pages.set_cart(client, cart)
     page = client.get(f"/checkout?slot_id={d['slot'].id}").get_data(as_text=True)
     assert "Ferme lointaine does not deliver to Le Bistrot on that day." in page
     assert "food-miles" in page

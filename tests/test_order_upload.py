@@ -21,7 +21,7 @@ from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.wholesale import csv_order, quick_routes
 from tests import factories
 from tests.conftest import csrf_token
-from tests.test_checkout_services import make_point, make_slot, serve
+from tests.pages import TOKEN_RE
 
 URL = "/restaurant/order-upload"
 ERROR_ROW_RE = re.compile(
@@ -36,9 +36,9 @@ def _english(english):
 
 @pytest.fixture
 def shop(db):
-    point = make_point(db, "Le Bistrot du Port")
-    slot = make_slot(db, point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
-                     capacity=20)
+    point = factories.pickup_point("Le Bistrot du Port")
+    slot = factories.slot(point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
+                          capacity=20)
     farm = factories.producer(name="Ferme de l'Étang")
     other = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
     far = factories.producer(name="Ferme sans tournée")  # no round: not orderable
@@ -52,8 +52,8 @@ def shop(db):
     db.session.add(WholesaleTier(variant_id=leeks.variants[0].id, min_quantity=10,
                                  unit_price_cents=250))
     db.session.commit()
-    serve(db, farm, slot)
-    serve(db, other, slot)
+    factories.delivery_round(farm, slot)
+    factories.delivery_round(other, slot)
     restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
     return {"slot": slot, "farm": farm, "other": other, "leeks": leeks.variants[0],
             "crate": crate.variants[0], "formula": formula.variants[0],
@@ -376,9 +376,9 @@ def test_a_checkout_refusal_is_shown_on_its_line(client, db, login, upload, shop
 
 
 def test_a_slot_past_its_cutoff_orders_nothing(client, db, login, upload, shop):
-    late = make_slot(db, shop["slot"].pickup_point, starts_in=timedelta(hours=5),
-                     cutoff_in=timedelta(hours=-1))
-    serve(db, shop["farm"], late)
+    late = factories.slot(shop["slot"].pickup_point, starts_in=timedelta(hours=5),
+                          cutoff_in=timedelta(hours=-1))
+    factories.delivery_round(shop["farm"], late)
     login(shop["restaurant"])
     response = upload(order_csv([[shop["leeks"].id, "1"]]), slot=late)
     assert response.status_code == 409
@@ -448,7 +448,6 @@ def test_only_approved_restaurants_may_upload(client, db, login, shop, path):
 
 def test_the_same_upload_sent_twice_places_one_order(client, db, login, shop):
     from tests.conftest import CSRF_RE
-    from tests.test_checkout_web import TOKEN_RE
 
     s = shop
     login(s["restaurant"])

@@ -8,7 +8,6 @@ the webhook tests post event payloads they sign themselves with the app's secret
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from marketplace.catalogue.models import Variant
 from marketplace.notifications.models import OutboxMessage
 from marketplace.orders import fulfilment
 from marketplace.orders import services as orders
-from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod
+from marketplace.orders.models import Actor, Order, OrderStatus
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.payments.models import (
@@ -30,24 +29,21 @@ from marketplace.payments.models import (
     RefundStatus,
     StripeEvent,
 )
-from tests import test_fulfilment as _fulfilment
+from tests import factories, pages
 from tests.clock import INSTANTS, PARIS, now
 from tests.stripe_server import CARD_3DS, CARD_DECLINED, CARD_OK, event_payload, sign_payload
+from tests.stripe_stand_in import connect_stand_in
 
-market = _fulfilment.market  # the fixture: a hosted point, a slot, two farms, buyers
-place, sign_out = _fulfilment.place, _fulfilment.sign_out
+
+@pytest.fixture
+def market(hosted_market):
+    """A hosted point with a slot, two farms serving it, three buyers."""
+    return hosted_market
 
 
 @pytest.fixture(autouse=True)
 def _english(english):
     """Messages below are checked in English."""
-
-
-def card_order(db, market, buyer_index=0, cart=None):
-    m = market
-    return place(db, m["buyers"][buyer_index], m["slot"], cart or {m["carrots"].id: 2,
-                                                                    m["eggs"].id: 1},
-                 method=PaymentMethod.CARD)
 
 
 def pay_page(client, login, order, buyer):
@@ -73,7 +69,7 @@ def post_event(client, app, payload: bytes, *, secret=None, timestamp=None):
 
 def test_paying_by_card_confirms_from_stripe_not_from_the_browser(
         client, db, login, localstripe, market, mailbox):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     assert order.status == OrderStatus.PENDING_PAYMENT
     page = pay_page(client, login, order, market["buyers"][0])
     assert localstripe.js_url in page  # Stripe.js (here localstripe's stand-in), never a CDN
@@ -109,7 +105,7 @@ def test_paying_by_card_confirms_from_stripe_not_from_the_browser(
 
 def test_double_click_and_retry_make_one_intent_and_one_charge(
         client, db, login, localstripe, market):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     pay_page(client, login, order, market["buyers"][0])
     client.get(f"/orders/{order.id}/pay")  # reload, or a retried checkout
     assert db.session.scalar(select(func.count(Payment.id))) == 1
@@ -129,7 +125,7 @@ def test_double_click_and_retry_make_one_intent_and_one_charge(
 
 def test_a_declined_card_leaves_the_order_pending_and_can_be_retried(
         client, db, login, localstripe, market):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     pay_page(client, login, order, market["buyers"][0])
     answer = confirm(client, order, localstripe.card(CARD_DECLINED))
     assert answer.status_code == 402
@@ -145,7 +141,7 @@ def test_a_declined_card_leaves_the_order_pending_and_can_be_retried(
 
 def test_failed_3d_secure_then_expiry_gives_the_stock_back(
         app, client, db, login, localstripe, market):
-    order = card_order(db, market, cart={market["carrots"].id: 5})
+    order = factories.card_order(market, cart={market["carrots"].id: 5})
     pay_page(client, login, order, market["buyers"][0])
     answer = confirm(client, order, localstripe.card(CARD_3DS))
     assert answer.json["status"] == "requires_action"
@@ -167,7 +163,7 @@ def test_failed_3d_secure_then_expiry_gives_the_stock_back(
 
 
 def test_3d_secure_completed_confirms(client, db, login, localstripe, market):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     pay_page(client, login, order, market["buyers"][0])
     assert confirm(client, order, localstripe.card(CARD_3DS)).json["status"] == "requires_action"
     payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id))
@@ -178,24 +174,10 @@ def test_3d_secure_completed_confirms(client, db, login, localstripe, market):
     assert db.session.get(Order, order.id).status == OrderStatus.CONFIRMED
 
 
-def _paid_intent(app, localstripe, order):
-    """Pay the order's intent at Stripe without telling the site (a lost webhook)."""
-    config = app.config
-    with app.test_request_context():
-        payment = payments.start_card_payment(app.extensions["sqlalchemy"].session, order,
-                                              config)
-    app.extensions["sqlalchemy"].session.commit()
-    intent = gateway.confirm_payment_intent(config, payment.intent_id,
-                                            payment_method=localstripe.card(CARD_OK),
-                                            idempotency_key=f"test-{order.id}")
-    assert intent["status"] == "succeeded"
-    return intent
-
-
 def test_same_webhook_twice_records_one_payment_and_one_email(
         app, client, db, localstripe, market, mailbox):
-    order = card_order(db, market)
-    intent = _paid_intent(app, localstripe, order)
+    order = factories.card_order(market)
+    intent = factories.paid_intent(app, localstripe, order)
     payload = event_payload("payment_intent.succeeded", json.loads(str(intent)),
                             event_id="evt_once")
     first = post_event(client, app, payload)
@@ -215,8 +197,8 @@ def test_same_webhook_twice_records_one_payment_and_one_email(
 
 def test_events_out_of_order_end_in_the_right_state(app, client, db, localstripe,
                                                     market):
-    order = card_order(db, market)
-    intent = json.loads(str(_paid_intent(app, localstripe, order)))
+    order = factories.card_order(market)
+    intent = json.loads(str(factories.paid_intent(app, localstripe, order)))
     failed = dict(intent, status="requires_payment_method",
                   last_payment_error={"message": "Your card was declined."})
     post_event(client, app, event_payload("payment_intent.succeeded", intent))
@@ -229,8 +211,8 @@ def test_events_out_of_order_end_in_the_right_state(app, client, db, localstripe
 @pytest.mark.parametrize("tamper", ["body", "secret", "old"])
 def test_untrusted_webhooks_get_400_and_change_nothing(app, client, db, localstripe, market,
                                                        tamper):
-    order = card_order(db, market)
-    intent = json.loads(str(_paid_intent(app, localstripe, order)))
+    order = factories.card_order(market)
+    intent = json.loads(str(factories.paid_intent(app, localstripe, order)))
     payload = event_payload("payment_intent.succeeded", intent)
     header = sign_payload(payload, app.config["STRIPE_WEBHOOK_SECRET"],
                           int(now().timestamp()) - 3600 if tamper == "old" else None)
@@ -249,7 +231,7 @@ def test_untrusted_webhooks_get_400_and_change_nothing(app, client, db, localstr
 
 def test_stripe_unreachable_keeps_the_order_and_reconcile_confirms_it_later(
         app, client, db, login, localstripe, market):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     buyer = market["buyers"][0]
     app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # nothing listens there
     try:
@@ -262,7 +244,7 @@ def test_stripe_unreachable_keeps_the_order_and_reconcile_confirms_it_later(
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
     # Paid meanwhile, with the webhook lost: reconcile finds it.
-    _paid_intent(app, localstripe, order)
+    factories.paid_intent(app, localstripe, order)
     result = app.test_cli_runner().invoke(args=["payments", "reconcile"])
     assert result.exit_code == 0, result.output
     assert "confirmed=1" in result.output
@@ -275,12 +257,12 @@ def test_stripe_unreachable_keeps_the_order_and_reconcile_confirms_it_later(
 def test_cancel_refunds_in_full_and_a_short_line_refunds_that_line(
         app, client, db, login, form_post, localstripe, market):
     m = market
-    first = card_order(db, m, 0)
-    second = card_order(db, m, 1, cart={m["carrots"].id: 4})
+    first = factories.card_order(m, 0)
+    second = factories.card_order(m, 1, cart={m["carrots"].id: 4})
     for order, buyer in ((first, m["buyers"][0]), (second, m["buyers"][1])):
         pay_page(client, login, order, buyer)
         assert confirm(client, order, localstripe.card(CARD_OK)).status_code == 200
-        sign_out(client)
+        pages.sign_out(client)
     # The buyer cancels before the cut-off: refunded in full.
     login(m["buyers"][0])
     response = form_post(f"/orders/{first.id}/cancel", {}, page=f"/orders/{first.id}")
@@ -291,7 +273,7 @@ def test_cancel_refunds_in_full_and_a_short_line_refunds_that_line(
     assert refund.status == RefundStatus.SUCCEEDED
     assert refund.stripe_refund_id
     # The farm marks one carrot short on the other order: 3.50 back to that buyer.
-    sign_out(client)
+    pages.sign_out(client)
     login(m["farm"].user)
     sub = db.session.get(Order, second.id).sub_orders[0]
     response = form_post(f"/farm/orders/sub-orders/{sub.id}/ready",
@@ -324,8 +306,8 @@ def test_cancel_refunds_in_full_and_a_short_line_refunds_that_line(
 
 
 def test_refund_cannot_exceed_what_was_paid(app, db, localstripe, market):
-    order = card_order(db, market)
-    _paid_intent(app, localstripe, order)
+    order = factories.card_order(market)
+    factories.paid_intent(app, localstripe, order)
     with app.test_request_context():
         payment = payments.payment_of(db.session, order)
         intent = gateway.retrieve_payment_intent(app.config, payment.intent_id)
@@ -336,15 +318,6 @@ def test_refund_cannot_exceed_what_was_paid(app, db, localstripe, market):
                                     reason="too much", now=now())
         with pytest.raises(payments.RefundError):
             payments.request_refund(db.session, order, 0, app.config, reason="zero", now=now())
-
-
-def _confirmed_card_order(app, db, localstripe, market, buyer_index=0, cart=None):
-    order = card_order(db, market, buyer_index, cart=cart)
-    intent = _paid_intent(app, localstripe, order)
-    with app.test_request_context():
-        assert payments.apply_intent(db.session, intent, app.config, now=now()) == "confirmed"
-        db.session.commit()
-    return order
 
 
 def _ledger_by_kind(db, **where) -> dict:
@@ -358,7 +331,7 @@ def _ledger_by_kind(db, **where) -> dict:
 def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
         app, db, localstripe, market, monkeypatch):
     m = market
-    order = _confirmed_card_order(app, db, localstripe, m, cart={m["carrots"].id: 2})
+    order = factories.confirmed_card_order(app, localstripe, m, cart={m["carrots"].id: 2})
     before = _ledger_by_kind(db, order_id=order.id)
 
     def refuse(*args, **kwargs):
@@ -397,7 +370,7 @@ def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
 
 def test_a_refund_that_fails_after_it_succeeded_is_taken_off_the_ledger(
         app, db, localstripe, market):
-    order = _confirmed_card_order(app, db, localstripe, market)
+    order = factories.confirmed_card_order(app, localstripe, market)
     with app.test_request_context():
         payments.request_refund(db.session, order, 500, app.config, reason="x", now=now())
         db.session.commit()
@@ -422,7 +395,7 @@ def test_a_refund_that_fails_after_it_succeeded_is_taken_off_the_ledger(
 def test_refunds_in_small_parts_give_back_exactly_the_commission_taken(
         app, db, localstripe, market):
     m = market
-    order = _confirmed_card_order(app, db, localstripe, m, cart={m["carrots"].id: 2})
+    order = factories.confirmed_card_order(app, localstripe, m, cart={m["carrots"].id: 2})
     assert order.total_cents == 700  # 70 cents of commission at 10 %
     with app.test_request_context():
         left = 700
@@ -444,7 +417,7 @@ def test_two_refunds_at_once_never_give_back_more_than_was_paid(
 
     from marketplace.sqlite import write_intent
 
-    order = _confirmed_card_order(app, db, localstripe, market)
+    order = factories.confirmed_card_order(app, localstripe, market)
     order_id, total = order.id, order.total_cents  # the threads never touch this session
     read = payments.refunded_cents
 
@@ -490,8 +463,8 @@ def test_two_refunds_at_once_never_give_back_more_than_was_paid(
 
 def test_a_payment_landing_after_expiry_is_refunded(app, client, db, localstripe,
                                                     market):
-    order = card_order(db, market)
-    intent = json.loads(str(_paid_intent(app, localstripe, order)))
+    order = factories.card_order(market)
+    intent = json.loads(str(factories.paid_intent(app, localstripe, order)))
     orders.cancel(db.session.get(Order, order.id), Actor.SYSTEM, now(), session=db.session,
                   config=app.config)
     db.session.commit()
@@ -506,8 +479,8 @@ def test_a_payment_landing_after_expiry_is_refunded(app, client, db, localstripe
 
 def test_coming_back_after_a_late_payment_says_refunded_not_confirmed(
         app, client, db, login, localstripe, market):
-    order = card_order(db, market)
-    intent = json.loads(str(_paid_intent(app, localstripe, order)))
+    order = factories.card_order(market)
+    intent = json.loads(str(factories.paid_intent(app, localstripe, order)))
     orders.cancel(db.session.get(Order, order.id), Actor.SYSTEM, now(), session=db.session,
                   config=app.config)
     db.session.commit()
@@ -523,7 +496,7 @@ def test_coming_back_after_a_late_payment_says_refunded_not_confirmed(
 
 
 def test_pay_at_pickup_ledger_is_written_at_check_off(app, db, market):
-    order = place(db, market["buyers"][0], market["slot"], {market["carrots"].id: 2})
+    order = factories.order(market["buyers"][0], market["slot"], {market["carrots"].id: 2})
     with app.test_request_context():
         fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
         db.session.commit()
@@ -537,7 +510,7 @@ def test_pay_at_pickup_ledger_is_written_at_check_off(app, db, market):
 
 def test_another_buyers_payment_pages_are_not_found(client, db, login, localstripe,
                                                     market):
-    order = card_order(db, market)
+    order = factories.card_order(market)
     login(market["buyers"][1])
     assert client.get(f"/orders/{order.id}/pay").status_code == 404
     assert client.get(f"/orders/{order.id}/pay/return").status_code == 404
@@ -547,14 +520,14 @@ def test_another_buyers_payment_pages_are_not_found(client, db, login, localstri
 def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe, market,
                                             count_queries):
     m = market
-    order = card_order(db, m)
+    order = factories.card_order(m)
     pay_page(client, login, order, m["buyers"][0])
     assert confirm(client, order, localstripe.card(CARD_OK)).status_code == 200
-    at_pickup = place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1})
+    at_pickup = factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1})
     with app.test_request_context():
         fulfilment.mark_collected(db.session, at_pickup, now=now(), paid_with="cash")
         db.session.commit()
-    sign_out(client)
+    pages.sign_out(client)
     login(m["farm"].user)
     month = now().astimezone(PARIS).strftime("%Y-%m")
     with count_queries() as queries:
@@ -565,7 +538,7 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     assert '<td class="text-end fw-bold ledger-balance">€5.95</td>' in html
     few = len(queries)
     for _ in range(2):
-        extra = place(db, m["buyers"][2], m["slot"], {m["carrots"].id: 1})
+        extra = factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 1})
         with app.test_request_context():
             fulfilment.mark_collected(db.session, extra, now=now(), paid_with="cheque")
             db.session.commit()
@@ -580,7 +553,7 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     for bad in ("2026-13", "26-11", "2026-1", "x"):
         assert client.get(f"/farm/ledger?month={bad}").status_code == 400
     # Another farm's account shows none of it.
-    sign_out(client)
+    pages.sign_out(client)
     login(m["other_farm"].user)
     other = client.get(f"/farm/ledger?month={month}").get_data(as_text=True)
     assert '<td class="text-end fw-bold ledger-balance">€5.37</td>' in other  # 5.97 - 0.60
@@ -591,11 +564,11 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
 ], indirect=True)
 def test_this_months_statement_is_the_month_in_paris(app, client, db, login, market, clock):
     m = market
-    order = place(db, m["buyers"][1], m["slot"], {m["carrots"].id: 1})
+    order = factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1})
     with app.test_request_context():
         fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
         db.session.commit()
-    sign_out(client)
+    pages.sign_out(client)
     login(m["farm"].user)
     local = clock.start.astimezone(PARIS)
     response = client.get("/farm/ledger/statement.csv")  # this month, by the clock
@@ -614,12 +587,12 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
     from tests import factories
 
     m = market
-    order = card_order(db, m)
+    order = factories.card_order(m)
     pay_page(client, login, order, m["buyers"][0])
     assert confirm(client, order, localstripe.card(CARD_OK)).status_code == 200
     # Only an admin sees the page.
     assert client.get("/admin/payments").status_code == 403
-    sign_out(client)
+    pages.sign_out(client)
     login(factories.user(Role.ADMIN))
     with count_queries() as queries:
         page = client.get("/admin/payments")
@@ -644,18 +617,18 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
     assert refund.amount_cents == 250
     assert refund.status == RefundStatus.SUCCEEDED
     # The buyer sees it on the order.
-    sign_out(client)
+    pages.sign_out(client)
     login(m["buyers"][0])
     html = client.get(f"/orders/{order.id}").get_data(as_text=True)
     assert "Salade abîmée" in html
     assert "€2.50" in html
     # More payments: the admin page still issues the same number of queries.
     for index in (1, 2):
-        other = card_order(db, m, index)
-        sign_out(client)
+        other = factories.card_order(m, index)
+        pages.sign_out(client)
         pay_page(client, login, other, m["buyers"][index])
         assert confirm(client, other, localstripe.card(CARD_OK)).status_code == 200
-    sign_out(client)
+    pages.sign_out(client)
     login(factories.user(Role.ADMIN))
     with count_queries() as queries:
         assert client.get("/admin/payments").status_code == 200
@@ -663,32 +636,12 @@ def test_admin_refunds_part_of_an_order(app, client, db, login, form_post, local
     assert client.post("/admin/payments/orders/999999/refund", data={}).status_code in (400, 404)
 
 
-@contextmanager
-def connect_stand_in(app, transfer_id):
-    """Stripe Connect, which localstripe lacks, is checked against a local HTTP stand-in
-    (tests/test_gateway.py's StandIn) that records the requests the stripe library sends
-    and answers each with a transfer; yields it and a config with Connect on that points
-    at it, inside a request context."""
-    from tests.test_gateway import StandIn
-
-    stand_in = StandIn()
-    stand_in.body = {"id": transfer_id, "object": "transfer"}
-    stand_in.thread.start()
-    try:
-        config = dict(app.config, STRIPE_API_BASE=stand_in.url, STRIPE_CONNECT_ENABLED=True)
-        with app.test_request_context():
-            yield stand_in, config
-    finally:
-        stand_in.server.shutdown()
-        stand_in.server.server_close()
-
-
 def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, market):
     """Connect transfers against the local stand-in (connect_stand_in); the payment
     itself goes through localstripe."""
     m = market
-    order = card_order(db, m)
-    intent = _paid_intent(app, localstripe, order)
+    order = factories.card_order(m)
+    intent = factories.paid_intent(app, localstripe, order)
     with app.test_request_context():
         assert payments.apply_intent(db.session, intent, app.config, now=now()) == "confirmed"
         db.session.commit()
@@ -719,8 +672,8 @@ def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, mark
 def test_sub_orders_with_nothing_to_pay_never_hold_back_the_transfers(
         app, db, localstripe, market, monkeypatch):
     m = market
-    first = _confirmed_card_order(app, db, localstripe, m, 0, cart={m["carrots"].id: 1})
-    second = _confirmed_card_order(app, db, localstripe, m, 1, cart={m["carrots"].id: 1})
+    first = factories.confirmed_card_order(app, localstripe, m, 0, cart={m["carrots"].id: 1})
+    second = factories.confirmed_card_order(app, localstripe, m, 1, cart={m["carrots"].id: 1})
     with app.test_request_context():
         for order, short in ((first, 1), (second, 0)):
             order = db.session.get(Order, order.id)
@@ -766,7 +719,7 @@ def test_commission_and_connect_account_commands(app, db, market):
     assert farm.commission_bp == 750
     assert farm.stripe_account_id == "acct_1Abc"
     # The farm's own rate is what its sales are charged.
-    order = place(db, market["buyers"][0], market["slot"], {market["carrots"].id: 2})
+    order = factories.order(market["buyers"][0], market["slot"], {market["carrots"].id: 2})
     with app.test_request_context():
         fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
         db.session.commit()

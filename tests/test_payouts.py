@@ -13,9 +13,14 @@ from marketplace.orders.models import Order
 from marketplace.payments import services as payments
 from marketplace.payments.models import LedgerEntry, LedgerKind
 from tests import factories
-from tests.test_payments import _confirmed_card_order, connect_stand_in, market, now
+from tests.clock import now
+from tests.stripe_stand_in import connect_stand_in
 
-__all__ = ["market"]  # the fixture, from tests/test_fulfilment.py
+
+@pytest.fixture
+def market(hosted_market):
+    """A hosted point with a slot, two farms serving it, three buyers."""
+    return hosted_market
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +51,8 @@ def test_the_admin_records_a_bank_transfer_once(app, client, db, login, form_pos
     m = market
     # Carrots (Ferme A) and eggs (Ferme B), paid by card and handed over; a second
     # order of Ferme A's not handed over yet is not owed.
-    first = _confirmed_card_order(app, db, localstripe, m, 0)
-    later = _confirmed_card_order(app, db, localstripe, m, 1, cart={m["carrots"].id: 1})
+    first = factories.confirmed_card_order(app, localstripe, m, 0)
+    later = factories.confirmed_card_order(app, localstripe, m, 1, cart={m["carrots"].id: 1})
     collected(app, db, first)
     login(factories.user(Role.ADMIN))
     assert "What the farms are owed" in client.get("/admin/payments").get_data(as_text=True)
@@ -89,7 +94,7 @@ def test_the_admin_records_a_bank_transfer_once(app, client, db, login, form_pos
 def test_connect_never_pays_what_a_bank_transfer_paid(app, client, db, login, form_post,
                                                       localstripe, market):
     m = market
-    order = _confirmed_card_order(app, db, localstripe, m, 0, cart={m["carrots"].id: 2})
+    order = factories.confirmed_card_order(app, localstripe, m, 0, cart={m["carrots"].id: 2})
     collected(app, db, order)
     login(factories.user(Role.ADMIN))
     url = f"/admin/payments/payouts/{m['farm'].id}"

@@ -13,8 +13,6 @@ from marketplace.accounts.models import Role
 from marketplace.pickup import rounds, services
 from marketplace.pickup.models import (
     DeliveryRound,
-    PickupKind,
-    PickupPoint,
     PickupSchedule,
     PickupSlot,
     SlotStatus,
@@ -22,20 +20,7 @@ from marketplace.pickup.models import (
 from marketplace.sqlite import write_intent
 from tests import factories
 from tests.clock import INSTANTS, PARIS, now
-
-TZ = "Europe/Paris"
-VANNES = (47.6582, -2.7608)   # about 15 km from the default farm at Elven
-RENNES = (48.1173, -1.6778)   # about 80 km away
-
-
-def make_point(name="Café de la gare", *, at=VANNES, host=None, commit=True, **kw):
-    point = PickupPoint(name=name, kind=PickupKind.CAFE, latitude=at[0], longitude=at[1],
-                        host_id=host.id if host else None, **kw)
-    factories.db.session.add(point)
-    factories.db.session.flush()
-    if commit:
-        factories.db.session.commit()
-    return point
+from tests.factories import RENNES, TZ
 
 
 def make_schedule(point, weekday=3, start=time(17), end=time(19), capacity=12, cutoff=36):
@@ -43,21 +28,10 @@ def make_schedule(point, weekday=3, start=time(17), end=time(19), capacity=12, c
                                  capacity=capacity, cutoff_hours=cutoff)
 
 
-def make_slot(db, point, *, starts_in=timedelta(days=3), cutoff_in=timedelta(days=1),
-              capacity=12, taken=0, status=SlotStatus.OPEN):
-    start = now()
-    slot = PickupSlot(pickup_point_id=point.id, starts_at=start + starts_in,
-                      ends_at=start + starts_in + timedelta(hours=2), cutoff_at=start + cutoff_in,
-                      capacity=capacity, taken=taken, status=status, closed_reason="")
-    db.session.add(slot)
-    db.session.commit()
-    return slot
-
-
 # Generation ----------------------------------------------------------------------------
 
 def test_generation_across_the_october_dst_change(db):
-    point = make_point()
+    point = factories.pickup_point()
     make_schedule(point, weekday=3)                                   # Thursday 17:00-19:00
     make_schedule(point, weekday=6, start=time(10), end=time(12), cutoff=0)  # Sunday
     now = datetime(2026, 10, 19, 8, 0, tzinfo=UTC)                    # Monday
@@ -82,7 +56,7 @@ def test_generation_across_the_october_dst_change(db):
 
 
 def test_generation_is_idempotent_and_extends(db):
-    point = make_point()
+    point = factories.pickup_point()
     make_schedule(point)
     now = datetime(2026, 10, 19, 8, tzinfo=UTC)
     assert services.generate_slots(db.session, weeks=4, now=now, tz=TZ) == 4
@@ -95,9 +69,9 @@ def test_generation_is_idempotent_and_extends(db):
 
 
 def test_generation_skips_inactive_schedules_points_and_past_starts(db):
-    point = make_point()
+    point = factories.pickup_point()
     make_schedule(point, weekday=0).active = False
-    closed = make_point("Fermé", is_active=False)
+    closed = factories.pickup_point("Fermé", is_active=False)
     make_schedule(closed)
     make_schedule(point, weekday=3)
     # Thursday 18:00 local: this week's slot has already started.
@@ -115,7 +89,7 @@ GENERATED = {"new-years-eve": 3}  # Thursday 31 December, 23:30: that day's 17:0
     pytest.param(p.values[0], GENERATED.get(p.id, 4), id=p.id) for p in INSTANTS
 ], indirect=["clock"])
 def test_generation_at_any_instant_keeps_local_wall_clock_times(db, clock, expected):
-    point = make_point()
+    point = factories.pickup_point()
     make_schedule(point, weekday=3)                                   # Thursday 17:00-19:00
     make_schedule(point, weekday=6, start=time(10), end=time(12), cutoff=0)  # Sunday
     assert services.generate_slots(db.session, weeks=2, now=now(), tz=TZ) == expected
@@ -136,8 +110,8 @@ def test_generation_at_any_instant_keeps_local_wall_clock_times(db, clock, expec
 
 
 def test_check_constraints(db):
-    point = make_point()
-    slot = make_slot(db, point, capacity=2)
+    point = factories.pickup_point()
+    slot = factories.slot(point, capacity=2)
     slot.taken = 3
     with pytest.raises(IntegrityError):
         db.session.commit()
@@ -152,11 +126,11 @@ def test_check_constraints(db):
 # Open slots, closing, taking places -----------------------------------------------------
 
 def test_open_slots_and_close(db):
-    point = make_point()
-    good = make_slot(db, point)
-    make_slot(db, point, starts_in=timedelta(days=4), capacity=1, taken=1)      # full
-    make_slot(db, point, starts_in=timedelta(days=1), cutoff_in=-timedelta(hours=1))  # cut off
-    closed = make_slot(db, point, starts_in=timedelta(days=5))
+    point = factories.pickup_point()
+    good = factories.slot(point)
+    factories.slot(point, starts_in=timedelta(days=4), capacity=1, taken=1)      # full
+    factories.slot(point, starts_in=timedelta(days=1), cutoff_in=-timedelta(hours=1))  # cut off
+    closed = factories.slot(point, starts_in=timedelta(days=5))
     services.close_slot(closed, "Jour férié")
     db.session.commit()
     assert closed.status == SlotStatus.CLOSED
@@ -167,8 +141,8 @@ def test_open_slots_and_close(db):
 
 
 def test_take_and_release_place(db):
-    point = make_point()
-    slot = make_slot(db, point, capacity=2)
+    point = factories.pickup_point()
+    slot = factories.slot(point, capacity=2)
     assert services.take_place(db.session, slot.id)
     assert services.take_place(db.session, slot.id)
     assert not services.take_place(db.session, slot.id)
@@ -184,10 +158,10 @@ def test_take_and_release_place(db):
 
 
 def test_closed_and_cut_off_slots_refuse_a_place(db):
-    point = make_point()
-    closed = make_slot(db, point)
+    point = factories.pickup_point()
+    closed = factories.slot(point)
     services.close_slot(closed, "Vacances")
-    late = make_slot(db, point, starts_in=timedelta(hours=10), cutoff_in=-timedelta(minutes=1))
+    late = factories.slot(point, starts_in=timedelta(hours=10), cutoff_in=-timedelta(minutes=1))
     db.session.commit()
     assert not services.take_place(db.session, closed.id)
     assert not services.take_place(db.session, late.id)
@@ -197,8 +171,8 @@ def test_closed_and_cut_off_slots_refuse_a_place(db):
 
 
 def test_take_place_under_contention(app, db):
-    point = make_point()
-    slot = make_slot(db, point, capacity=12)
+    point = factories.pickup_point()
+    slot = factories.slot(point, capacity=12)
     slot_id = slot.id
     db.session.commit()
     threads_count = 30
@@ -239,8 +213,8 @@ def test_take_place_under_contention(app, db):
 
 def test_set_rounds_replaces_and_refuses_far_points(db):
     farm = factories.producer()
-    near = make_point("Vannes")
-    far = make_point("Rennes", at=RENNES)
+    near = factories.pickup_point("Vannes")
+    far = factories.pickup_point("Rennes", at=RENNES)
     rounds.set_rounds(farm, [(near.id, 3), (near.id, 5)])
     db.session.commit()
     assert {(r.pickup_point_id, r.weekday) for r in rounds.rounds_of(farm)} == {
@@ -262,10 +236,10 @@ def test_set_rounds_replaces_and_refuses_far_points(db):
 
 def test_nearby_points_sorted_and_within_radius(db):
     farm = factories.producer()
-    make_point("Vannes")
-    make_point("Theix", at=(47.6295, -2.6538))
-    make_point("Rennes", at=RENNES)
-    make_point("Fermé", at=(47.73, -2.58), is_active=False)
+    factories.pickup_point("Vannes")
+    factories.pickup_point("Theix", at=(47.6295, -2.6538))
+    factories.pickup_point("Rennes", at=RENNES)
+    factories.pickup_point("Fermé", at=(47.73, -2.58), is_active=False)
     nearby = rounds.nearby_points(farm)
     assert [n.point.name for n in nearby] == ["Theix", "Vannes"]
     assert nearby[0].distance_km < nearby[1].distance_km < farm.delivery_radius_km
@@ -282,8 +256,8 @@ def test_nearby_points_sorted_and_within_radius(db):
 )
 def test_can_serve_truth_table(db, has_round, round_day, radius, expected):
     farm = factories.producer()
-    point = make_point("Vannes")
-    other = make_point("Theix", at=(47.6295, -2.6538))
+    point = factories.pickup_point("Vannes")
+    other = factories.pickup_point("Theix", at=(47.6295, -2.6538))
     rounds.set_rounds(farm, [(other.id, 3)])
     if has_round:
         db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
@@ -300,7 +274,7 @@ def test_can_serve_truth_table(db, has_round, round_day, radius, expected):
 
 def test_can_serve_uses_the_local_weekday(db):
     farm = factories.producer()
-    point = make_point("Vannes")
+    point = factories.pickup_point("Vannes")
     rounds.set_rounds(farm, [(point.id, 4)])   # Friday
     # Friday 23 October 00:30 in Paris is Thursday 22:30 UTC.
     starts = datetime(2026, 10, 22, 22, 30, tzinfo=UTC)
@@ -316,8 +290,8 @@ def test_host_scope(db):
     host = factories.user(Role.HOST)
     other = factories.user(Role.HOST)
     admin = factories.user(Role.ADMIN)
-    mine = make_point("Mine", host=host)
-    theirs = make_point("Theirs", host=other)
+    mine = factories.pickup_point("Mine", host=host)
+    theirs = factories.pickup_point("Theirs", host=other)
     assert services.points_managed_by(host) == [mine]
     assert services.managed_point(host, theirs.id) is None
     assert services.managed_point(admin, theirs.id) == theirs
@@ -325,8 +299,8 @@ def test_host_scope(db):
 
 
 def test_closing_a_closed_date_changes_nothing(db):
-    point = make_point()
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     services.close_slot(slot, "Jour férié")
     db.session.commit()
     with pytest.raises(services.SlotClosedAlready):
@@ -338,8 +312,8 @@ def test_closing_a_closed_date_changes_nothing(db):
 def test_closing_a_date_closed_meanwhile_changes_nothing(db):
     """Closed by another request after this one read the slot: one conditional UPDATE,
     never read-then-write, so the first reason stays."""
-    point = make_point()
-    slot = make_slot(db, point)
+    point = factories.pickup_point()
+    slot = factories.slot(point)
     assert slot.status == SlotStatus.OPEN  # loaded: this session still sees it open
     table = PickupSlot.__table__
     db.session.execute(table.update().where(table.c.id == slot.id)

@@ -13,9 +13,7 @@ from marketplace.pickup import rounds, services
 from marketplace.pickup.models import DeliveryRound, PickupSchedule, PickupSlot, SlotStatus
 from tests import factories
 from tests.clock import INSTANTS, PARIS, now, paris
-from tests.test_checkout_services import serve
-from tests.test_fulfilment import place
-from tests.test_pickup_services import RENNES, make_point, make_slot
+from tests.factories import RENNES
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +45,8 @@ def schedule_data(**overrides):
 
 
 def test_host_lists_only_its_points(client, host):
-    make_point("Mon café", host=host)
-    make_point("Autre café", host=factories.user(Role.HOST))
+    factories.pickup_point("Mon café", host=host)
+    factories.pickup_point("Autre café", host=factories.user(Role.HOST))
     page = client.get("/pickup/points").get_data(as_text=True)
     assert "Mon café" in page
     assert "Autre café" not in page
@@ -60,7 +58,7 @@ def test_household_cannot_manage_points(client, login):
 
 
 def test_host_adds_and_removes_a_schedule(client, host, form_post, db):
-    point = make_point(host=host)
+    point = factories.pickup_point(host=host)
     url = f"/pickup/points/{point.id}"
     response = form_post(f"{url}/schedules", schedule_data(), page=url)
     assert response.status_code == 302
@@ -94,7 +92,7 @@ def test_host_adds_and_removes_a_schedule(client, host, form_post, db):
     ],
 )
 def test_bad_schedule_input_is_refused(client, host, form_post, db, overrides, message):
-    point = make_point(host=host)
+    point = factories.pickup_point(host=host)
     url = f"/pickup/points/{point.id}"
     response = form_post(f"{url}/schedules", schedule_data(**overrides), page=url)
     assert response.status_code == 400
@@ -103,9 +101,9 @@ def test_bad_schedule_input_is_refused(client, host, form_post, db, overrides, m
 
 
 def test_other_hosts_point_is_404(client, host, form_post, db):
-    mine = make_point(host=host)
-    theirs = make_point("Autre", host=factories.user(Role.HOST))
-    slot = make_slot(db, theirs)
+    mine = factories.pickup_point(host=host)
+    theirs = factories.pickup_point("Autre", host=factories.user(Role.HOST))
+    slot = factories.slot(theirs)
     assert client.get(f"/pickup/points/{theirs.id}").status_code == 404
     page = f"/pickup/points/{mine.id}"
     assert form_post(f"/pickup/points/{theirs.id}/schedules", schedule_data(),
@@ -121,13 +119,13 @@ def test_other_hosts_point_is_404(client, host, form_post, db):
 
 def test_admin_manages_any_point(client, login):
     login(factories.user(Role.ADMIN))
-    point = make_point(host=factories.user(Role.HOST))
+    point = factories.pickup_point(host=factories.user(Role.HOST))
     assert client.get(f"/pickup/points/{point.id}").status_code == 200
 
 
 def test_missing_csrf_is_400(client, host, db):
-    point = make_point(host=host)
-    slot = make_slot(db, point)
+    point = factories.pickup_point(host=host)
+    slot = factories.slot(point)
     url = f"/pickup/points/{point.id}"
     assert client.post(f"{url}/schedules", data=schedule_data()).status_code == 400
     assert client.post(f"{url}/slots/{slot.id}/close", data={"reason": "x"}).status_code == 400
@@ -135,8 +133,8 @@ def test_missing_csrf_is_400(client, host, db):
 
 
 def test_host_sees_and_closes_a_date(client, host, form_post, db):
-    point = make_point(host=host)
-    slot = make_slot(db, point, capacity=12, taken=3)
+    point = factories.pickup_point(host=host)
+    slot = factories.slot(point, capacity=12, taken=3)
     url = f"/pickup/points/{point.id}"
     page = client.get(url).get_data(as_text=True)
     assert "3 / 12" in page
@@ -157,13 +155,13 @@ def test_host_sees_and_closes_a_date(client, host, form_post, db):
     "anything"])
 def test_closing_a_date_with_orders_to_an_unknown_date_is_400(client, host, form_post, db,
                                                              then):
-    point = make_point(host=host)
-    slot = make_slot(db, point)
-    theirs = make_slot(db, make_point("Autre", host=factories.user(Role.HOST)))
+    point = factories.pickup_point(host=host)
+    slot = factories.slot(point)
+    theirs = factories.slot(factories.pickup_point("Autre", host=factories.user(Role.HOST)))
     farm = factories.producer()
     carrots = factories.product(farm, variants=(("1 kg", 350, 10),)).variants[0]
-    serve(db, farm, slot)
-    place(db, factories.user(), slot, {carrots.id: 1})
+    factories.delivery_round(farm, slot)
+    factories.order(factories.user(), slot, {carrots.id: 1})
     url = f"/pickup/points/{point.id}"
     for value in (then, f"move:{theirs.id}"):
         response = form_post(f"{url}/slots/{slot.id}/close", {"reason": "Férié", "then": value},
@@ -176,7 +174,7 @@ def test_closing_a_date_with_orders_to_an_unknown_date_is_400(client, host, form
 
 
 def test_host_generates_dates(client, host, form_post, db):
-    point = make_point(host=host)
+    point = factories.pickup_point(host=host)
     services.add_schedule(point, weekday=2, starts_at=time(17), ends_at=time(19),
                           capacity=10, cutoff_hours=24)
     db.session.commit()
@@ -196,7 +194,7 @@ GENERATED_ON_MONDAYS = {"monday-evening": 2}
     pytest.param(paris(2026, 12, 7, 9, 0), 2, id="monday-0900"),
 ], indirect=["clock"])
 def test_cli_generate_slots(app, db, clock, expected):
-    point = make_point()
+    point = factories.pickup_point()
     services.add_schedule(point, weekday=0, starts_at=time(9), ends_at=time(10),
                           capacity=5, cutoff_hours=0)
     db.session.commit()
@@ -227,9 +225,9 @@ def farm(login):
 
 
 def test_rounds_page_offers_only_points_within_radius(client, farm):
-    make_point("Vannes centre")
-    make_point("Rennes gare", at=RENNES)
-    make_point("Theix bourg", at=(47.6295, -2.6538))
+    factories.pickup_point("Vannes centre")
+    factories.pickup_point("Rennes gare", at=RENNES)
+    factories.pickup_point("Theix bourg", at=(47.6295, -2.6538))
     page = client.get("/farm/rounds").get_data(as_text=True)
     assert "Vannes centre" in page
     assert "Theix bourg" in page
@@ -239,8 +237,8 @@ def test_rounds_page_offers_only_points_within_radius(client, farm):
 
 
 def test_rounds_are_saved_in_one_post(client, farm, form_post, db):
-    near = make_point("Vannes centre")
-    other = make_point("Theix bourg", at=(47.6295, -2.6538))
+    near = factories.pickup_point("Vannes centre")
+    other = factories.pickup_point("Theix bourg", at=(47.6295, -2.6538))
     response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{other.id}:5",
                                                     f"{near.id}:1"]})
     assert response.status_code == 302
@@ -255,8 +253,8 @@ def test_rounds_are_saved_in_one_post(client, farm, form_post, db):
 
 
 def test_tampered_round_outside_radius_is_400(client, farm, form_post, db):
-    near = make_point("Vannes centre")
-    far = make_point("Rennes gare", at=RENNES)
+    near = factories.pickup_point("Vannes centre")
+    far = factories.pickup_point("Rennes gare", at=RENNES)
     rounds.set_rounds(farm, [(near.id, 2)])
     db.session.commit()
     response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{far.id}:3"]})
@@ -278,13 +276,13 @@ def test_rounds_need_a_producer_and_csrf(client, login, db):
 
 
 def test_rounds_post_without_csrf_is_400(client, farm, db):
-    near = make_point("Vannes centre")
+    near = factories.pickup_point("Vannes centre")
     assert client.post("/farm/rounds", data={"round": [f"{near.id}:3"]}).status_code == 400
     assert db.session.scalars(select(DeliveryRound)).all() == []
 
 
 def test_slot_cutoff_shown_in_local_time(client, host, db):
-    point = make_point(host=host)
+    point = factories.pickup_point(host=host)
     starts = now() + timedelta(days=2)
     db.session.add(PickupSlot(pickup_point_id=point.id, starts_at=starts,
                               ends_at=starts + timedelta(hours=2),
@@ -295,8 +293,8 @@ def test_slot_cutoff_shown_in_local_time(client, host, db):
 
 
 def test_closing_a_date_closed_already_is_409_and_keeps_its_reason(client, host, form_post, db):
-    point = make_point(host=host)
-    slot = make_slot(db, point)
+    point = factories.pickup_point(host=host)
+    slot = factories.slot(point)
     url = f"/pickup/points/{point.id}"
     close = f"{url}/slots/{slot.id}/close"
     assert form_post(close, {"reason": "Jour férié"}, page=url).status_code == 302

@@ -14,7 +14,7 @@ from marketplace.orders.cart import MAX_LINES
 from marketplace.orders.models import Order, OrderLine
 from marketplace.wholesale import quick_routes
 from tests import factories
-from tests.test_checkout_services import make_point, make_slot, serve
+from tests.pages import TOKEN_RE
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +24,9 @@ def _english(english):
 
 @pytest.fixture
 def grid(db):
-    point = make_point(db, "Le Bistrot du Port")
-    slot = make_slot(db, point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
-                     capacity=20)
+    point = factories.pickup_point("Le Bistrot du Port")
+    slot = factories.slot(point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
+                          capacity=20)
     farm = factories.producer(name="Ferme A")
     other = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
     far = factories.producer(name="Ferme sans tournée")  # no round: not in the grid
@@ -39,8 +39,8 @@ def grid(db):
     db.session.add(WholesaleTier(variant_id=leeks.variants[0].id, min_quantity=10,
                                  unit_price_cents=250))
     db.session.commit()
-    serve(db, farm, slot)
-    serve(db, other, slot)
+    factories.delivery_round(farm, slot)
+    factories.delivery_round(other, slot)
     restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
     return {"slot": slot, "farm": farm, "other": other, "leeks": leeks.variants[0],
             "crate": crate.variants[0], "hidden": hidden.variants[0],
@@ -206,7 +206,6 @@ def test_a_retail_only_item_is_sold_by_the_unit_in_the_grid(client, db, login, f
 
 def test_the_grid_sent_twice_places_one_order(client, db, login, grid):
     from tests.conftest import CSRF_RE
-    from tests.test_checkout_web import TOKEN_RE
 
     g = grid
     login(g["restaurant"])

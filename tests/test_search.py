@@ -29,8 +29,8 @@ from marketplace.extensions import db as _db
 from marketplace.producers.models import Producer
 from tests import factories
 from tests.clock import now
-from tests.test_catalogue import names_on
-from tests.test_migrations import _keep_logging, _postgresql_scratch_database  # noqa: F401
+from tests.databases import postgresql_scratch_database
+from tests.pages import names_on
 
 WORDS = (
     "Œufs", "œufs", "OEUFS", "oeuf", "légumes", "LÉGUMES", "Legumes", "crème", "brûlée",
@@ -361,7 +361,7 @@ def scratch_url(tmp_path):
     if url is None or url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
-    with _postgresql_scratch_database(url) as scratch:
+    with postgresql_scratch_database(url) as scratch:
         yield scratch.render_as_string(hide_password=False)
 
 
@@ -432,7 +432,7 @@ def _app_on(url: str, tmp_path):
             _db.engine.dispose()
 
 
-@pytest.mark.usefixtures("_keep_logging")
+@pytest.mark.usefixtures("keep_logging")
 def test_the_migration_indexes_existing_rows_and_makes_what_create_all_makes(
         scratch_url, tmp_path):
     with _app_on(scratch_url, tmp_path):

@@ -18,7 +18,7 @@ from marketplace.wholesale import standing as service
 from marketplace.wholesale.models import RunStatus, StandingOrderRun
 from tests import factories
 from tests.clock import INSTANTS, now
-from tests.test_checkout_services import TZ, make_point, make_slot, serve
+from tests.factories import TZ
 
 
 @pytest.fixture(autouse=True)
@@ -28,15 +28,15 @@ def _english(english):
 
 @pytest.fixture
 def kitchen(db):
-    point = make_point(db, "Le Bistrot du Port")
-    slot = make_slot(db, point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
-                     capacity=20)
+    point = factories.pickup_point("Le Bistrot du Port")
+    slot = factories.slot(point, starts_in=timedelta(days=3), cutoff_in=timedelta(days=2),
+                          capacity=20)
     farm = factories.producer(name="Ferme A")
     other = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
     leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 40),))
     eggs = factories.product(other, name="Œufs", variants=(("plateau de 30", 990, 3),))
-    serve(db, farm, slot)
-    serve(db, other, slot)
+    factories.delivery_round(farm, slot)
+    factories.delivery_round(other, slot)
     restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
     first = orders.checkout(db.session, buyer=restaurant,
                             cart={str(leeks.variants[0].id): 10, str(eggs.variants[0].id): 2},
@@ -44,8 +44,8 @@ def kitchen(db):
                             payment_method=PaymentMethod.AT_PICKUP)
     db.session.commit()
     # The template repeats that order, for next week's date.
-    next_week = make_slot(db, point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
-                          capacity=20)
+    next_week = factories.slot(point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
+                               capacity=20)
     standing = service.from_order(db.session, first, tz=TZ)
     db.session.commit()
     return {"point": point, "slot": slot, "next": next_week, "farm": farm, "other": other,
@@ -112,8 +112,8 @@ def test_paused_or_skipped_weeks_place_nothing(db, kitchen):
     run(db)
     assert db.session.scalar(select(func.count(Order.id)).where(
         Order.pickup_slot_id == k["next"].id)) == 0
-    later = make_slot(db, k["point"], starts_in=timedelta(days=17),
-                      cutoff_in=timedelta(days=16), capacity=20)
+    later = factories.slot(k["point"], starts_in=timedelta(days=17),
+                           cutoff_in=timedelta(days=16), capacity=20)
     k["standing"].active = False
     db.session.commit()
     run(db, days=21)
@@ -215,8 +215,8 @@ def test_standing_orders_page_issues_a_fixed_number_of_queries(client, db, login
 
     one = queries()
     for n in range(3):  # more templates, at other points and days
-        point = make_point(db, f"Point {n}")
-        make_slot(db, point, starts_in=timedelta(days=2 + n), cutoff_in=timedelta(days=1 + n))
+        point = factories.pickup_point(f"Point {n}")
+        factories.slot(point, starts_in=timedelta(days=2 + n), cutoff_in=timedelta(days=1 + n))
         db.session.add(service.StandingOrder(
             buyer_id=k["restaurant"].id, pickup_point_id=point.id, weekday=n,
             payment_method="at_pickup", name=point.name,
@@ -281,8 +281,8 @@ def test_repeat_every_week_twice_makes_one_template_and_one_order_a_date(
     twin.active = True
     db.session.get(Variant, k["leeks"].id).stock = 100
     db.session.commit()
-    later = make_slot(db, k["point"], starts_in=timedelta(days=17),
-                      cutoff_in=timedelta(days=16), capacity=20)
+    later = factories.slot(k["point"], starts_in=timedelta(days=17),
+                           cutoff_in=timedelta(days=16), capacity=20)
     run(db, days=21)
     placed = db.session.scalars(select(Order).where(Order.pickup_slot_id == later.id)).all()
     assert sorted(sum(line.quantity for line in order.lines
@@ -352,12 +352,12 @@ def weekly(db):
     not) payment at pickup."""
     from marketplace.pickup.rounds import local_weekday
 
-    point = make_point(db, "Halles")
-    slot = make_slot(db, point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
-                     capacity=20)
+    point = factories.pickup_point("Halles")
+    slot = factories.slot(point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
+                          capacity=20)
     farm = factories.producer(name="Ferme A")
     leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 40),)).variants[0]
-    serve(db, farm, slot)
+    factories.delivery_round(farm, slot)
     restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
     standing = service.StandingOrder(buyer_id=restaurant.id, pickup_point_id=point.id,
                                      weekday=local_weekday(slot, TZ), payment_method="card",
@@ -370,13 +370,7 @@ def weekly(db):
 
 
 def give_terms(db, user, days=30):
-    from marketplace.wholesale.models import RestaurantProfile
-
-    db.session.add(RestaurantProfile(
-        user_id=user.id, business_name="Le Bistrot", siret="73282932000074",
-        vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
-        commune="Vannes", payment_terms_days=days))
-    db.session.commit()
+    factories.restaurant_profile(user, terms=days)
 
 
 @pytest.mark.parametrize(("terms", "at_pickup", "method", "status"), [

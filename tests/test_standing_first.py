@@ -26,7 +26,7 @@ from marketplace.wholesale import standing as service
 from marketplace.wholesale.models import StandingOrder, StandingOrderLine
 from tests import factories
 from tests.clock import INSTANTS, now
-from tests.test_checkout_services import TZ, make_point, make_slot, serve
+from tests.factories import TZ
 
 FIRST = "serves its restaurants' standing orders first"
 
@@ -41,15 +41,15 @@ def opens_on(slot, days=7):
 def farmyard(db):
     """A farm with 10 units of one variant, a restaurant's standing order for 8 of them
     for a date 10 days away (beyond the job's 7 days), and a household."""
-    point = make_point(db, "Halles de Vannes")
-    slot = make_slot(db, point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
-                     capacity=20)
+    point = factories.pickup_point("Halles de Vannes")
+    slot = factories.slot(point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
+                          capacity=20)
     farm = factories.producer(name="Ferme du Lindin")
     other = factories.producer(name="Ferme B", lat=47.70, lon=-2.70)
     leeks = factories.product(farm, name="Poireaux", variants=(("botte", 280, 10),)).variants[0]
     eggs = factories.product(other, name="Œufs", variants=(("douzaine", 597, 20),)).variants[0]
-    serve(db, farm, slot)
-    serve(db, other, slot)
+    factories.delivery_round(farm, slot)
+    factories.delivery_round(other, slot)
     restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot")
     standing = StandingOrder(buyer_id=restaurant.id, pickup_point_id=point.id,
                              weekday=local_weekday(slot, TZ), payment_method="at_pickup",
@@ -135,7 +135,7 @@ def test_a_slot_within_reach_not_yet_run_opens_in_a_few_minutes(db, farmyard):
     f = farmyard
     first(db, f["farm"])
     # A week before the farmyard's date: the same weekday, served by the same round.
-    soon = make_slot(db, f["point"], starts_in=timedelta(days=3), cutoff_in=timedelta(days=2))
+    soon = factories.slot(f["point"], starts_in=timedelta(days=3), cutoff_in=timedelta(days=2))
     error, message = refused(db, f, {f["leeks"].id: 1}, slot=soon)
     assert message == f"Ferme du Lindin {FIRST}: orders for this date open in a few minutes."
     assert stock(db, f["leeks"]) == 10
@@ -178,10 +178,10 @@ def test_running_twice_marks_once_and_places_one_order(db, farmyard):
     f = farmyard
     first(db, f["farm"])
     # A slot without any standing order is marked too; one beyond reach is not.
-    elsewhere = make_slot(db, make_point(db, "Épicerie du Port"), starts_in=timedelta(days=5),
-                          cutoff_in=timedelta(days=4))
-    later = make_slot(db, f["point"], starts_in=timedelta(days=20),
-                      cutoff_in=timedelta(days=19))
+    elsewhere = factories.slot(factories.pickup_point("Épicerie du Port"),
+                               starts_in=timedelta(days=5), cutoff_in=timedelta(days=4))
+    later = factories.slot(f["point"], starts_in=timedelta(days=20),
+                           cutoff_in=timedelta(days=19))
     started = now()
     run(db, at=started)
     second = run(db, at=started + timedelta(minutes=1))

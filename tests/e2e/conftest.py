@@ -1,7 +1,7 @@
 """Browser journeys: the app served on a real port, driven by Debian's chromium.
 
-Fixtures here have their own names (e2e_app, e2e_server, chromium_browser,
-browser_page, phone_page) so they never mix with the unit fixtures of
+Fixtures here have their own names (e2e_app, e2e_server, paying_server,
+chromium_browser, browser_page, phone_page) so they never mix with the unit fixtures of
 tests/conftest.py (app, db, client, _app_config, _schema).
 
 Database: always a SQLite file in the test's own temporary folder, also in CI's
@@ -144,6 +144,33 @@ def e2e_server(e2e_app):
     """The app on 127.0.0.1 and a free port, served from a background thread."""
     with serving(e2e_app) as live:
         yield live
+
+
+@pytest.fixture
+def paying_server(tmp_path, localstripe):
+    """The app on a free port with its payments against localstripe."""
+    base = tmp_path / "instance"
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(base),
+        "SECRET_KEY": "e2e-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "UPLOAD_FOLDER": str(base / "uploads"),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "MAIL_SERVER": "",
+        **localstripe.settings(),
+    })
+    with app.app_context():
+        _db.create_all()
+        ensure_reference_data(_db.session)
+        _db.session.commit()
+    try:
+        with serving(app) as live:
+            yield live
+    finally:
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
 
 
 # The browser ---------------------------------------------------------------------

@@ -19,11 +19,9 @@ from marketplace.payments.models import LedgerEntry
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
 from marketplace.pickup.rounds import local_weekday
 from marketplace.wholesale.invoice_models import Invoice
-from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
 from tests.clock import now
 from tests.e2e.conftest import _open_page
-from tests.e2e.test_payment import paying_server  # noqa: F401 - the fixture
 from tests.stripe_server import CARD_DECLINED, CARD_OK
 
 pytestmark = pytest.mark.e2e
@@ -45,10 +43,7 @@ def _invoice_on_terms(app) -> tuple[int, str]:
         db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
                                      weekday=local_weekday(slot, "Europe/Paris")))
         restaurant = factories.user(Role.RESTAURANT, name="Le Bistrot", approved=True)
-        db.session.add(RestaurantProfile(
-            user_id=restaurant.id, business_name="Le Bistrot", siret="73282932000074",
-            vat_number="FR44732829320", address="3 rue du Port", postcode="56000",
-            commune="Vannes", payment_terms_days=30))
+        factories.restaurant_profile(restaurant, commit=False)  # 30 days' terms
         db.session.commit()
         order = orders.checkout(db.session, buyer=restaurant,
                                 cart={str(leeks.variants[0].id): 5}, slot_id=slot.id, now=start,
@@ -60,7 +55,7 @@ def _invoice_on_terms(app) -> tuple[int, str]:
 
 
 @pytest.fixture
-def page_on(request, chromium_browser, paying_server):  # noqa: F811 - the fixture
+def page_on(request, chromium_browser, paying_server):
     yield from _open_page(request, chromium_browser, paying_server)
 
 

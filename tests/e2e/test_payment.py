@@ -10,8 +10,6 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from marketplace import create_app
-from marketplace.catalogue.reference import ensure_reference_data
 from marketplace.extensions import db
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
@@ -19,36 +17,10 @@ from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, Pi
 from marketplace.pickup.rounds import local_weekday
 from tests import factories
 from tests.clock import now
-from tests.e2e.conftest import _open_page, serving
+from tests.e2e.conftest import _open_page
 from tests.stripe_server import CARD_3DS, CARD_OK
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def paying_server(tmp_path, localstripe):
-    base = tmp_path / "instance"
-    app = create_app({
-        "TESTING": True,
-        "INSTANCE_PATH": str(base),
-        "SECRET_KEY": "e2e-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "UPLOAD_FOLDER": str(base / "uploads"),
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "MAIL_SERVER": "",
-        **localstripe.settings(),
-    })
-    with app.app_context():
-        db.create_all()
-        ensure_reference_data(db.session)
-        db.session.commit()
-    try:
-        with serving(app) as live:
-            yield live
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def _card_order(app) -> tuple[int, str]:

@@ -1,0 +1,45 @@
+"""Helpers that use the site as a browser would: the session's cart and language, the
+tokens and names a page shows, the invoice payment buttons."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import CSRF_RE
+
+TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
+CARD_LINK = re.compile(r'class="stretched-link text-decoration-none" href="/products/\d+">([^<]+)<')
+
+
+def names_on(html: str) -> set[str]:
+    """The product names on a catalogue page's cards."""
+    return set(CARD_LINK.findall(html))
+
+
+def set_cart(client, cart: dict) -> None:
+    """Put ``cart`` (variant id -> quantity) in the client's session."""
+    with client.session_transaction() as session:
+        session["cart"] = {str(k): v for k, v in cart.items()}
+
+
+def sign_out(client) -> None:
+    """Forget who is signed in; keep the session in English."""
+    with client.session_transaction() as session:
+        session.clear()
+        session["lang"] = "en"
+
+
+def start_invoice_payment(client, invoice_id, **extra):
+    """The "Pay by card" button of the invoice page."""
+    page = client.get(f"/restaurant/invoices/{invoice_id}").get_data(as_text=True)
+    token = CSRF_RE.search(page).group(1)
+    return client.post(f"/restaurant/invoices/{invoice_id}/pay",
+                       data={"csrf_token": token, **extra})
+
+
+def confirm_invoice_payment(client, invoice_id, method_id):
+    """What the pay page's script sends: the payment method Stripe.js made."""
+    page = client.get(f"/restaurant/invoices/{invoice_id}").get_data(as_text=True)
+    token = CSRF_RE.search(page).group(1)
+    return client.post(f"/restaurant/invoices/{invoice_id}/pay/confirm",
+                       data={"csrf_token": token, "payment_method": method_id})
