@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
@@ -148,7 +149,8 @@ def order(buyer: User, slot: PickupSlot, cart: dict, method: PaymentMethod = Pay
     """An order through checkout, now, for ``cart`` (variant id -> quantity); one
     sub-order per farm."""
     placed = orders.checkout(db.session, buyer=buyer, cart={str(k): v for k, v in cart.items()},
-                             slot_id=slot.id, now=now(), tz=TZ, payment_method=method)
+                             slot_id=slot.id, now=now(), tz=TZ, payment_method=method,
+                                 config=current_app.config)
     db.session.commit()
     return placed
 

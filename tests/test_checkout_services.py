@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 import marketplace.orders.models  # noqa: F401 - until marketplace/__init__.py imports it
@@ -66,7 +67,8 @@ def counts(db):
 
 def do_checkout(db, m, cart, slot=None):
     return services.checkout(db.session, buyer=m["buyer"], cart=cart,
-                             slot_id=(slot or m["slot"]).id, now=now(), tz=TZ)
+                             slot_id=(slot or m["slot"]).id, now=now(), tz=TZ,
+                                 config=current_app.config)
 
 
 # Totals ------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def test_refusals(db, market):
     refused(db, m, {str(carrots.id): 1}, services.SLOT_CLOSED, closed)
     with pytest.raises(services.CheckoutError) as err:
         services.checkout(db.session, buyer=m["buyer"], cart={str(carrots.id): 1},
-                          slot_id="abc", now=now(), tz=TZ)
+                          slot_id="abc", now=now(), tz=TZ, config=current_app.config)
     assert err.value.code == services.SLOT_UNKNOWN
     db.session.rollback()
     # A producer without a round that day: a clear per-line reason.
@@ -206,7 +208,7 @@ def test_cancel_gives_stock_and_place_back_before_the_cut_off_only(db, market):
     m = market
     order = do_checkout(db, m, {str(m["carrots"].id): 4, str(m["eggs"].id): 5})
     db.session.commit()
-    services.cancel(order, Actor.BUYER, now())
+    services.cancel(order, Actor.BUYER, now(), session=db.session, config=current_app.config)
     db.session.commit()
     db.session.expire_all()
     assert order.status == OrderStatus.CANCELLED
@@ -215,11 +217,12 @@ def test_cancel_gives_stock_and_place_back_before_the_cut_off_only(db, market):
     assert db.session.get(Variant, m["eggs"].id).stock == 20
     assert db.session.get(PickupSlot, m["slot"].id).taken == 0
     with pytest.raises(services.TransitionError):  # not twice
-        services.cancel(order, Actor.BUYER, now())
+        services.cancel(order, Actor.BUYER, now(), session=db.session, config=current_app.config)
     second = do_checkout(db, m, {str(m["carrots"].id): 1})
     db.session.commit()
     with pytest.raises(services.TransitionError):  # past the cut-off
-        services.cancel(second, Actor.BUYER, m["slot"].cutoff_at + timedelta(seconds=1))
+        services.cancel(second, Actor.BUYER, m["slot"].cutoff_at + timedelta(seconds=1),
+            session=db.session, config=current_app.config)
     db.session.rollback()
     assert db.session.get(Order, second.id).status == OrderStatus.PENDING_PAYMENT
 
@@ -227,14 +230,15 @@ def test_cancel_gives_stock_and_place_back_before_the_cut_off_only(db, market):
 def test_expire_unpaid_is_idempotent(db, market):
     m = market
     order = services.checkout(db.session, buyer=m["buyer"], cart={str(m["carrots"].id): 3},
-                              slot_id=m["slot"].id, now=now(), tz=TZ, hold=timedelta(minutes=30))
+                              slot_id=m["slot"].id, now=now(), tz=TZ, hold=timedelta(minutes=30),
+                                  config=current_app.config)
     keep = do_checkout(db, m, {str(m["eggs"].id): 1})
     db.session.commit()
-    assert services.expire_unpaid(db.session, now()) == 0
+    assert services.expire_unpaid(db.session, now(), config=current_app.config) == 0
     later = now() + timedelta(hours=1)
-    assert services.expire_unpaid(db.session, later) == 1
+    assert services.expire_unpaid(db.session, later, config=current_app.config) == 1
     db.session.commit()
-    assert services.expire_unpaid(db.session, later) == 0
+    assert services.expire_unpaid(db.session, later, config=current_app.config) == 0
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
@@ -262,7 +266,8 @@ def race(app, db, buyers, make_cart, slot_id):
                         buyer = db.session.get(User, buyer_id)
                         try:
                             services.checkout(db.session, buyer=buyer, cart=make_cart(),
-                                              slot_id=slot_id, now=now(), tz=TZ)
+                                              slot_id=slot_id, now=now(), tz=TZ,
+                                                  config=current_app.config)
                             db.session.commit()
                             outcome = "ok"
                         except services.CheckoutError as exc:
@@ -326,7 +331,7 @@ def test_food_miles_on_the_producer_pages(client, db, market, login):
 
     m = market
     order = services.checkout(db.session, buyer=m["buyer"], cart={str(m["eggs"].id): 2},
-                              slot_id=m["slot"].id, now=now(), tz=TZ)
+                              slot_id=m["slot"].id, now=now(), tz=TZ, config=current_app.config)
     db.session.commit()
     expected = geodesic((47.70, -2.70), VANNES).km
     [sub] = order.sub_orders
@@ -340,7 +345,8 @@ def test_food_miles_on_the_producer_pages(client, db, market, login):
     assert f"Food miles: 1 order, {expected:.1f} km" in page
     # A farm without orders says nothing of it; a cancelled order no longer counts.
     assert "Food miles" not in client.get(f"/producers/{m['farm_a'].id}").get_data(as_text=True)
-    services.cancel(order, actor=Actor.BUYER, now=now())
+    services.cancel(order, actor=Actor.BUYER, now=now(),
+        session=db.session, config=current_app.config)
     db.session.commit()
     assert food_miles_of_producer(db.session, m["farm_b"].id).orders == 0
     login(m["farm_b"].user)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
@@ -143,12 +144,12 @@ def test_the_restaurant_orders_for_its_door_and_checks_off_the_delivery(
     with pytest.raises(services.CheckoutError) as refused:
         services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 3},
                           slot_id=d["slot"].id, now=now(), tz=TZ,
-                          payment_method=PaymentMethod.AT_PICKUP)
+                          payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     assert refused.value.code == services.PAYMENT_METHOD  # the door takes no payment there
     db.session.rollback()
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 3},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.CARD)
+                              payment_method=PaymentMethod.CARD, config=current_app.config)
     order.status, order.paid_at = OrderStatus.CONFIRMED, now()  # as if paid by card
     for sub in order.sub_orders:
         sub.status = OrderStatus.CONFIRMED
@@ -186,7 +187,7 @@ def test_nobody_else_sees_or_orders_for_the_door(client, db, login, form_post, d
         with pytest.raises(services.CheckoutError) as refused:
             services.checkout(db.session, buyer=buyer, cart={str(d["leeks"].id): 1},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.CARD)
+                              payment_method=PaymentMethod.CARD, config=current_app.config)
         assert refused.value.code == services.SLOT_UNKNOWN
         db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Order)) == 0
@@ -213,7 +214,7 @@ def test_stopping_deliveries_keeps_the_dates_already_ordered(client, db, login, 
     factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 1},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.CARD)
+                              payment_method=PaymentMethod.CARD, config=current_app.config)
     db.session.commit()
     login(d["bistrot"])
     assert form_post("/restaurant/door/close", {}, page=DOOR_URL).status_code == 303
@@ -258,7 +259,7 @@ def test_an_order_on_invoice_is_received_at_the_door_without_payment(
         RestaurantProfile.user_id == d["bistrot"].id)).payment_terms_days = 30
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 2},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.INVOICE)
+                              payment_method=PaymentMethod.INVOICE, config=current_app.config)
     db.session.commit()
     assert order.status == OrderStatus.CONFIRMED
     assert not order.is_paid
@@ -323,7 +324,7 @@ def test_door_and_rounds_pages_issue_a_fixed_number_of_queries(client, db, login
     for _n in range(3):  # more orders on the door's dates
         services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 1},
                           slot_id=d["slot"].id, now=now(), tz=TZ,
-                          payment_method=PaymentMethod.CARD)
+                          payment_method=PaymentMethod.CARD, config=current_app.config)
         db.session.commit()
     factories.restaurant_door(d["bistrot"], weekdays=(1, 3, 5))  # and more dates
     assert _door_page_queries(client, count_queries, DOOR_URL) == few
@@ -336,12 +337,12 @@ def test_a_standing_order_repeats_a_door_delivery(db, doorstep):
     factories.delivery_round(d["near"], d["slot"])  # Tuesdays
     first = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 4},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.CARD)
+                              payment_method=PaymentMethod.CARD, config=current_app.config)
     db.session.commit()
     weekly = standing.from_order(db.session, first, tz=TZ)
     db.session.commit()
     assert weekly.pickup_point_id == d["point"].id
-    standing.run_standing(db.session, now=now(), tz=TZ, days_ahead=15)
+    standing.run_standing(db.session, now=now(), tz=TZ, days_ahead=15, config=current_app.config)
     db.session.commit()
     placed = db.session.scalars(select(Order).where(
         Order.buyer_id == d["bistrot"].id, Order.id != first.id)).all()

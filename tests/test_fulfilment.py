@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
@@ -54,7 +55,7 @@ def test_pick_list_sums_each_variant_in_one_query(db, market, count_queries):
     factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 2, m["eggs"].id: 1})
     factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 3, m["leeks"].id: 1})
     cancelled = factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 7})
-    services.cancel(cancelled, Actor.BUYER, now())
+    services.cancel(cancelled, Actor.BUYER, now(), session=db.session, config=current_app.config)
     # An unpaid card order is not sure yet: not on the list.
     factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 11}, method=PaymentMethod.CARD)
     db.session.commit()
@@ -74,7 +75,8 @@ def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
     order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 4, m["eggs"].id: 1})
     sub = next(s for s in order.sub_orders if s.producer_id == m["farm"].id)
     line = sub.lines[0]
-    fulfilment.mark_ready(db.session, sub, now=now(), shorts={line.id: 1})
+    fulfilment.mark_ready(db.session, sub, now=now(), shorts={line.id: 1},
+        config=current_app.config)
     db.session.commit()
     assert sub.status == OrderStatus.READY
     assert sub.ready_at is not None
@@ -82,7 +84,7 @@ def test_mark_ready_with_short_units_lowers_what_is_due(db, market):
     assert line.supplied_total_cents == 3 * 350
     assert order.amount_due_cents == 3 * 350 + 597
     other = next(s for s in order.sub_orders if s.producer_id == m["other_farm"].id)
-    fulfilment.mark_ready(db.session, other, now=now())
+    fulfilment.mark_ready(db.session, other, now=now(), config=current_app.config)
     db.session.commit()
     assert order.status == OrderStatus.READY
     picked = pick_lists.pick_list(db.session, m["farm"].id, m["slot"].id)
@@ -105,14 +107,15 @@ def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
     m = market
     order = factories.order(m["buyers"][0], m["slot"], {m["carrots"].id: 1})
     with pytest.raises(fulfilment.FulfilmentError):
-        fulfilment.mark_collected(db.session, order, now=now())
-    fulfilment.mark_collected(db.session, order, now=now(), paid_with=CounterPayment.CHEQUE)
+        fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
+    fulfilment.mark_collected(db.session, order, now=now(), paid_with=CounterPayment.CHEQUE,
+        config=current_app.config)
     db.session.commit()
     assert order.status == OrderStatus.COLLECTED
     assert order.paid_with == CounterPayment.CHEQUE
     assert all(s.status == OrderStatus.COLLECTED and s.collected_at for s in order.sub_orders)
     # Ticked twice: nothing changes. Undone: ready and to pay again.
-    fulfilment.mark_collected(db.session, order, now=now())
+    fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
     fulfilment.undo_collected(db.session, order)
     db.session.commit()
     assert order.status == OrderStatus.READY
@@ -126,18 +129,19 @@ def test_move_orders_takes_all_places_or_none(app, db, market):
                            capacity=2)
     # Ferme A does not come to the point on that day: its orders cannot go there.
     with pytest.raises(fulfilment.FulfilmentError) as error:
-        fulfilment.move_orders(db.session, m["slot"], small, now=now())
+        fulfilment.move_orders(db.session, m["slot"], small, now=now(), tz="Europe/Paris")
     with app.test_request_context():
         assert str(error.value.message).startswith("Ferme A ne livre")
     db.session.rollback()
     assert db.session.get(PickupSlot, small.id).taken == 0
     factories.delivery_round(m["farm"], small)
     with pytest.raises(fulfilment.FulfilmentError) as error:
-        fulfilment.move_orders(db.session, m["slot"], small, now=now())
+        fulfilment.move_orders(db.session, m["slot"], small, now=now(), tz="Europe/Paris")
     with app.test_request_context():
         assert "2 place(s) libre(s) pour 3 commande(s)" in str(error.value.message)
     db.session.rollback()
-    moved = fulfilment.move_orders(db.session, m["slot"], m["later"], now=now(), reason="Férié")
+    moved = fulfilment.move_orders(db.session, m["slot"], m["later"], now=now(), reason="Férié",
+        tz="Europe/Paris")
     db.session.commit()
     assert moved == 3
     db.session.expire_all()
@@ -148,7 +152,7 @@ def test_move_orders_takes_all_places_or_none(app, db, market):
     # Another point's date is refused.
     elsewhere = factories.slot(factories.pickup_point("Mairie"), starts_in=timedelta(days=6))
     with pytest.raises(fulfilment.FulfilmentError):
-        fulfilment.move_orders(db.session, m["later"], elsewhere, now=now())
+        fulfilment.move_orders(db.session, m["later"], elsewhere, now=now(), tz="Europe/Paris")
 
 
 def test_reorder_lines_leave_out_what_is_no_longer_sold(db, market):
@@ -471,7 +475,8 @@ def test_every_move_of_an_order_sends_its_email_once(app, db, market, mailbox):
     mailbox.clear()
     a, b = m["slot"], m["later"]
     for number, (from_slot, to_slot) in enumerate(((a, b), (b, a), (a, b)), start=1):
-        assert fulfilment.move_orders(db.session, from_slot, to_slot, now=now()) == 1
+        assert fulfilment.move_orders(db.session, from_slot, to_slot, now=now(),
+            tz="Europe/Paris") == 1
         db.session.refresh(order)
         assert order.pickup_slot_id == to_slot.id
         # The same move told again (a retry): nothing more is queued.

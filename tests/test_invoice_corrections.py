@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.orders import fulfilment
@@ -50,7 +51,7 @@ def short(app, db, order, farm, units: dict):
         sub = next(s for s in db.session.get(Order, order.id).sub_orders
                    if s.producer_id == farm.id)
         shorts = {line.id: units.get(line.variant_id, 0) for line in sub.lines}
-        fulfilment.set_shorts(db.session, sub, shorts, now=now())
+        fulfilment.set_shorts(db.session, sub, shorts, now=now(), config=current_app.config)
         db.session.commit()
 
 
@@ -204,7 +205,7 @@ def test_paid_at_the_counter_pays_the_invoices(app, db, market):
     assert len(invoices.overdue_invoices(db.session, now())) == 2
     with app.test_request_context():
         fulfilment.mark_collected(db.session, db.session.get(Order, order.id), now=now(),
-                                  paid_with=CounterPayment.CASH)
+                                  paid_with=CounterPayment.CASH, config=current_app.config)
         db.session.commit()
     assert invoices.overdue_invoices(db.session, now()) == []
     assert db.session.scalar(select(func.count()).select_from(Invoice).where(

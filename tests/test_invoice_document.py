@@ -10,6 +10,7 @@ import io
 import re
 
 import pytest
+from flask import current_app
 from flask_babel import force_locale, format_currency, format_datetime, format_decimal
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -213,7 +214,7 @@ def test_delivery_date_is_the_slot_at_a_pickup_point_or_at_the_door(db, market, 
         RestaurantProfile.user_id == d["bistrot"].id)).payment_terms_days = 30
     order = services.checkout(db.session, buyer=d["bistrot"], cart={str(d["leeks"].id): 2},
                               slot_id=d["slot"].id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.INVOICE)
+                              payment_method=PaymentMethod.INVOICE, config=current_app.config)
     db.session.commit()
     (door_invoice,) = factories.invoices_of(order)
     assert invoice_pdf.delivery_date(db.session, door_invoice) == d["slot"].starts_at

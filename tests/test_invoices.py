@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from marketplace.accounts.models import Role
@@ -16,6 +17,7 @@ from marketplace.wholesale import invoices
 from marketplace.wholesale.invoice_models import Invoice, InvoiceKind
 from tests import factories
 from tests.clock import NEW_YEAR_IN_PARIS, NEW_YEARS_EVE, now
+from tests.clock import now as clock_now
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_household_and_card_orders(db, market):
                                        PaymentMethod.CARD)
     assert factories.invoices_of(order) == []
     order.paid_at = now()
-    services.confirm(db.session, order)
+    services.confirm(db.session, order, now=clock_now(), config=current_app.config)
     db.session.commit()
     (inv,) = factories.invoices_of(order)
     assert inv.paid_at == order.paid_at
@@ -144,7 +146,8 @@ def test_numbers_stay_sequential_under_concurrent_confirmations(app, db, market)
                 try:
                     with write_intent():
                         order = db.session.get(Order, order_id)
-                        services.confirm(db.session, order)
+                        services.confirm(db.session, order,
+                            now=clock_now(), config=current_app.config)
                         db.session.commit()
                 finally:
                     db.session.remove()
@@ -169,7 +172,7 @@ def test_a_rolled_back_invoice_leaves_no_gap(app, db, market):
     assert factories.invoices_of(first)[0].number == 1
     order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1},
                                        PaymentMethod.CARD)
-    services.confirm(db.session, order)
+    services.confirm(db.session, order, now=clock_now(), config=current_app.config)
     db.session.rollback()  # e.g. the request failed after the number was taken
     factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 1})
     assert sorted(db.session.scalars(select(Invoice.number))) == [1, 2]

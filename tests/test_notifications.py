@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
@@ -223,13 +224,15 @@ def place_order(db, market, slot, *, buyer=None, status=OrderStatus.CONFIRMED) -
         order = order_services.checkout(
             db.session, buyer=buyer or market["buyer"], slot_id=slot.id, now=now(), tz=TZ,
             cart={str(market["carrots"].id): 3, str(market["apples"].id): 1},
+                config=current_app.config
         )
         if order.status != status and status != OrderStatus.PENDING_PAYMENT:
             order_services.transition(order, OrderStatus.CONFIRMED, Actor.SYSTEM)
             if status == OrderStatus.READY:
                 order_services.transition(order, OrderStatus.READY, Actor.PRODUCER)
             elif status == OrderStatus.CANCELLED:
-                order_services.cancel(order, Actor.ADMIN, now(), session=db.session)
+                order_services.cancel(order, Actor.ADMIN, now(),
+                    session=db.session, config=current_app.config)
         db.session.commit()
     return order
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services
@@ -40,7 +41,7 @@ def place(db, buyer, slot, variants, *, quantity=1):
     order = services.checkout(db.session, buyer=buyer,
                               cart={str(v.id): quantity for v in variants},
                               slot_id=slot.id, now=now(), tz=TZ,
-                              payment_method=PaymentMethod.AT_PICKUP)
+                              payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     db.session.commit()
     return order
 

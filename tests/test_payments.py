@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.catalogue.models import Variant
@@ -498,10 +499,12 @@ def test_coming_back_after_a_late_payment_says_refunded_not_confirmed(
 def test_pay_at_pickup_ledger_is_written_at_check_off(app, db, market):
     order = factories.order(market["buyers"][0], market["slot"], {market["carrots"].id: 2})
     with app.test_request_context():
-        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
+            config=current_app.config)
         db.session.commit()
         fulfilment.undo_collected(db.session, order)
-        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
+            config=current_app.config)
         db.session.commit()
     kinds = {e.kind: e.amount_cents for e in db.session.scalars(select(LedgerEntry))}
     assert kinds == {LedgerKind.SALE: 700, LedgerKind.COMMISSION: -70,
@@ -525,7 +528,8 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     assert confirm(client, order, localstripe.card(CARD_OK)).status_code == 200
     at_pickup = factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1})
     with app.test_request_context():
-        fulfilment.mark_collected(db.session, at_pickup, now=now(), paid_with="cash")
+        fulfilment.mark_collected(db.session, at_pickup, now=now(), paid_with="cash",
+            config=current_app.config)
         db.session.commit()
     pages.sign_out(client)
     login(m["farm"].user)
@@ -540,7 +544,8 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     for _ in range(2):
         extra = factories.order(m["buyers"][2], m["slot"], {m["carrots"].id: 1})
         with app.test_request_context():
-            fulfilment.mark_collected(db.session, extra, now=now(), paid_with="cheque")
+            fulfilment.mark_collected(db.session, extra, now=now(), paid_with="cheque",
+                config=current_app.config)
             db.session.commit()
     with count_queries() as queries:
         assert client.get(f"/farm/ledger?month={month}").status_code == 200
@@ -566,7 +571,8 @@ def test_this_months_statement_is_the_month_in_paris(app, client, db, login, mar
     m = market
     order = factories.order(m["buyers"][1], m["slot"], {m["carrots"].id: 1})
     with app.test_request_context():
-        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
+            config=current_app.config)
         db.session.commit()
     pages.sign_out(client)
     login(m["farm"].user)
@@ -646,8 +652,9 @@ def test_connect_transfers_pay_each_farm_its_net_once(app, db, localstripe, mark
         assert payments.apply_intent(db.session, intent, app.config, now=now()) == "confirmed"
         db.session.commit()
         farm_sub = next(s for s in order.sub_orders if s.producer_id == m["farm"].id)
-        fulfilment.set_shorts(db.session, farm_sub, {farm_sub.lines[0].id: 1}, now=now())
-        fulfilment.mark_collected(db.session, order, now=now())
+        fulfilment.set_shorts(db.session, farm_sub, {farm_sub.lines[0].id: 1}, now=now(),
+            config=current_app.config)
+        fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
         db.session.commit()
     m["farm"].stripe_account_id = "acct_farmA"  # the other farm has none: bank transfer
     db.session.commit()
@@ -679,8 +686,9 @@ def test_sub_orders_with_nothing_to_pay_never_hold_back_the_transfers(
             order = db.session.get(Order, order.id)
             sub = order.sub_orders[0]
             if short:  # the farm had none: refunded, its net is 0
-                fulfilment.set_shorts(db.session, sub, {sub.lines[0].id: 1}, now=now())
-            fulfilment.mark_collected(db.session, order, now=now())
+                fulfilment.set_shorts(db.session, sub, {sub.lines[0].id: 1}, now=now(),
+                    config=current_app.config)
+            fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
         db.session.commit()
     m["farm"].stripe_account_id = "acct_farmA"
     db.session.commit()
@@ -721,7 +729,8 @@ def test_commission_and_connect_account_commands(app, db, market):
     # The farm's own rate is what its sales are charged.
     order = factories.order(market["buyers"][0], market["slot"], {market["carrots"].id: 2})
     with app.test_request_context():
-        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash")
+        fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
+            config=current_app.config)
         db.session.commit()
     commission = db.session.scalar(select(LedgerEntry.amount_cents).where(
         LedgerEntry.kind == LedgerKind.COMMISSION))

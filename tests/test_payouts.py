@@ -5,6 +5,7 @@ records the transfer once; Connect never pays it a second time."""
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
@@ -30,7 +31,8 @@ def _english(english):
 
 def collected(app, db, order):
     with app.test_request_context():
-        fulfilment.mark_collected(db.session, db.session.get(Order, order.id), now=now())
+        fulfilment.mark_collected(db.session, db.session.get(Order, order.id), now=now(),
+            config=current_app.config)
         db.session.commit()
 
 

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
@@ -41,7 +42,7 @@ def kitchen(db):
     first = orders.checkout(db.session, buyer=restaurant,
                             cart={str(leeks.variants[0].id): 10, str(eggs.variants[0].id): 2},
                             slot_id=slot.id, now=now(), tz=TZ,
-                            payment_method=PaymentMethod.AT_PICKUP)
+                            payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     db.session.commit()
     # The template repeats that order, for next week's date.
     next_week = factories.slot(point, starts_in=timedelta(days=10), cutoff_in=timedelta(days=9),
@@ -55,7 +56,8 @@ def kitchen(db):
 
 def run(db, days=14):
     with write_intent():
-        counts = service.run_standing(db.session, now=now(), tz=TZ, days_ahead=days)
+        counts = service.run_standing(db.session, now=now(), tz=TZ, days_ahead=days,
+            config=current_app.config)
         db.session.commit()
     return counts
 
@@ -244,7 +246,7 @@ def test_repeat_every_week_twice_makes_one_template_and_one_order_a_date(
     again = orders.checkout(db.session, buyer=k["restaurant"],
                             cart={str(k["leeks"].id): 5},
                             slot_id=k["next"].id, now=now(), tz=TZ,
-                            payment_method=PaymentMethod.AT_PICKUP)
+                            payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     db.session.commit()
     db.session.delete(db.session.get(service.StandingOrder, k["standing"].id))
     db.session.commit()
@@ -266,7 +268,7 @@ def test_repeat_every_week_twice_makes_one_template_and_one_order_a_date(
     same = orders.checkout(db.session, buyer=k["restaurant"],
                            cart={str(k["leeks"].id): 5},
                            slot_id=k["slot"].id, now=now(), tz=TZ,
-                           payment_method=PaymentMethod.AT_PICKUP)
+                           payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     db.session.commit()
     twin = db.session.scalar(select(service.StandingOrder).where(
         service.StandingOrder.id != template.id))
@@ -326,15 +328,18 @@ def test_an_order_not_confirmed_does_not_repeat(client, db, login, form_post, ki
     if state == "cancelled":
         order = orders.checkout(db.session, buyer=k["restaurant"],
                                 cart={str(k["leeks"].id): 3}, slot_id=k["next"].id,
-                                now=now(), tz=TZ, payment_method=PaymentMethod.AT_PICKUP)
+                                now=now(), tz=TZ, payment_method=PaymentMethod.AT_PICKUP,
+                                    config=current_app.config)
         db.session.commit()
         with client.application.test_request_context():
-            orders.cancel(order, orders.Actor.BUYER, now(), session=db.session)
+            orders.cancel(order, orders.Actor.BUYER, now(),
+                session=db.session, config=current_app.config)
         message = "A cancelled order cannot repeat every week."
     else:
         order = orders.checkout(db.session, buyer=k["restaurant"],
                                 cart={str(k["leeks"].id): 3}, slot_id=k["next"].id,
-                                now=now(), tz=TZ, payment_method=PaymentMethod.CARD)
+                                now=now(), tz=TZ, payment_method=PaymentMethod.CARD,
+                                    config=current_app.config)
         message = "This order is not confirmed yet"
     db.session.commit()
     login(k["restaurant"])
@@ -407,7 +412,8 @@ def test_the_job_asks_the_restaurant_to_pay_a_card_order_at_once(db, weekly, mai
     db.session.commit()
     started = now()
     with write_intent():
-        counts = service.run_standing(db.session, now=started, tz=TZ, days_ahead=14)
+        counts = service.run_standing(db.session, now=started, tz=TZ, days_ahead=14,
+            config=current_app.config)
         db.session.commit()
     assert counts["placed"] == 1
     order = db.session.scalar(select(Order).where(Order.pickup_slot_id == w["slot"].id))
@@ -420,7 +426,8 @@ def test_the_job_asks_the_restaurant_to_pay_a_card_order_at_once(db, weekly, mai
     assert f"/orders/{order.id}/pay" in mail.get_content()
     # Unpaid by then, it expires like any card order: the items go back.
     with write_intent():
-        assert orders.expire_unpaid(db.session, started + service.CARD_HOLD) == 1
+        assert orders.expire_unpaid(db.session, started + service.CARD_HOLD,
+            config=current_app.config) == 1
         db.session.commit()
     assert db.session.get(Variant, w["leeks"].id).stock == 40
     # Running again asks once.

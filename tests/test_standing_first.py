@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date as babel_format_date
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
@@ -69,7 +70,8 @@ def first(db, producer, value=True):
 
 def run(db, days=14, at=None):
     with write_intent():
-        counts = service.run_standing(db.session, now=at or now(), tz=TZ, days_ahead=days)
+        counts = service.run_standing(db.session, now=at or now(), tz=TZ, days_ahead=days,
+            config=current_app.config)
         db.session.commit()
     return counts
 
@@ -78,7 +80,7 @@ def one_off(db, f, cart, slot=None):
     order = orders.checkout(db.session, buyer=f["household"],
                             cart={str(k): v for k, v in cart.items()},
                             slot_id=(slot or f["slot"]).id, now=now(), tz=TZ,
-                            payment_method=PaymentMethod.AT_PICKUP)
+                            payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
     db.session.commit()
     return order
 

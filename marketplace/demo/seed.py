@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from time import perf_counter
 
+from flask import current_app
 from sqlalchemy import insert, select, text
 from werkzeug.security import generate_password_hash
 
@@ -543,7 +544,7 @@ def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -
         try:
             with session.begin_nested():
                 checkout(session, buyer=buyer, cart=cart, slot_id=slot.id, now=now, tz=tz,
-                         payment_method=PaymentMethod.AT_PICKUP)
+                         payment_method=PaymentMethod.AT_PICKUP, config=current_app.config)
         except CheckoutError:
             continue  # a demo order that does not fit is simply left out
 

@@ -4,7 +4,7 @@ and slot places back. Idempotent; `flask jobs run` calls it every minute."""
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from marketplace.extensions import db
@@ -25,7 +25,7 @@ def orders_cli() -> None:
 
 def expire_unpaid_now() -> int:
     with write_intent():
-        expired = services.expire_unpaid(db.session, utcnow())
+        expired = services.expire_unpaid(db.session, utcnow(), config=current_app.config)
         db.session.commit()
     return expired
 

@@ -4,7 +4,7 @@ date of the point or are cancelled, and each buyer is told. On the host's point 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -14,6 +14,7 @@ from marketplace.pickup import services as pickup_services
 from marketplace.pickup.forms import CloseSlotForm
 from marketplace.pickup.models import SlotStatus
 from marketplace.pickup.routes import host_required, point_or_404, render_point
+from marketplace.web.display import display_tz
 from marketplace.web.ids import parse_id
 
 from . import fulfilment
@@ -56,10 +57,11 @@ def close_slot(point_id: int, slot_id: int):
     try:
         if target is not None:
             moved = fulfilment.move_orders(db.session, slot, target, now=now,
-                                           reason=form.reason.data.strip())
+                                           tz=display_tz(), reason=form.reason.data.strip())
         elif orders:
-            cancelled = fulfilment.cancel_orders_of_slot(db.session, slot, now=now,
-                                                         reason=form.reason.data.strip())
+            cancelled = fulfilment.cancel_orders_of_slot(
+                db.session, slot, now=now, config=current_app.config,
+                reason=form.reason.data.strip())
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         form.then.errors = [str(exc.message)]

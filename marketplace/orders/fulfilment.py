@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext
 from sqlalchemy import and_, case, select, update
@@ -37,7 +36,7 @@ from .models import (
     PaymentMethod,
     SubOrder,
 )
-from .services import TransitionError, _settings, allowed, cancel, transition
+from .services import TransitionError, allowed, cancel, transition
 
 
 class FulfilmentError(ValueError):
@@ -92,7 +91,7 @@ def _sync_order(order: Order, actor: Actor) -> None:
 
 
 def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
-               now: datetime | None = None, config: Mapping | None = None) -> None:
+               now: datetime, config: Mapping) -> None:
     """Record the units the farm cannot supply, while the sub-order is not yet collected.
     Each changed line is announced (payments refunds a card-paid order's missing units,
     after the commit), then the sub-order's shorts (wholesale credits a restaurant's
@@ -100,8 +99,6 @@ def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
 
     if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
         raise FulfilmentError(_("This order can no longer be changed."))
-    now = now or sub.order.created_at
-    config = _settings(config)
     try:
         for line in sub.lines:
             if line.id in shorts and shorts[line.id] != line.quantity_short:
@@ -116,8 +113,7 @@ def set_shorts(session: Session, sub: SubOrder, shorts: dict[int, int], *,
 
 
 def mark_ready(session: Session, sub: SubOrder, *, now: datetime,
-               shorts: dict[int, int] | None = None,
-               config: Mapping | None = None) -> SubOrder:
+               config: Mapping, shorts: dict[int, int] | None = None) -> SubOrder:
     """The farm has packed this buyer's sub-order (with any short units); the buyer is told."""
 
     if shorts:
@@ -143,8 +139,7 @@ def order_in_slot(session: Session, slot_id: int, order_id: int) -> Order | None
 
 
 def mark_collected(session: Session, order: Order, *, now: datetime, actor: Actor = Actor.HOST,
-                   paid_with: CounterPayment | None = None,
-                   config: Mapping | None = None) -> Order:
+                   config: Mapping, paid_with: CounterPayment | None = None) -> Order:
     """The buyer took the order: every active sub-order is collected. An unpaid
     pay-at-pickup order needs how it was paid (cash, cheque, card). Announced by
     ``signals.order_collected`` (payments records what was paid at the counter in the
@@ -163,7 +158,7 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
             raise FulfilmentError(_("Say how the buyer paid: cash, cheque or card."))
         order.paid_with = CounterPayment(paid_with)
         order.paid_at = now
-    signals.order_collected.send(order, session=session, now=now, config=_settings(config))
+    signals.order_collected.send(order, session=session, now=now, config=config)
     for sub in order.active_sub_orders:
         if sub.status != OrderStatus.COLLECTED:
             transition(sub, OrderStatus.COLLECTED, actor)
@@ -202,7 +197,7 @@ def active_orders_of_slot(session: Session, slot_id: int) -> list[Order]:
 
 
 def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
-                now: datetime, reason: str = "") -> int:
+                now: datetime, tz: str, reason: str = "") -> int:
     """Move every active order of ``from_slot`` to ``to_slot`` of the same point, in the
     caller's transaction: the places are taken in the target with ONE conditional
     UPDATE (all or none), given back in the source, and each buyer is told.
@@ -215,7 +210,7 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     orders = active_orders_of_slot(session, from_slot.id)
     if not orders:
         return 0
-    away = _farms_not_serving(session, orders, to_slot)
+    away = _farms_not_serving(session, orders, to_slot, tz=tz)
     if away:
 
         raise FulfilmentError(lazy_ngettext(
@@ -255,25 +250,26 @@ def move_orders(session: Session, from_slot: PickupSlot, to_slot: PickupSlot, *,
     return count
 
 
-def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) -> set[str]:
+def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot, *,
+                       tz: str) -> set[str]:
     """Names of the farms in ``orders`` whose rounds do not bring them to ``slot``."""
 
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
     farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()
-    served = serving(farms, slot, tz=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    served = serving(farms, slot, tz=tz)
     return {farm.name for farm in farms if farm.id not in served}
 
 
 def cancel_orders_of_slot(session: Session, slot: PickupSlot, *, now: datetime,
-                          reason: str = "") -> int:
+                          config: Mapping, reason: str = "") -> int:
     """Cancel every active order of a closed date (no other date to move them to),
     giving stock and places back; each buyer is told."""
 
     cancelled = 0
     for order in active_orders_of_slot(session, slot.id):
         try:
-            cancel(order, Actor.ADMIN, now, session=session, reason=reason)
+            cancel(order, Actor.ADMIN, now, session=session, config=config, reason=reason)
         except TransitionError:
             continue  # changed meanwhile (cancelled by its buyer): nothing to do
         cancelled += 1

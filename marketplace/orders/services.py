@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _
 from flask_babel import lazy_ngettext as ngettext
@@ -175,8 +174,8 @@ def slot_problem(slot: PickupSlot | None, now: datetime) -> CheckoutError | None
 
 
 def serving_problems(session: Session, view: cart_service.CartView, slot: PickupSlot, *,
-                     tz: str, now: datetime | None = None,
-                     standing: bool = False) -> dict[int, str]:
+                     tz: str, now: datetime | None = None, standing: bool = False,
+                     standing_days_ahead: int = 7) -> dict[int, str]:
     """variant id -> why the slot cannot serve that cart line (producer's rounds, radius;
     a farm that serves standing orders first, until they are placed for the slot).
     ``standing``: the standing order job's own checkout, which that rule lets through."""
@@ -200,7 +199,7 @@ def serving_problems(session: Session, view: cart_service.CartView, slot: Pickup
             elif (producers[line.producer_id].standing_orders_first
                   and slot.standing_placed_at is None and not standing):
                 verdicts[line.producer_id] = _standing_first_problem(
-                    line.producer_name, slot, tz=tz, now=now)
+                    line.producer_name, slot, tz=tz, now=now, days=standing_days_ahead)
             else:
                 verdicts[line.producer_id] = None
         if verdicts[line.producer_id] is not None:
@@ -209,14 +208,9 @@ def serving_problems(session: Session, view: cart_service.CartView, slot: Pickup
 
 
 def _standing_first_problem(producer_name: str, slot: PickupSlot, *, tz: str,
-                            now: datetime | None):
+                            now: datetime | None, days: int):
     """One-off orders for a farm serving standing orders first open when the standing
-    order job reaches the slot: STANDING_ORDERS_DAYS_AHEAD days before it starts."""
-
-
-
-    days = (current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7) if has_app_context()
-            else 7)
+    order job reaches the slot: ``days`` (STANDING_ORDERS_DAYS_AHEAD) before it starts."""
     opens_at = slot.starts_at - timedelta(days=days)
     if opens_at <= (now or utcnow()):
         # Within the job's reach, but it has not run for this slot yet (it runs often).
@@ -266,7 +260,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
              tz: str = "Europe/Paris", hold: timedelta | None = None,
              payment_method: PaymentMethod = PaymentMethod.CARD,
              standing: bool = False, token: str | None = None,
-             config: Mapping | None = None) -> Order:
+             config: Mapping) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
@@ -307,7 +301,8 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
         raise _unavailable_error(view.unavailable[0])
     if not view.lines:
         raise CheckoutError(EMPTY_CART, _("Your cart is empty."))
-    problems = serving_problems(session, view, slot, tz=tz, now=now, standing=standing)
+    problems = serving_problems(session, view, slot, tz=tz, now=now, standing=standing,
+                                standing_days_ahead=standing_days(config))
     for line in view.lines:
         if line.variant_id in problems:
             raise CheckoutError(CANNOT_SERVE, problems[line.variant_id], line)
@@ -362,25 +357,20 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     return order
 
 
-def confirm(session: Session, order: Order, *, now: datetime | None = None,
-            config: Mapping | None = None) -> Order:
+def confirm(session: Session, order: Order, *, now: datetime, config: Mapping) -> Order:
     """The order is sure: payment received, to be paid at pickup, or on invoice.
     Announced by ``signals.order_confirmed`` in the same transaction (wholesale issues
     a restaurant's invoices, notifications tells the buyer, once)."""
     transition(order, OrderStatus.CONFIRMED, Actor.SYSTEM)
     order.expires_at = None
     session.flush()
-    signals.order_confirmed.send(order, session=session, now=now or utcnow(),
-                                 config=_settings(config))
+    signals.order_confirmed.send(order, session=session, now=now, config=config)
     return order
 
 
-def _settings(config: Mapping | None) -> Mapping:
-    """The settings a caller gave, else the app's (callers outside a request pass them)."""
-    if config is not None:
-        return config
-
-    return current_app.config
+def standing_days(config: Mapping) -> int:
+    """How many days before a date the standing order job places its orders."""
+    return int(config.get("STANDING_ORDERS_DAYS_AHEAD", 7))
 
 
 def _food_km(producer: Producer | None, point: PickupPoint) -> float:
@@ -454,8 +444,8 @@ def can_cancel(order: Order, actor: Actor, now: datetime) -> bool:
     return order.pickup_slot.cutoff_at > now
 
 
-def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None = None,
-           reason: str = "", config: Mapping | None = None) -> Order:
+def cancel(order: Order, actor: Actor, now: datetime, *, session: Session, config: Mapping,
+           reason: str = "") -> Order:
     """Cancel before the slot's cut-off (admin and system: any time it is allowed),
     giving the stock and the slot place back; ``signals.order_cancelled`` then lets
     payments refund what was paid by card (sent to Stripe after the commit), wholesale
@@ -470,12 +460,12 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session | None
         raise TransitionError("past the cut-off")
     if not _cancel_once(session, order, [order.status]):
         raise TransitionError("the order changed meanwhile")
-    signals.order_cancelled.send(order, session=session, now=now, config=_settings(config),
+    signals.order_cancelled.send(order, session=session, now=now, config=config,
                                  reason=reason, expired=False)
     return order
 
 
-def expire_unpaid(session: Session, now: datetime, *, config: Mapping | None = None) -> int:
+def expire_unpaid(session: Session, now: datetime, *, config: Mapping) -> int:
     """Cancel unpaid orders past ``expires_at``, giving stock and places back.
 
     Idempotent (and safe against a concurrent cancel): each order is switched with a
@@ -491,7 +481,7 @@ def expire_unpaid(session: Session, now: datetime, *, config: Mapping | None = N
     for order in orders:
         if _cancel_once(session, order, [OrderStatus.PENDING_PAYMENT]):
             signals.order_cancelled.send(
-                order, session=session, now=now, config=_settings(config),
+                order, session=session, now=now, config=config,
                 reason=_("The payment did not arrive in time."), expired=True)
             expired += 1
     return expired

@@ -108,7 +108,9 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     food_miles = None
     if chosen is not None:
         food_miles = services.food_miles_for_slot(db.session, view, chosen)
-        problems = services.serving_problems(db.session, view, chosen, tz=display_tz())
+        problems = services.serving_problems(
+            db.session, view, chosen, tz=display_tz(),
+            standing_days_ahead=services.standing_days(current_app.config))
         problem = services.slot_problem(chosen, now)
         slot_problem = str(problem.message) if problem else None
     return render_template(
@@ -154,6 +156,7 @@ def place():
             db.session, buyer=current_user, cart=session_cart(), slot_id=slot_id,
             now=utcnow(), tz=display_tz(), payment_method=payment_method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
+            config=current_app.config,
         )
 
     try:
@@ -224,7 +227,8 @@ def order(order_id: int):
 def cancel(order_id: int):
     order = _own_order_or_404(order_id)
     try:
-        services.cancel(order, Actor.BUYER, utcnow(), session=db.session)
+        services.cancel(order, Actor.BUYER, utcnow(), session=db.session,
+                        config=current_app.config)
     except services.TransitionError:
         db.session.rollback()
         flash(_("This order can no longer be cancelled: the cut-off has passed or it "

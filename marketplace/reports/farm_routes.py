@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -115,7 +116,8 @@ def mark_ready(sub_order_id: int):
            if (m := SHORT_FIELD.match(key))}
     try:
         shorts = fulfilment.parse_shorts(sub, raw)
-        fulfilment.mark_ready(db.session, sub, now=utcnow(), shorts=shorts)
+        fulfilment.mark_ready(db.session, sub, now=utcnow(), shorts=shorts,
+                              config=current_app.config)
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)

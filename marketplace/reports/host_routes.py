@@ -4,7 +4,7 @@ without JavaScript, on a phone at the counter)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -77,7 +77,7 @@ def collected(slot_id: int, order_id: int):
                        status=400)
     try:
         fulfilment.mark_collected(db.session, order, now=utcnow(), actor=_actor(),
-                                  paid_with=paid_with)
+                                  paid_with=paid_with, config=current_app.config)
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render(slot, error=str(exc.message), error_order=order.id, status=409

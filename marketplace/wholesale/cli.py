@@ -30,7 +30,7 @@ def run_standing_now(days_ahead: int | None = None) -> dict:
     config = current_app.config
     with write_intent():
         counts = standing.run_standing(
-            db.session, now=utcnow(), tz=config["BABEL_DEFAULT_TIMEZONE"],
+            db.session, now=utcnow(), tz=config["BABEL_DEFAULT_TIMEZONE"], config=config,
             days_ahead=days_ahead or config.get("STANDING_ORDERS_DAYS_AHEAD", 7))
         db.session.commit()
     return counts

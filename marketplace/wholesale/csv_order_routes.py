@@ -118,6 +118,7 @@ def upload():
             db.session, buyer=current_user, cart=uploaded.cart, slot_id=slot.id, now=utcnow(),
             tz=display_tz(), payment_method=form.payment_method.data, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
+            config=current_app.config,
         ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()

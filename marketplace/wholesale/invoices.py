@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, insert, select, update
@@ -277,11 +276,10 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
     return note
 
 
-def _document_text(message) -> str:
-    """A reason written into a document: in the site's language (French), whoever
-    made the change."""
-
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")):
+def _document_text(message, locale: str) -> str:
+    """A reason written into a document: in the site's language, whoever made the
+    change."""
+    with force_locale(locale):
         return str(message)
 
 
@@ -290,7 +288,8 @@ def invoice_of_sub_order(session: Session, sub: SubOrder) -> Invoice | None:
                                                 Invoice.kind == InvoiceKind.INVOICE))
 
 
-def credit_shorts(session: Session, sub: SubOrder, *, now: datetime) -> Invoice | None:
+def credit_shorts(session: Session, sub: SubOrder, *, now: datetime,
+                  locale: str = "fr") -> Invoice | None:
     """After the farm marks units short on an invoiced sub-order: a credit note for the
     short units not yet credited (by an earlier short or by the farm's own credit
     note), so that the invoice less its credit notes is what the farm supplies. None
@@ -312,10 +311,11 @@ def credit_shorts(session: Session, sub: SubOrder, *, now: datetime) -> Invoice 
     if not quantities:
         return None
     return credit_note(session, invoice, now=now, quantities=quantities,
-                       reason=_document_text(_("Units the farm could not supply.")))
+                       reason=_document_text(_("Units the farm could not supply."), locale))
 
 
-def credit_cancelled(session: Session, order: Order, *, now: datetime) -> list[Invoice]:
+def credit_cancelled(session: Session, order: Order, *, now: datetime,
+                     locale: str = "fr") -> list[Invoice]:
     """A cancelled order's invoices are credited in full (what is not credited yet)."""
     notes = []
     for invoice in session.scalars(select(Invoice).where(
@@ -323,7 +323,7 @@ def credit_cancelled(session: Session, order: Order, *, now: datetime) -> list[I
             .order_by(Invoice.producer_id, Invoice.id)):
         try:
             notes.append(credit_note(session, invoice, now=now,
-                                     reason=_document_text(_("Order cancelled."))))
+                                     reason=_document_text(_("Order cancelled."), locale)))
         except InvoiceError as exc:
             if exc.code != NOTHING_TO_CREDIT:
                 raise

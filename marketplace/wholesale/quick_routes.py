@@ -194,6 +194,7 @@ def grid():
             db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
             tz=display_tz(), payment_method=method, token=token,
             hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
+            config=current_app.config,
         ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()

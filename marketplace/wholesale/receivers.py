@@ -13,6 +13,11 @@ from marketplace.payments import signals as payment_signals
 from . import invoice_payments, invoices, services
 
 
+def _site_locale(config) -> str:
+    """Documents are written in the site's language, whoever acts."""
+    return config.get("BABEL_DEFAULT_LOCALE", "fr")
+
+
 def _issue_invoices(order, *, session, now, **_kw):
     invoices.issue_for_order(session, order, now=now)
 
@@ -20,12 +25,13 @@ def _issue_invoices(order, *, session, now, **_kw):
 def _credit_cancelled(order, *, session, now, config, **_kw):
     # An invoice already paid by card is refunded; a card order's own payment was
     # refunded by payments' receiver (order_payment=False).
-    for note in invoices.credit_cancelled(session, order, now=now):
+    for note in invoices.credit_cancelled(session, order, now=now,
+                                          locale=_site_locale(config)):
         invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
 
 
 def _credit_shorts(sub, *, session, now, config, **_kw):
-    note = invoices.credit_shorts(session, sub, now=now)
+    note = invoices.credit_shorts(session, sub, now=now, locale=_site_locale(config))
     if note is not None:
         invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
 

@@ -39,7 +39,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _
 from sqlalchemy import (
@@ -271,7 +271,7 @@ def payment_method_for(session: Session, standing: StandingOrder, buyer, point):
 
 
 def _place(session: Session, standing: StandingOrder, slot, *, now: datetime, tz: str,
-           payment_method):
+           payment_method, config: Mapping):
     """Checkout the template for the slot, leaving out the lines that cannot be
     reserved. Returns (order or None, [(line name, reason)])."""
 
@@ -284,7 +284,7 @@ def _place(session: Session, standing: StandingOrder, slot, *, now: datetime, tz
             with session.begin_nested():
                 order = orders.checkout(
                     session, buyer=buyer, cart=dict(cart), slot_id=slot.id, now=now, tz=tz,
-                    payment_method=payment_method, hold=hold, standing=True,
+                    payment_method=payment_method, hold=hold, standing=True, config=config,
                 )
             return order, left_out
         except orders.CheckoutError as exc:
@@ -307,19 +307,18 @@ def standing_buyer(session: Session, standing: StandingOrder):
     return session.get(User, standing.buyer_id)
 
 
-def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 7,
-                 config: Mapping | None = None) -> dict:
+def run_standing(session: Session, *, now: datetime, tz: str, config: Mapping,
+                 days_ahead: int = 7) -> dict:
     """Turn every active standing order into an order for each of its slots within
     ``days_ahead`` days that has no run yet, then mark every open slot within reach as
     placed (``standing_placed_at``): farms serving standing orders first take one-off
     orders for it from then on. Idempotent: the run row is taken first, under a unique
     constraint, and a slot already marked keeps its time. The caller commits (each run
     is its own savepoint; the orders and the marks are seen together). ``config``: the
-    app's settings (Stripe), by default ``current_app.config``."""
+    app's settings (Stripe, the site's language)."""
     from flask_babel import gettext as _  # the e-mail is rendered now, not lazily
 
 
-    config = current_app.config if config is None else config
 
     counts = {status.value: 0 for status in RunStatus}
     standings = session.scalars(
@@ -353,7 +352,7 @@ def run_standing(session: Session, *, now: datetime, tz: str, days_ahead: int = 
                     "available: nothing could be ordered.", point=slot.pickup_point.name))]
             else:
                 order, left_out = _place(session, standing, slot, now=now, tz=tz,
-                                         payment_method=method)
+                                         payment_method=method, config=config)
             run.order_id = order.id if order is not None else None
             run.status = (RunStatus.FAILED if order is None
                           else RunStatus.PARTIAL if left_out else RunStatus.PLACED)

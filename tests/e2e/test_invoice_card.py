@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -47,7 +48,7 @@ def _invoice_on_terms(app) -> tuple[int, str]:
         db.session.commit()
         order = orders.checkout(db.session, buyer=restaurant,
                                 cart={str(leeks.variants[0].id): 5}, slot_id=slot.id, now=start,
-                                payment_method=PaymentMethod.INVOICE)
+                                payment_method=PaymentMethod.INVOICE, config=current_app.config)
         db.session.commit()
         invoice = db.session.scalars(select(Invoice).where(Invoice.order_id == order.id)).one()
         assert invoice.paid_at is None

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from playwright.sync_api import expect
 
 from marketplace.extensions import db
@@ -42,7 +43,7 @@ def _card_order(app) -> tuple[int, str]:
         order = orders.checkout(db.session, buyer=buyer,
                                 cart={str(carrots.variants[0].id): 2}, slot_id=slot.id,
                                 now=start, payment_method=PaymentMethod.CARD,
-                                hold=timedelta(minutes=30))
+                                hold=timedelta(minutes=30), config=current_app.config)
         db.session.commit()
         return order.id, buyer.email
 

@@ -130,7 +130,7 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
         ).rowcount == 1
         session.refresh(order)
         if switched:
-            orders.confirm(session, order)
+            orders.confirm(session, order, now=now, config=config)
             record_sales(session, order, config, now=now)
             return "confirmed"
         if order.status == OrderStatus.CANCELLED:
