@@ -3,6 +3,7 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
 from tests import factories
+from tests.clock import now
 
 
 def signup_data(**overrides):
@@ -218,9 +219,10 @@ def test_approve_service_refuses_a_restaurant_without_details(app, db):
     waiting = factories.user(Role.RESTAURANT, approved=False)
     admin = factories.user(Role.ADMIN)
     with app.test_request_context(), pytest.raises(services.ApprovalRefused):
-        services.approve(waiting, by=admin)
+        services.approve(db.session, waiting, by=admin, now=now())
     db.session.rollback()
     producer = factories.user(Role.PRODUCER, approved=False)
-    services.approve(producer, by=admin)  # a farm needs no restaurant details
+    # A farm needs no restaurant details.
+    services.approve(db.session, producer, by=admin, now=now())
     db.session.commit()
     assert db.session.get(User, producer.id).is_approved

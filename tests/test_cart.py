@@ -9,6 +9,7 @@ from marketplace.catalogue.models import Product, Variant
 from marketplace.extensions import db as _db
 from marketplace.orders import cart as cart_service
 from tests import factories
+from tests.clock import now
 
 
 @pytest.fixture(autouse=True)
@@ -318,7 +319,7 @@ def test_unavailable_lines_are_reported_not_counted_and_the_page_renders(
 def test_over_stock_and_out_of_season_are_flagged_but_kept(client, db, form_post, english):
     from marketplace.catalogue.services import current_month
 
-    month = current_month("Europe/Paris")
+    month = current_month(now(), "Europe/Paris")
     other_month = month % 12 + 1
     scarce = factories.product(name="Asperges", variants=(("botte", 600, 3),))
     winter = factories.product(name="Potimarron", season_months=1 << (other_month - 1),

@@ -4,6 +4,7 @@ import pytest
 from marketplace.catalogue.models import ProductPhoto, months_to_mask
 from marketplace.catalogue.services import current_month
 from tests import factories
+from tests.clock import now
 from tests.pages import names_on
 
 
@@ -70,7 +71,7 @@ def test_pagination(app, client, db):
 
 
 def test_out_of_season_and_out_of_stock_are_shown_not_hidden(app, client, db, english):
-    month = current_month(app.config["BABEL_DEFAULT_TIMEZONE"])
+    month = current_month(now(), app.config["BABEL_DEFAULT_TIMEZONE"])
     other_month = month % 12 + 1
     farm = factories.producer()
     off = factories.product(farm, name="Fraises", season_months=months_to_mask([other_month]))

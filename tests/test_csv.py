@@ -450,7 +450,7 @@ def test_export_then_import_into_an_empty_catalogue_copies_it(client, db, farm):
     _fill_catalogue(farm)
     exported = client.get(EXPORT_URL).data
     other = factories.producer()
-    summary = csv_io.import_catalogue(other, exported)
+    summary = csv_io.import_catalogue(db.session, other, exported)
     db.session.commit()
     assert (summary.products_created, summary.variants_created) == (6, 6)
 
@@ -640,7 +640,7 @@ def test_cli_export(db, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Wrote 7 row(s)" in result.stderr
     data = out.read_bytes()
-    assert data == csv_io.export_csv(farm)
+    assert data == csv_io.export_csv(db.session, farm)
     assert b"Leurs poireaux" not in data
 
     result = runner.invoke(args=["catalogue", "export", "--producer-email", farm.user.email])

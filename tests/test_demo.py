@@ -113,11 +113,11 @@ def test_demo_has_every_role_and_printed_passwords_work(app, db, demo):
     # Every account is printed but the neighbours who placed the demo orders.
     assert len(printed) == count(db, User) - len(DEMO_NEIGHBOURS)
     for email, role, password in printed:
-        user = authenticate(email, password, app.config["PASSWORD_HASH_METHOD"])
+        user = authenticate(db.session, email, password, app.config["PASSWORD_HASH_METHOD"])
         assert user is not None, email
         assert user.role.value == role
         assert len(password) >= 8
-    assert authenticate("admin@demo.circuit-court.fr", "wrong-password") is None
+    assert authenticate(db.session, "admin@demo.circuit-court.fr", "wrong-password") is None
 
 
 def test_demo_has_orders_to_prepare_and_hand_over(app, db, demo):
@@ -190,7 +190,7 @@ def test_large_size_makes_exactly_the_counts_asked(app, db):
     printed = logins(result.output)
     assert {role for _, role, _ in printed} == {r.value for r in Role}
     email, _, password = next(p for p in printed if p[1] == "producer")
-    assert authenticate(email, password, app.config["PASSWORD_HASH_METHOD"]) is not None
+    assert authenticate(db.session, email, password, app.config["PASSWORD_HASH_METHOD"]) is not None
 
 
 def test_producer_options_need_the_large_size(app, db):

@@ -67,7 +67,8 @@ def naive_ids(rows, query: str) -> set[int]:
 
 
 def found(query: str, **filters) -> set[int]:
-    page = services.browse(services.CatalogueFilters(q=query, **filters), per_page=1000)
+    page = services.browse(_db.session, services.CatalogueFilters(q=query, **filters),
+                           per_page=1000)
     ids = {p.id for p in page.items}
     assert page.total == len(ids)
     return ids

@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from marketplace.accounts import services
 from marketplace.accounts.models import Role
 from marketplace.extensions import db
+from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
 
@@ -19,11 +20,13 @@ def register(app: Flask) -> None:
         with write_intent():
             try:
                 services.create_user(
+                    db.session,
                     email=email,
                     password=password,
                     display_name=name,
                     role=Role.ADMIN,
                     hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                    now=utcnow(),
                 )
             except services.EmailTaken as exc:
                 raise click.ClickException(f"{email} already has an account") from exc

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 
 from marketplace.accounts import services
 from marketplace.accounts.models import SIGNUP_ROLES, Role
+from marketplace.extensions import db
 
 
 def _strip(value):
@@ -63,7 +64,7 @@ class SignupForm(FlaskForm):
     submit = SubmitField(_l("Create my account"))
 
     def validate_email(self, field):
-        if services.email_taken(field.data or ""):
+        if services.email_taken(db.session, field.data or ""):
             raise ValidationError(_l("An account already uses this e-mail address."))
 
 

@@ -9,6 +9,7 @@ from marketplace.accounts.decorators import admin_required
 from marketplace.accounts.forms import ApproveForm, LoginForm, LogoutForm, SignupForm
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
+from marketplace.models import utcnow
 from marketplace.web.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -31,11 +32,13 @@ def signup():
     if form.validate_on_submit():
         try:
             user = services.create_user(
+                db.session,
                 email=form.email.data,
                 password=form.password.data,
                 display_name=form.display_name.data,
                 role=Role(form.role.data),
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                now=utcnow(),
             )
         except services.EmailTaken:
             # Someone took the address between validation and insert.
@@ -62,7 +65,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(
-            form.email.data, form.password.data, current_app.config["PASSWORD_HASH_METHOD"]
+            db.session, form.email.data, form.password.data,
+            current_app.config["PASSWORD_HASH_METHOD"],
         )
         if user is not None:
             login_user(user)
@@ -86,9 +90,10 @@ def logout():
 
 
 def _render_approvals(status: int = 200):
-    users = services.pending_approvals()
-    profiles = services.approval_details(users)
-    problems = {user.id: services.approval_problem(user, profiles) for user in users}
+    users = services.pending_approvals(db.session)
+    profiles = services.approval_details(db.session, users)
+    problems = {user.id: services.approval_problem(db.session, user, profiles)
+                for user in users}
     return render_template("accounts/approvals.html", users=users, profiles=profiles,
                            problems=problems, form=ApproveForm()), status
 
@@ -109,7 +114,7 @@ def approve(user_id: int):
     if user is None or not user.needs_approval:
         abort(404)
     try:
-        services.approve(user, by=current_user)
+        services.approve(db.session, user, by=current_user, now=utcnow())
     except services.ApprovalRefused as exc:
         db.session.rollback()
         flash(str(exc.message), "danger")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from marketplace.accounts import signals
 from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
-from marketplace.extensions import db
-from marketplace.models import utcnow
 
 # A hash computed once, checked when the e-mail is unknown, so that a wrong
 # e-mail and a wrong password take the same time and give the same message.
@@ -29,17 +30,18 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def email_taken(email: str) -> bool:
-    return db.session.scalar(
+def email_taken(session: Session, email: str) -> bool:
+    return session.scalar(
         select(func.count()).select_from(User).where(User.email == normalise_email(email))
     ) > 0
 
 
 def create_user(
+    session: Session,
     *,
     email: str,
     password: str,
@@ -48,9 +50,11 @@ def create_user(
     hash_method: str = "scrypt",
     locale: str | None = None,
     approved: bool = False,
+    now: datetime,
 ) -> User:
+    """``now``: when an account created approved is approved."""
     email = normalise_email(email)
-    if email_taken(email):
+    if email_taken(session, email):
         raise EmailTaken(email)
     user = User(
         email=email,
@@ -60,15 +64,16 @@ def create_user(
         locale=locale,
     )
     if approved or role not in ROLES_NEEDING_APPROVAL:
-        user.approved_at = utcnow() if role in ROLES_NEEDING_APPROVAL else None
-    db.session.add(user)
-    db.session.flush()
-    signals.account_created.send(user, session=db.session)
+        user.approved_at = now if role in ROLES_NEEDING_APPROVAL else None
+    session.add(user)
+    session.flush()
+    signals.account_created.send(user, session=session)
     return user
 
 
-def authenticate(email: str, password: str, hash_method: str = "scrypt") -> User | None:
-    user = find_user_by_email(email)
+def authenticate(session: Session, email: str, password: str,
+                 hash_method: str = "scrypt") -> User | None:
+    user = find_user_by_email(session, email)
     if user is None:
         dummy = _DUMMY_HASH.setdefault(hash_method, generate_password_hash("x", method=hash_method))
         check_password_hash(dummy, password or "")
@@ -78,9 +83,9 @@ def authenticate(email: str, password: str, hash_method: str = "scrypt") -> User
     return None
 
 
-def pending_approvals() -> list[User]:
+def pending_approvals(session: Session) -> list[User]:
     return list(
-        db.session.scalars(
+        session.scalars(
             select(User)
             .where(User.role.in_(list(ROLES_NEEDING_APPROVAL)), User.approved_at.is_(None))
             .order_by(User.created_at, User.id)
@@ -88,26 +93,26 @@ def pending_approvals() -> list[User]:
     )
 
 
-def approval_details(users) -> dict:
+def approval_details(session: Session, users) -> dict:
     """user id -> what the domains above tell of the accounts waiting (a restaurant's
     business profile), for the approvals page: one query per domain."""
-    return signals.merged_answers(signals.approval_details, list(users), session=db.session)
+    return signals.merged_answers(signals.approval_details, list(users), session=session)
 
 
-def approval_problem(user: User, details: dict | None = None):
+def approval_problem(session: Session, user: User, details: dict | None = None):
     """Why the account cannot be approved yet, or None (a restaurant without its
     business name and SIRET: wholesale answers). ``details``: ``approval_details`` of
     users including this one, if the caller has them."""
-    return signals.first_answer(signals.approval_checked, user, session=db.session,
+    return signals.first_answer(signals.approval_checked, user, session=session,
                                 details=details)
 
 
-def approve(user: User, by: User) -> None:
+def approve(session: Session, user: User, by: User, *, now: datetime) -> None:
     """Raises ApprovalRefused when ``approval_problem`` says why not."""
-    problem = approval_problem(user)
+    problem = approval_problem(session, user)
     if problem is not None:
         raise ApprovalRefused(problem)
     if user.approved_at is None:
-        user.approved_at = utcnow()
+        user.approved_at = now
         user.approved_by_id = by.id
-    db.session.flush()
+    session.flush()

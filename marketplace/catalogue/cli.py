@@ -15,10 +15,10 @@ from marketplace.sqlite import write_intent
 
 
 def _farm(email: str):
-    user = find_user_by_email(email)
+    user = find_user_by_email(db.session, email)
     if user is None or user.role != Role.PRODUCER:
         raise click.ClickException(f"No producer account has the e-mail {email}.")
-    farm = farm_of(user)
+    farm = farm_of(db.session, user)
     if farm is None:
         raise click.ClickException(
             f"{email} has no farm yet: sign in once as this producer to create it."
@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
             try:
                 parsed = csv_io.parse_csv(csv_file)
                 with click.progressbar(parsed.rows, label="Checking rows") as rows:
-                    plan = csv_io.check_rows(farm, parsed, rows)
+                    plan = csv_io.check_rows(db.session, farm, parsed, rows)
             except csv_io.CsvImportError as exc:
                 db.session.rollback()
                 for error in exc.errors:
@@ -56,7 +56,7 @@ def register(app: Flask) -> None:
                     f"Nothing was imported: {len(exc.errors)} problem(s) in {csv_file.name}."
                 ) from exc
             with click.progressbar(plan.products, label="Writing products") as products:
-                summary = csv_io.apply_plan(farm, plan, products)
+                summary = csv_io.apply_plan(db.session, farm, plan, products)
             db.session.commit()
             click.echo(csv_io.summary_message(summary))
             click.echo("Products absent from the file were left as they are.")
@@ -70,7 +70,7 @@ def register(app: Flask) -> None:
     def export_command(producer_email: str, output: str | None) -> None:
         """Write the producer's catalogue as CSV, in the format `catalogue import` reads."""
         farm = _farm(producer_email)
-        rows = csv_io.export_rows(farm)
+        rows = csv_io.export_rows(db.session, farm)
         data = csv_io.rows_to_csv(rows)
         if output is None or output == "-":
             click.echo(data, nl=False)  # bytes go to the binary stdout as they are

@@ -7,16 +7,18 @@ for producers.
 Import is all or nothing, in three steps that callers may run one by one (the CLI
 wraps each in a progress bar):
 
-1. parse_csv(data)                 decode, sniff the delimiter, check the header;
-2. check_rows(producer, parsed)    check every row, match products and variants
-                                   against the producer's own catalogue;
-3. apply_plan(producer, plan)      create or update, then flush.
+1. parse_csv(data)                         decode, sniff the delimiter, check the
+                                           header;
+2. check_rows(session, producer, parsed)   check every row, match products and
+                                           variants against the producer's own
+                                           catalogue;
+3. apply_plan(session, producer, plan)     create or update, then flush.
 
 Steps 1 and 2 raise CsvImportError with every problem found, each as (line, reason)
 where the line is the row number a spreadsheet shows (the header is line 1).
-import_catalogue() runs the three. Nothing here reads the request or the signed-in
-user, and nothing commits: the view or the CLI commits (the CLI inside
-marketplace.sqlite.write_intent()).
+import_catalogue() runs the three. Nothing here reads the request, the signed-in
+user or Flask-SQLAlchemy's session (the caller passes its session in), and nothing
+commits: the view or the CLI commits (the CLI inside marketplace.sqlite.write_intent()).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue.models import (
     ALL_MONTHS,
@@ -44,7 +46,6 @@ from marketplace.catalogue.models import (
     Variant,
     mask_to_months,
 )
-from marketplace.extensions import db
 from marketplace.models import CURRENCY, MoneyError, cents_to_decimal_str, parse_euros
 from marketplace.producers.models import Producer
 
@@ -296,20 +297,20 @@ def export_filename(producer: Producer, day: date) -> str:
 
 # Export -------------------------------------------------------------------------
 
-def _own_products(producer: Producer) -> list[Product]:
+def _own_products(session: Session, producer: Producer) -> list[Product]:
     stmt = (
         select(Product)
         .where(Product.producer_id == producer.id)
         .options(joinedload(Product.category), selectinload(Product.variants))
         .order_by(Product.name, Product.id)
     )
-    return list(db.session.scalars(stmt).unique())
+    return list(session.scalars(stmt).unique())
 
 
-def export_rows(producer: Producer) -> list[list[str]]:
+def export_rows(session: Session, producer: Producer) -> list[list[str]]:
     """Header then one row per variant (one row with no variant for a product without)."""
     rows = [list(COLUMNS)]
-    for product in _own_products(producer):
+    for product in _own_products(session, producer):
         head = [
             _escape(product.name),
             product.category.slug,
@@ -341,8 +342,8 @@ def rows_to_csv(rows: Iterable[list[str]]) -> bytes:
     return (BOM + out.getvalue()).encode("utf-8")
 
 
-def export_csv(producer: Producer) -> bytes:
-    return rows_to_csv(export_rows(producer))
+def export_csv(session: Session, producer: Producer) -> bytes:
+    return rows_to_csv(export_rows(session, producer))
 
 
 # Import, step 1: read the file --------------------------------------------------
@@ -456,9 +457,9 @@ def parse_csv(data) -> ParsedCsv:
 
 # Import, step 2: check every row ------------------------------------------------
 
-def _category_lookup() -> dict[str, int]:
+def _category_lookup(session: Session) -> dict[str, int]:
     lookup: dict[str, int] = {}
-    for category in db.session.scalars(select(Category)):
+    for category in session.scalars(select(Category)):
         for name in (category.slug, category.name_fr, category.name_en):
             lookup.setdefault(_fold(name), category.id)
     return lookup
@@ -606,7 +607,7 @@ def _check_row(row: CsvRow, columns: tuple[str, ...], categories: dict[str, int]
     return name, product, variant, reasons
 
 
-def _own_catalogue(producer: Producer) -> dict[str, list[Product]]:
+def _own_catalogue(session: Session, producer: Producer) -> dict[str, list[Product]]:
     stmt = (
         select(Product)
         .where(Product.producer_id == producer.id)
@@ -614,20 +615,20 @@ def _own_catalogue(producer: Producer) -> dict[str, list[Product]]:
         .order_by(Product.id)
     )
     by_key: dict[str, list[Product]] = {}
-    for product in db.session.scalars(stmt):
+    for product in session.scalars(stmt):
         by_key.setdefault(product_key(product.name), []).append(product)
     return by_key
 
 
 def check_rows(
-    producer: Producer, parsed: ParsedCsv, rows: Iterable[CsvRow] | None = None
+    session: Session, producer: Producer, parsed: ParsedCsv, rows: Iterable[CsvRow] | None = None
 ) -> ImportPlan:
     """Check every row (``rows`` defaults to parsed.rows; pass a progress bar over them).
 
     Raises CsvImportError with all the problems found; else returns what to write.
     """
-    categories = _category_lookup()
-    existing = _own_catalogue(producer)
+    categories = _category_lookup(session)
+    existing = _own_catalogue(session, producer)
     errors: list[CsvError] = []
     plans: dict[str, ProductPlan] = {}
     bad_products: set[str] = set()
@@ -714,7 +715,8 @@ def _assign(obj, fields: dict) -> bool:
 
 
 def apply_plan(
-    producer: Producer, plan: ImportPlan, products: Iterable[ProductPlan] | None = None
+    session: Session, producer: Producer, plan: ImportPlan,
+    products: Iterable[ProductPlan] | None = None,
 ) -> ImportSummary:
     """Create or update what check_rows() planned, then flush (the caller commits).
 
@@ -725,7 +727,7 @@ def apply_plan(
         product = item.product
         if product is None:
             product = Product(producer_id=producer.id, **item.fields)
-            db.session.add(product)
+            session.add(product)
             summary.products_created += 1
         elif product.producer_id != producer.id:  # pragma: no cover - check_rows matched own
             raise ValueError("product of another producer")
@@ -747,13 +749,13 @@ def apply_plan(
             else:
                 summary.variants_unchanged += 1
         if count % FLUSH_EVERY == 0:
-            db.session.flush()
-    db.session.flush()
+            session.flush()
+    session.flush()
     return summary
 
 
-def import_catalogue(producer: Producer, data) -> ImportSummary:
+def import_catalogue(session: Session, producer: Producer, data) -> ImportSummary:
     """Check the whole file then write it, or raise CsvImportError having written nothing."""
     parsed = parse_csv(data)
-    plan = check_rows(producer, parsed)
-    return apply_plan(producer, plan)
+    plan = check_rows(session, producer, parsed)
+    return apply_plan(session, producer, plan)

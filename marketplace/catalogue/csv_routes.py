@@ -83,7 +83,7 @@ def import_form():
     form = CatalogueImportForm()
     if form.validate_on_submit():
         try:
-            summary = csv_io.import_catalogue(farm, form.file.data.stream)
+            summary = csv_io.import_catalogue(db.session, farm, form.file.data.stream)
         except csv_io.CsvImportError as exc:
             db.session.rollback()
             return _render(form, exc.errors, 400)
@@ -97,4 +97,4 @@ def import_form():
 def export():
     farm = current_farm()
     today = datetime.now(ZoneInfo(display_tz())).date()
-    return csv_download(csv_io.export_csv(farm), csv_io.export_filename(farm, today))
+    return csv_download(csv_io.export_csv(db.session, farm), csv_io.export_filename(farm, today))

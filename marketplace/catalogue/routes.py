@@ -25,6 +25,7 @@ from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
 from marketplace.geo.services import within_radius_ids
 from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.models import utcnow
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import get_public_producer, is_public, producers_serving
@@ -77,26 +78,26 @@ def index():
         producer_ids=producer_ids,
         wholesale=is_wholesale_buyer(current_user),
     )
-    pagination = services.browse(filters, current_app.config["CATALOGUE_PAGE_SIZE"])
+    pagination = services.browse(db.session, filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
     if producer_id is not None:
 
-        producer = get_public_producer(producer_id)
+        producer = get_public_producer(db.session, producer_id)
     return render_template(
         "catalogue/index.html",
         pagination=pagination,
         filters=filters,
-        categories=services.all_categories(),
-        labels=services.all_labels(),
+        categories=services.all_categories(db.session),
+        labels=services.all_labels(db.session),
         filter_producer=producer,
         reach=reach,
-        month=services.current_month(display_tz()),
+        month=services.current_month(utcnow(), display_tz()),
     )
 
 
 @bp.route("/products/<int:product_id>")
 def product(product_id: int):
-    item = services.get_public_product(product_id)
+    item = services.get_public_product(db.session, product_id)
     if item is None:
         abort(404)
     variants = [v for v in item.active_variants if visible_to(current_user, v)]
@@ -110,7 +111,7 @@ def product(product_id: int):
         wholesale=wholesale,
         tiers=tiers_for(db.session, [v.id for v in variants if v.sold_wholesale])
         if wholesale else {},
-        month=services.current_month(display_tz()),
+        month=services.current_month(utcnow(), display_tz()),
     )
 
 
@@ -118,12 +119,12 @@ def product(product_id: int):
 
 def _category_choices():
     locale = str(get_locale())
-    return [SelectChoice(c.id, c.name_for(locale)) for c in services.all_categories()]
+    return [SelectChoice(c.id, c.name_for(locale)) for c in services.all_categories(db.session)]
 
 
 def _own_product_or_404(product_id: int):
     try:
-        return services.get_own_product(current_farm(), product_id)
+        return services.get_own_product(db.session, current_farm(), product_id)
     except services.NotFound:
         abort(404)
 
@@ -143,7 +144,7 @@ def _store_photo(form, product) -> bool:
     except ImageRejected:
         form.photo.errors = [_("This file is not an image we can read.")]
         return False
-    services.add_photo(product, path, thumb)
+    services.add_photo(db.session, product, path, thumb)
     return True
 
 
@@ -172,7 +173,7 @@ def _variant_fields(form: VariantForm) -> dict:
 def products():
     farm = current_farm()
     return render_template(
-        "farm/products.html", farm=farm, products=services.own_products(farm)
+        "farm/products.html", farm=farm, products=services.own_products(db.session, farm)
     )
 
 
@@ -187,8 +188,8 @@ def new_product():
         product_ok = form.validate()
         variant_ok = variant_form.validate()
         if product_ok and variant_ok:
-            product = services.save_product(farm, None, **_product_fields(form))
-            services.save_variant(product, None, **_variant_fields(variant_form))
+            product = services.save_product(db.session, farm, None, **_product_fields(form))
+            services.save_variant(db.session, product, None, **_variant_fields(variant_form))
             if _store_photo(form, product):
                 flash(_("The product is saved."), "success")
                 return redirect(url_for("farm.edit_product", product_id=product.id))
@@ -246,7 +247,7 @@ def edit_product(product_id: int):
         form = ProductForm()
     form.category_id.choices = _category_choices()
     if form.validate_on_submit():
-        services.save_product(product.producer, product, **_product_fields(form))
+        services.save_product(db.session, product.producer, product, **_product_fields(form))
         if _store_photo(form, product):
             flash(_("The product is saved."), "success")
             return redirect(url_for("farm.edit_product", product_id=product.id))
@@ -264,7 +265,7 @@ def add_variant(product_id: int):
     product = _own_product_or_404(product_id)
     new_form = VariantForm(prefix="new")
     if new_form.validate_on_submit():
-        services.save_variant(product, None, **_variant_fields(new_form))
+        services.save_variant(db.session, product, None, **_variant_fields(new_form))
         flash(_("The variant is added."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
     form = ProductForm(obj=product, formdata=None)
@@ -278,13 +279,13 @@ def add_variant(product_id: int):
 def edit_variant(product_id: int, variant_id: int):
     farm = current_farm()
     try:
-        variant = services.get_own_variant(farm, product_id, variant_id)
+        variant = services.get_own_variant(db.session, farm, product_id, variant_id)
     except services.NotFound:
         abort(404)
     product = variant.product
     vform = VariantForm(prefix=f"v{variant.id}")
     if vform.validate_on_submit():
-        services.save_variant(product, variant, **_variant_fields(vform))
+        services.save_variant(db.session, product, variant, **_variant_fields(vform))
         flash(_("The variant is saved."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
     form = ProductForm(obj=product, formdata=None)
@@ -305,10 +306,10 @@ def delete_variant(product_id: int, variant_id: int):
     if not DeleteForm().validate_on_submit():
         abort(400)
     try:
-        variant = services.get_own_variant(current_farm(), product_id, variant_id)
+        variant = services.get_own_variant(db.session, current_farm(), product_id, variant_id)
     except services.NotFound:
         abort(404)
-    services.delete(variant)
+    services.delete(db.session, variant)
     flash(_("The variant is deleted."), "info")
     return redirect(url_for("farm.edit_product", product_id=product_id))
 
@@ -319,11 +320,11 @@ def delete_product_photo(product_id: int, photo_id: int):
     if not DeleteForm().validate_on_submit():
         abort(400)
     try:
-        photo = services.get_own_photo(current_farm(), product_id, photo_id)
+        photo = services.get_own_photo(db.session, current_farm(), product_id, photo_id)
     except services.NotFound:
         abort(404)
     paths = (photo.path, photo.thumb_path)
-    services.delete(photo)
+    services.delete(db.session, photo)
     _delete_files_once_committed(paths)
     flash(_("The photo is deleted."), "info")
     return redirect(url_for("farm.edit_product", product_id=product_id))
@@ -341,7 +342,7 @@ def delete_product(product_id: int):
         abort(400)
     product = _own_product_or_404(product_id)
     paths = [p for photo in product.photos for p in (photo.path, photo.thumb_path)]
-    services.delete(product)
+    services.delete(db.session, product)
     _delete_files_once_committed(paths)
     flash(_("The product is deleted."), "info")
     return redirect(url_for("farm.products"))
@@ -351,13 +352,14 @@ def delete_product(product_id: int):
 @producer_required
 def variant_wholesale(product_id: int, variant_id: int):
     try:
-        variant = services.get_own_variant(current_farm(), product_id, variant_id)
+        variant = services.get_own_variant(db.session, current_farm(), product_id, variant_id)
     except services.NotFound:
         abort(404)
     form = WholesaleVariantForm(prefix=f"w{variant.id}")
     if form.validate_on_submit():
-        services.save_variant(variant.product, variant, sale_mode=SaleMode(form.sale_mode.data),
-                               case_size=form.case_size.data)
+        services.save_variant(db.session, variant.product, variant,
+                              sale_mode=SaleMode(form.sale_mode.data),
+                              case_size=form.case_size.data)
         pricing.set_tiers(db.session, variant, form.tiers())
         flash(_("The wholesale settings are saved."), "success")
         return redirect(url_for("farm.edit_product", product_id=product_id))

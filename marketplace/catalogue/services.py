@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue import search
 from marketplace.catalogue.models import Category, Product, ProductPhoto, SaleMode, Variant
-from marketplace.extensions import db
 from marketplace.producers.models import Label, Producer, producer_labels
 
 
@@ -25,16 +25,17 @@ class NotFound(LookupError):
     pass
 
 
-def current_month(tz_name: str) -> int:
-    return datetime.now(ZoneInfo(tz_name)).month
+def current_month(now: datetime, tz_name: str) -> int:
+    """The month it is at ``now`` on the wall clocks of ``tz_name``."""
+    return now.astimezone(ZoneInfo(tz_name)).month
 
 
-def all_categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).order_by(Category.position, Category.slug)))
+def all_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.slug)))
 
 
-def all_labels() -> list[Label]:
-    return list(db.session.scalars(select(Label).order_by(Label.code)))
+def all_labels(session: Session) -> list[Label]:
+    return list(session.scalars(select(Label).order_by(Label.code)))
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _public_products():
     )
 
 
-def browse(filters: CatalogueFilters, per_page: int):
+def browse(session: Session, filters: CatalogueFilters, per_page: int):
     stmt = _public_products()
     if filters.category:
         stmt = stmt.join(Product.category).where(Category.slug == filters.category)
@@ -101,28 +102,31 @@ def browse(filters: CatalogueFilters, per_page: int):
         stmt = stmt.where(sold_retail())
     # Text: an indexed substring match on the product's or the farm's name, ignoring
     # case and accents; every character typed is plain text (see search.py).
-    matches = search.name_matches(filters.q, db.session.get_bind().dialect.name)
+    matches = search.name_matches(filters.q, session.get_bind().dialect.name)
     if matches is not None:
         stmt = stmt.where(matches)
     stmt = _with_card_data(stmt.order_by(Product.name, Product.id))
-    return db.paginate(stmt, page=filters.page, per_page=per_page, error_out=False)
+    # What db.paginate does, on the session given (no cap on per_page, as there).
+    return SelectPagination(select=stmt, session=session, page=filters.page,
+                            per_page=per_page, max_per_page=None, error_out=False)
 
 
-def get_public_product(product_id: int) -> Product | None:
-    return db.session.scalar(_with_card_data(_public_products().where(Product.id == product_id)))
+def get_public_product(session: Session, product_id: int) -> Product | None:
+    return session.scalar(_with_card_data(_public_products().where(Product.id == product_id)))
 
 
-def products_of_producer(producer_id: int, *, wholesale: bool = False) -> list[Product]:
+def products_of_producer(session: Session, producer_id: int, *,
+                         wholesale: bool = False) -> list[Product]:
     stmt = _public_products().where(Product.producer_id == producer_id)
     if not wholesale:
         stmt = stmt.where(sold_retail())
     stmt = _with_card_data(stmt.order_by(Product.name))
-    return list(db.session.scalars(stmt).unique())
+    return list(session.scalars(stmt).unique())
 
 
 # A producer's own catalogue ----------------------------------------------------
 
-def own_products(producer: Producer) -> list[Product]:
+def own_products(session: Session, producer: Producer) -> list[Product]:
     stmt = (
         select(Product)
         .where(Product.producer_id == producer.id)
@@ -133,11 +137,11 @@ def own_products(producer: Producer) -> list[Product]:
         )
         .order_by(Product.name, Product.id)
     )
-    return list(db.session.scalars(stmt).unique())
+    return list(session.scalars(stmt).unique())
 
 
-def get_own_product(producer: Producer, product_id: int) -> Product:
-    product = db.session.scalar(
+def get_own_product(session: Session, producer: Producer, product_id: int) -> Product:
+    product = session.scalar(
         select(Product).where(Product.id == product_id, Product.producer_id == producer.id)
     )
     if product is None:
@@ -145,8 +149,9 @@ def get_own_product(producer: Producer, product_id: int) -> Product:
     return product
 
 
-def get_own_variant(producer: Producer, product_id: int, variant_id: int) -> Variant:
-    variant = db.session.scalar(
+def get_own_variant(session: Session, producer: Producer, product_id: int,
+                    variant_id: int) -> Variant:
+    variant = session.scalar(
         select(Variant)
         .join(Variant.product)
         .where(
@@ -160,8 +165,9 @@ def get_own_variant(producer: Producer, product_id: int, variant_id: int) -> Var
     return variant
 
 
-def get_own_photo(producer: Producer, product_id: int, photo_id: int) -> ProductPhoto:
-    photo = db.session.scalar(
+def get_own_photo(session: Session, producer: Producer, product_id: int,
+                  photo_id: int) -> ProductPhoto:
+    photo = session.scalar(
         select(ProductPhoto)
         .join(ProductPhoto.product)
         .where(
@@ -175,44 +181,45 @@ def get_own_photo(producer: Producer, product_id: int, photo_id: int) -> Product
     return photo
 
 
-def save_product(producer: Producer, product: Product | None, **fields) -> Product:
+def save_product(session: Session, producer: Producer, product: Product | None,
+                 **fields) -> Product:
     if product is None:
         product = Product(producer_id=producer.id)
-        db.session.add(product)
+        session.add(product)
     elif product.producer_id != producer.id:
         raise NotFound(product.id)
     for key, value in fields.items():
         setattr(product, key, value)
-    db.session.flush()
+    session.flush()
     return product
 
 
-def save_variant(product: Product, variant: Variant | None, **fields) -> Variant:
+def save_variant(session: Session, product: Product, variant: Variant | None, **fields) -> Variant:
     if variant is None:
         position = max((v.position for v in product.variants), default=-1) + 1
         variant = Variant(product=product, position=position)
-        db.session.add(variant)
+        session.add(variant)
     for key, value in fields.items():
         setattr(variant, key, value)
-    db.session.flush()
+    session.flush()
     return variant
 
 
-def add_photo(product: Product, path: str, thumb_path: str) -> ProductPhoto:
+def add_photo(session: Session, product: Product, path: str, thumb_path: str) -> ProductPhoto:
     position = max((p.position for p in product.photos), default=-1) + 1
     photo = ProductPhoto(product=product, path=path, thumb_path=thumb_path, position=position)
-    db.session.add(photo)
-    db.session.flush()
+    session.add(photo)
+    session.flush()
     return photo
 
 
-def delete(obj) -> None:
-    db.session.delete(obj)
-    db.session.flush()
+def delete(session: Session, obj) -> None:
+    session.delete(obj)
+    session.flush()
 
 
-def count_products(producer_id: int) -> int:
+def count_products(session: Session, producer_id: int) -> int:
     """How many products the farm has in its catalogue (one query)."""
-    return db.session.scalar(
+    return session.scalar(
         select(func.count()).select_from(Product).where(Product.producer_id == producer_id)
     )

@@ -22,7 +22,7 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 def home():
 
-    return render_template("main/home.html", categories=all_categories())
+    return render_template("main/home.html", categories=all_categories(db.session))
 
 
 @bp.route("/language", methods=["POST"])

@@ -22,6 +22,7 @@ from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
 from marketplace.catalogue.services import current_month
 from marketplace.extensions import db
+from marketplace.models import utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders.cart import CART_KEY
 from marketplace.orders.forms import (
@@ -53,7 +54,7 @@ def _render_cart(*, error: str | None = None, status: int = 200, back_url: str |
     view = cart_service.price_cart(
         session_cart(),
         db.session,
-        month=current_month(display_tz()),
+        month=current_month(utcnow(), display_tz()),
         buyer=current_user,
     )
     return (

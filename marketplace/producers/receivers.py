@@ -9,9 +9,9 @@ from marketplace.accounts.models import Role
 from . import services
 
 
-def _give_a_farm(user, **_kw):
+def _give_a_farm(user, *, session, **_kw):
     if user.role == Role.PRODUCER:
-        services.create_farm_for(user)
+        services.create_farm_for(session, user)
 
 
 def connect_receivers() -> None:

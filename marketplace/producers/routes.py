@@ -25,7 +25,7 @@ def _digits(text: str | None) -> str:
 @bp.route("/producers")
 def index():
     page = request.args.get("page", 1, type=int)
-    pagination = services.list_public_producers(page, 30)
+    pagination = services.list_public_producers(db.session, page, 30)
     return render_template("producers/index.html", pagination=pagination)
 
 
@@ -36,7 +36,8 @@ def edit_profile():
     form = FarmProfileForm(obj=farm)
     locale = str(get_locale())
     form.labels.choices = [
-        SelectChoice(lb.id, f"{lb.code} — {lb.name_for(locale)}") for lb in services.all_labels()
+        SelectChoice(lb.id, f"{lb.code} — {lb.name_for(locale)}")
+        for lb in services.all_labels(db.session)
     ]
     if request.method == "GET":
         form.labels.data = [lb.id for lb in farm.labels]
@@ -72,7 +73,7 @@ def edit_profile():
             }
             if photo_paths:
                 fields["photo_path"], fields["thumb_path"] = photo_paths
-            services.update_profile(farm, label_ids=form.labels.data or [], **fields)
+            services.update_profile(db.session, farm, label_ids=form.labels.data or [], **fields)
             if photo_paths:  # the old files go once the new ones are committed
                 folder = current_app.config["UPLOAD_FOLDER"]
                 after_commit(db.session, "producers:delete-photo",

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace.accounts.models import User
-from marketplace.extensions import db
 from marketplace.geo import services as geo
 from marketplace.producers.models import Label, Producer
 
 
-def create_farm_for(user: User, name: str | None = None) -> Producer:
+def create_farm_for(session: Session, user: User, name: str | None = None) -> Producer:
     producer = Producer(user_id=user.id, name=name or user.display_name)
-    db.session.add(producer)
-    db.session.flush()
+    session.add(producer)
+    session.flush()
     return producer
 
 
-def farm_of(user: User) -> Producer | None:
-    return db.session.scalar(select(Producer).where(Producer.user_id == user.id))
+def farm_of(session: Session, user: User) -> Producer | None:
+    return session.scalar(select(Producer).where(Producer.user_id == user.id))
 
 
-def all_labels() -> list[Label]:
-    return list(db.session.scalars(select(Label).order_by(Label.code)))
+def all_labels(session: Session) -> list[Label]:
+    return list(session.scalars(select(Label).order_by(Label.code)))
 
 
-def update_profile(producer: Producer, *, label_ids: list[int], **fields) -> None:
+def update_profile(session: Session, producer: Producer, *, label_ids: list[int], **fields) -> None:
     for key, value in fields.items():
         if not hasattr(Producer, key):
             raise AttributeError(key)
         setattr(producer, key, value)
     wanted = set(label_ids)
-    producer.labels = [label for label in all_labels() if label.id in wanted]
-    db.session.flush()
+    producer.labels = [label for label in all_labels(session) if label.id in wanted]
+    session.flush()
 
 
 def is_public():
@@ -50,17 +50,19 @@ def public_producers_query():
     )
 
 
-def list_public_producers(page: int, per_page: int):
+def list_public_producers(session: Session, page: int, per_page: int):
     stmt = (
         public_producers_query()
         .options(selectinload(Producer.labels))
         .order_by(Producer.name, Producer.id)
     )
-    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+    # What db.paginate does, on the session given (no cap on per_page, as there).
+    return SelectPagination(select=stmt, session=session, page=page, per_page=per_page,
+                            max_per_page=None, error_out=False)
 
 
-def get_public_producer(producer_id: int) -> Producer | None:
-    return db.session.scalar(
+def get_public_producer(session: Session, producer_id: int) -> Producer | None:
+    return session.scalar(
         public_producers_query()
         .where(Producer.id == producer_id)
         .options(selectinload(Producer.labels))

@@ -13,8 +13,8 @@ from marketplace.producers.models import Producer
 def current_farm() -> Producer:
     """The signed-in producer's farm; created (and committed) for an old account
     that lacks one."""
-    farm = services.farm_of(current_user)
+    farm = services.farm_of(db.session, current_user)
     if farm is None:
-        farm = services.create_farm_for(current_user)
+        farm = services.create_farm_for(db.session, current_user)
         db.session.commit()
     return farm

@@ -10,6 +10,7 @@ from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import services as catalogue
 from marketplace.catalogue.pricing import is_wholesale_buyer
 from marketplace.extensions import db
+from marketplace.models import utcnow
 from marketplace.producers import services as producers
 from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
@@ -21,18 +22,18 @@ bp = Blueprint("farms", __name__)
 
 @bp.route("/producers/<int:producer_id>")
 def show(producer_id: int):
-    producer = producers.get_public_producer(producer_id)
+    producer = producers.get_public_producer(db.session, producer_id)
     if producer is None:
         abort(404)
     products = catalogue.products_of_producer(
-        producer.id, wholesale=is_wholesale_buyer(current_user)
+        db.session, producer.id, wholesale=is_wholesale_buyer(current_user)
     )
     return render_template(
         "producers/show.html",
         producer=producer,
         products=products,
         food_miles=food_miles_of_producer(db.session, producer.id),
-        month=catalogue.current_month(display_tz()),
+        month=catalogue.current_month(utcnow(), display_tz()),
     )
 
 
@@ -43,6 +44,6 @@ def dashboard():
     return render_template(
         "producers/dashboard.html",
         farm=farm,
-        product_count=catalogue.count_products(farm.id),
+        product_count=catalogue.count_products(db.session, farm.id),
         food_miles=food_miles_of_producer(db.session, farm.id),
     )
