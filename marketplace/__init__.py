@@ -197,8 +197,8 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
-    from marketplace.reports.farm_pages import bp as farms_bp
     from marketplace.reports.farm_routes import bp as farm_orders_bp
+    from marketplace.reports.farms_routes import bp as farms_bp
     from marketplace.reports.host_routes import bp as distribution_bp
     from marketplace.wholesale.csv_order_routes import bp as order_upload_bp
     from marketplace.wholesale.door_routes import bp as door_bp

@@ -108,3 +108,43 @@ def test_no_comment_or_docstring_names_an_issue_number():
         if TRACKER.search(line)
     ]
     assert found == []
+
+
+# The boundary reads Flask's globals and passes them in: views, CLI commands, the
+# jobs, the demo data, the app factory and the helpers that only views use.
+BOUNDARY = re.compile(r"(routes|views|cli|forms|decorators|receivers)\.py$|/(web|demo)/|"
+                      r"^marketplace/(__init__|jobs|forms|media|downloads)\.py$|"
+                      r"^marketplace/notifications/__init__\.py$")
+# Rendering e-mails needs the app (its templates, its URL map); these two modules take
+# the site's address and languages from it too.
+RENDERS_WITH_THE_APP = {"marketplace/notifications/orders.py",
+                        "marketplace/notifications/services.py"}
+GLOBALS = re.compile(r"\b(current_app|current_user|db\.session|has_app_context)\b|"
+                     r"from flask import [^\n]*\b(request|session)\b")
+
+
+def _docstring_lines(tree) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def test_services_take_session_settings_and_clock_as_arguments():
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if BOUNDARY.search(name) or name in RENDERS_WITH_THE_APP:
+            continue
+        source = path.read_text()
+        skip = _docstring_lines(ast.parse(source))
+        readers += [
+            f"{name}:{number}: {line.strip()}"
+            for number, line in enumerate(source.splitlines(), 1)
+            if number not in skip and GLOBALS.search(line.split("#")[0])
+        ]
+    assert readers == []

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
-from marketplace.extensions import db
 from marketplace.geo.services import distance_km
 from marketplace.models import CURRENCY, get_by_id, utcnow
 from marketplace.orders import cart as cart_service
@@ -451,8 +450,6 @@ def cancel(order: Order, actor: Actor, now: datetime, *, session: Session, confi
     payments refund what was paid by card (sent to Stripe after the commit), wholesale
     credit a restaurant's invoices and notifications tell the buyer.
     TransitionError otherwise."""
-
-    session = session or db.session
     actor = Actor(actor)
     if not allowed(order.status, OrderStatus.CANCELLED, actor):
         raise TransitionError(f"{actor.value} may not cancel a {order.status.value} order")
