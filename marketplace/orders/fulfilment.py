@@ -261,7 +261,7 @@ def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot) 
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
     farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()
-    served = serving(farms, slot, tz=current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    served = serving(session, farms, slot, tz=current_app.config["BABEL_DEFAULT_TIMEZONE"])
     return {farm.name for farm in farms if farm.id not in served}
 
 

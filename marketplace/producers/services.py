@@ -73,4 +73,4 @@ def producers_serving(lat, lon, *, where=(), limit: int | None = None, session=N
                       options=()):
     """Producers whose own delivery radius reaches (lat, lon), nearest first (geo hits)."""
     return geo.reaching(Producer, Producer.delivery_radius_km, lat, lon, where=where,
-                        limit=limit, session=session, options=options)
+                        limit=limit, session=session or db.session, options=options)
