@@ -147,25 +147,28 @@ def main() -> int:
             db.session.close()
 
             for lat, lon in points[:20]:  # warm-up: caches, statement compilation
-                timed(search_radius, Producer, lat, lon, args.radius, limit=args.limit)
-                timed(within_radius_ids, Producer, lat, lon, args.radius)
+                timed(search_radius, Producer, lat, lon, args.radius, limit=args.limit,
+                      session=db.session)
+                timed(within_radius_ids, Producer, lat, lon, args.radius, session=db.session)
 
             paged, paged_results = [], []
             CPU_TIMES.clear()
             for lat, lon in points:
                 elapsed, hits = timed(search_radius, Producer, lat, lon, args.radius,
-                                      limit=args.limit)
+                                      limit=args.limit, session=db.session)
                 paged.append(elapsed)
                 paged_results.append([(h.distance_km, h.obj.id) for h in hits])
             paged_cpu = list(CPU_TIMES)
             ids_only, sets = [], []
             for lat, lon in points:
-                elapsed, ids = timed(within_radius_ids, Producer, lat, lon, args.radius)
+                elapsed, ids = timed(within_radius_ids, Producer, lat, lon, args.radius,
+                                     session=db.session)
                 ids_only.append(elapsed)
                 sets.append(ids)
             full = []
             for lat, lon in points[:args.full_queries]:
-                elapsed, _ = timed(search_radius, Producer, lat, lon, args.radius)
+                elapsed, _ = timed(search_radius, Producer, lat, lon, args.radius,
+                                   session=db.session)
                 full.append(elapsed)
             hits_per_query = statistics.mean(len(s) for s in sets)
 
@@ -194,7 +197,8 @@ def main() -> int:
                 expected = naive(rows, lat, lon, args.radius)
                 naive_times.append(time.perf_counter() - started)
                 expected_ids = {pid for _, pid in expected}
-                _, everything = timed(search_radius, Producer, lat, lon, args.radius)
+                _, everything = timed(search_radius, Producer, lat, lon, args.radius,
+                                      session=db.session)
                 page_ok = (
                     [pid for _, pid in paged_results[i]]
                     == [pid for _, pid in expected[:args.limit]]

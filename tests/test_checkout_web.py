@@ -326,7 +326,7 @@ def test_at_the_cut_off_minute(client, db, form_post, shop, clock, offset, still
     clock.move_to(CUT_OFF + offset, tick=False)  # the clock stands at that instant
     assert now() == CUT_OFF + offset
     assert (services.slot_problem(slot, now()) is None) is still_open
-    assert (slot in pickup.open_slots(shop["point"], now())) is still_open
+    assert (slot in pickup.open_slots(db.session, shop["point"], now())) is still_open
     page = client.get("/checkout").get_data(as_text=True)
     assert page.count('name="slot_id"') == (1 if still_open else 0)
     response = place(form_post, slot)

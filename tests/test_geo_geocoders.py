@@ -13,6 +13,7 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 from sqlalchemy.orm import sessionmaker
 
+from marketplace.extensions import db as _db
 from marketplace.geo import geocoders
 from marketplace.geo import models as _geo_models  # noqa: F401  (tables for create_all)
 from marketplace.geo.gazetteer import load_gazetteer
@@ -44,7 +45,7 @@ def _fresh_nominatim_cache():
 
 
 def test_gazetteer_geocoder_answers_with_geopy_locations(gazetteer):
-    geocoder = GazetteerGeocoder()
+    geocoder = GazetteerGeocoder(lambda: _db.session)
     assert isinstance(geocoder, Geocoder)
     location = geocoder.geocode("saint-lo")
     assert isinstance(location, Location)
@@ -60,7 +61,7 @@ def test_gazetteer_geocoder_answers_with_geopy_locations(gazetteer):
 
 
 def test_gazetteer_geocoder_homonyms_and_unknowns(gazetteer):
-    geocoder = GazetteerGeocoder()
+    geocoder = GazetteerGeocoder(lambda: _db.session)
     all_of_them = geocoder.geocode("Valence", exactly_one=False)
     assert [loc.raw["department_code"] for loc in all_of_them] == ["26", "82", "16"]
     assert {loc.raw["status"] for loc in all_of_them} == {"ambiguous"}
@@ -74,13 +75,14 @@ def test_gazetteer_geocoder_homonyms_and_unknowns(gazetteer):
 
 
 def test_gazetteer_geocoder_reverse(gazetteer):
-    location = GazetteerGeocoder().reverse((47.6575, -2.7600))
+    location = GazetteerGeocoder(lambda: _db.session).reverse((47.6575, -2.7600))
     assert location.raw["name"] == "Vannes"
     assert location.raw["distance_km"] < 1
-    nearby = GazetteerGeocoder().reverse("47.6575, -2.76", exactly_one=False, limit=3)
+    nearby = GazetteerGeocoder(lambda: _db.session).reverse("47.6575, -2.76", exactly_one=False,
+                                                            limit=3)
     assert len(nearby) == 3
     assert nearby[0].raw["name"] == "Vannes"
-    assert GazetteerGeocoder().reverse((0.0, -30.0)) is None  # mid-Atlantic
+    assert GazetteerGeocoder(lambda: _db.session).reverse((0.0, -30.0)) is None  # mid-Atlantic
 
 
 def test_gazetteer_geocoder_with_a_plain_sessionmaker(gazetteer, db):
@@ -97,8 +99,8 @@ def test_gazetteer_geocoder_cannot_reach_the_network():
 
 def test_default_settings_are_offline(app):
     assert load_geo_settings({})["GEOCODER"] == "gazetteer"
-    assert isinstance(geocoder_for({}), GazetteerGeocoder)
-    assert isinstance(geocoder_for(app.config), GazetteerGeocoder)
+    assert isinstance(geocoder_for({}, lambda: _db.session), GazetteerGeocoder)
+    assert isinstance(geocoder_for(app.config, lambda: _db.session), GazetteerGeocoder)
 
 
 def test_settings_from_the_environment():
@@ -112,7 +114,7 @@ def test_settings_from_the_environment():
         "NOMINATIM_SCHEME": "https", "NOMINATIM_USER_AGENT": "my-farm-site/1.0 (ops@example.org)",
         "NOMINATIM_MIN_DELAY_S": 2.0, "GEOCODER_TIMEOUT": 3.5,
     }
-    geocoder = geocoder_for(settings)
+    geocoder = geocoder_for(settings, lambda: _db.session)
     assert isinstance(geocoder, NominatimWithFallback)
     assert isinstance(geocoder.nominatim, Nominatim)
     assert geocoder.nominatim.domain == "nominatim.example.org"
@@ -131,13 +133,14 @@ def test_bad_settings_are_refused(environ):
 
 
 def test_public_nominatim_is_never_asked_more_than_once_a_second():
-    geocoder = geocoder_for({"GEOCODER": "nominatim", "NOMINATIM_MIN_DELAY_S": 0})
+    geocoder = geocoder_for({"GEOCODER": "nominatim", "NOMINATIM_MIN_DELAY_S": 0},
+                            lambda: _db.session)
     assert geocoder.nominatim.domain == "nominatim.openstreetmap.org"
     assert geocoder.gate.min_delay == 1.0
 
 
 def test_unreachable_nominatim_falls_back_to_the_gazetteer(gazetteer, app, caplog):
-    geocoder = geocoder_for({**app.config, **UNREACHABLE})
+    geocoder = geocoder_for({**app.config, **UNREACHABLE}, lambda: _db.session)
     assert isinstance(geocoder, NominatimWithFallback)
     started = time.monotonic()
     location = geocoder.geocode("Saint-Lô (50)")
@@ -155,11 +158,12 @@ def test_unreachable_nominatim_falls_back_to_the_gazetteer(gazetteer, app, caplo
 
 
 def test_resolver_asks_the_configured_geocoder_only_for_what_the_gazetteer_lacks(gazetteer, app):
-    geocoder = geocoder_for({**app.config, **UNREACHABLE})
-    found = resolve_place("Saint-Lô", geocoder=geocoder)
+    geocoder = geocoder_for({**app.config, **UNREACHABLE}, lambda: _db.session)
+    found = resolve_place("Saint-Lô", session=_db.session, geocoder=geocoder)
     assert found.found
     assert found.source == "gazetteer"
-    unknown = resolve_place("12 rue de la Paix, 75002 Paris", geocoder=geocoder)
+    unknown = resolve_place("12 rue de la Paix, 75002 Paris", session=_db.session,
+                            geocoder=geocoder)
     assert unknown.unknown  # Nominatim unreachable, and the gazetteer has no street
 
 

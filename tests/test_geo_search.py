@@ -14,6 +14,7 @@ from geopy.distance import geodesic
 from sqlalchemy import insert, text
 
 from marketplace.accounts.models import Role, User
+from marketplace.extensions import db as _db
 from marketplace.geo import distance as services
 from marketplace.geo import models as _geo_models  # noqa: F401  (tables for create_all)
 from marketplace.geo.services import (
@@ -124,10 +125,10 @@ def test_boundary_points_on_both_sides(territory):
             assert radius - 0.0011 < geodesic(VANNES, by_id[pid]).km <= radius
         for pid in outside_ids[radius]:
             assert radius < geodesic(VANNES, by_id[pid]).km < radius + 0.0011
-        found = within_radius_ids(Producer, *VANNES, radius)
+        found = within_radius_ids(Producer, *VANNES, radius, session=_db.session)
         assert inside_ids[radius] <= found, "a point 1 m inside the radius was missed"
         assert not outside_ids[radius] & found, "a point 1 m outside the radius was kept"
-        hits = {h.obj.id for h in search_radius(Producer, *VANNES, radius)}
+        hits = {h.obj.id for h in search_radius(Producer, *VANNES, radius, session=_db.session)}
         assert inside_ids[radius] <= hits
         assert not outside_ids[radius] & hits
 
@@ -140,10 +141,12 @@ def test_results_equal_brute_force_geodesic(territory):
         widest = brute_force(center, by_id, max(RADII))
         for radius in (*RADII, 12.345):
             expected = [(d, pid) for d, pid in widest if d <= radius]
-            assert within_radius_ids(Producer, *center, radius) == {pid for _, pid in expected}
-            assert_same(search_radius(Producer, *center, radius), expected)
+            found = within_radius_ids(Producer, *center, radius, session=_db.session)
+            assert found == {pid for _, pid in expected}
+            assert_same(search_radius(Producer, *center, radius, session=_db.session), expected)
             for limit in (1, 7, 50):
-                assert_same(search_radius(Producer, *center, radius, limit=limit),
+                assert_same(search_radius(Producer, *center, radius, limit=limit,
+                                          session=_db.session),
                             expected[:limit])
 
 
@@ -156,13 +159,13 @@ def test_geodesic_runs_only_where_haversine_cannot_decide(territory, monkeypatch
         return real(*args)
 
     monkeypatch.setattr(services, "geodesic_km", counting)
-    found = within_radius_ids(Producer, *VANNES, 30)
+    found = within_radius_ids(Producer, *VANNES, 30, session=_db.session)
     assert len(found) > 300
     # Most of the 48 points 1 m either side of 30 km (the bounds settle a few), and
     # a few others near the circle: not the hundreds inside.
     assert 40 <= len(calls) < 48 + 0.05 * len(found)
     calls.clear()
-    hits = search_radius(Producer, *VANNES, 30, limit=10)
+    hits = search_radius(Producer, *VANNES, 30, limit=10, session=_db.session)
     assert len(hits) == 10
     assert len(calls) < 30  # the page and its ties, not every hit
 
@@ -175,10 +178,10 @@ def test_where_criteria_and_other_models(db):
     ids = insert_producers(db, points, approved=approved)
     approved_points = {pid: p for pid, p, ok in zip(ids, points, approved, strict=True) if ok}
     only_approved = [Producer.user.has(User.approved_at.is_not(None))]
-    assert_same(search_radius(Producer, *VANNES, 20, where=only_approved),
+    assert_same(search_radius(Producer, *VANNES, 20, where=only_approved, session=_db.session),
                 brute_force(VANNES, approved_points, 20))
     pickup_ids = insert_pickup_points(db, points[:100])
-    assert_same(search_radius(PickupPoint, *VANNES, 15),
+    assert_same(search_radius(PickupPoint, *VANNES, 15, session=_db.session),
                 brute_force(VANNES, dict(zip(pickup_ids, points[:100], strict=True)), 15))
 
 
@@ -191,7 +194,7 @@ def test_producers_serving_respects_each_producers_radius(db):
     positions = [destination(point, 40 * i + 7, d) if d else point
                  for i, (d, _, _) in enumerate(cases)]
     ids = insert_producers(db, positions, radii=[r for _, r, _ in cases])
-    hits = producers_serving(*point)
+    hits = producers_serving(*point, session=_db.session)
     expected = [pid for pid, (_, _, serves) in zip(ids, cases, strict=True) if serves]
     assert sorted(h.obj.id for h in hits) == sorted(expected)
     assert [h.distance_km for h in hits] == sorted(h.distance_km for h in hits)
@@ -199,12 +202,12 @@ def test_producers_serving_respects_each_producers_radius(db):
     brute = {pid for pid, p in zip(ids, positions, strict=True)
              if geodesic(point, p).km <= db.session.get(Producer, pid).delivery_radius_km}
     assert {h.obj.id for h in hits} == brute
-    assert [h.obj.id for h in producers_serving(*point, limit=2)] == \
+    assert [h.obj.id for h in producers_serving(*point, limit=2, session=_db.session)] == \
         [h.obj.id for h in hits[:2]]
 
 
 def test_producers_serving_with_no_producer(db):
-    assert producers_serving(*VANNES) == []
+    assert producers_serving(*VANNES, session=_db.session) == []
 
 
 def test_antimeridian_and_poles_do_not_crash(db):
@@ -215,9 +218,11 @@ def test_antimeridian_and_poles_do_not_crash(db):
     for center, radius in [((0.0, 179.99), 20), ((0.0, -180.0), 60), ((89.99, 10.0), 20),
                            ((90.0, 0.0), 10), ((-90.0, 0.0), 5), ((0.0, 0.0), 20_000)]:
         expected = brute_force(center, by_id, radius)
-        assert_same(search_radius(PickupPoint, *center, radius), expected)
-        assert within_radius_ids(PickupPoint, *center, radius) == {pid for _, pid in expected}
-    assert len(search_radius(PickupPoint, 0.0, 179.99, 20)) == 2  # both sides of 180°
+        assert_same(search_radius(PickupPoint, *center, radius, session=_db.session), expected)
+        found = within_radius_ids(PickupPoint, *center, radius, session=_db.session)
+        assert found == {pid for _, pid in expected}
+    # Both sides of 180°.
+    assert len(search_radius(PickupPoint, 0.0, 179.99, 20, session=_db.session)) == 2
 
 
 def test_bounding_box_holds_the_geodesic_circle():
@@ -305,22 +310,22 @@ def test_bounding_box_query_uses_the_index(db):
 ])
 def test_bad_inputs_raise_value_error(db, args, message):
     with pytest.raises(ValueError, match=message):
-        search_radius(Producer, *args)
+        search_radius(Producer, *args, session=_db.session)
     with pytest.raises(ValueError, match=message):
-        within_radius_ids(Producer, *args)
+        within_radius_ids(Producer, *args, session=_db.session)
 
 
 def test_bad_inputs_elsewhere(db):
     with pytest.raises(ValueError, match="latitude"):
-        producers_serving(100, 0)
+        producers_serving(100, 0, session=_db.session)
     with pytest.raises(ValueError, match="limit"):
-        search_radius(Producer, 0, 0, 10, limit=-1)
+        search_radius(Producer, 0, 0, 10, limit=-1, session=_db.session)
     with pytest.raises(ValueError, match="limit"):
-        producers_serving(0, 0, limit="10")
+        producers_serving(0, 0, limit="10", session=_db.session)
     with pytest.raises(ValueError, match="latitude"):
         distance_km((95, 0), (0, 0))
     with pytest.raises(ValueError, match="pair"):
         distance_km("Vannes", (0, 0))
     with pytest.raises(ValueError, match="radius_km"):
         bounding_box(0, 0, 0)
-    assert search_radius(Producer, 0, 0, 10, limit=0) == []
+    assert search_radius(Producer, 0, 0, 10, limit=0, session=_db.session) == []

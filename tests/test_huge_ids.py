@@ -86,6 +86,6 @@ def test_pickup_services_find_nothing_for_an_out_of_range_id(db):
     host = factories.user(Role.HOST)
     point = factories.pickup_point(host=host)
     for ident in (10**20, MAX_ID + 1, None, 0, -1):
-        assert pickup.managed_point(host, ident) is None
-        assert pickup.slot_of_point(point, ident) is None
-        assert pickup.remove_schedule(point, ident) is False
+        assert pickup.managed_point(db.session, host, ident) is None
+        assert pickup.slot_of_point(db.session, point, ident) is None
+        assert pickup.remove_schedule(db.session, point, ident) is False

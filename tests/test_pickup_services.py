@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role
+from marketplace.extensions import db as _db
 from marketplace.pickup import rounds, services
 from marketplace.pickup.models import (
     DeliveryRound,
@@ -24,8 +25,8 @@ from tests.factories import RENNES, TZ
 
 
 def make_schedule(point, weekday=3, start=time(17), end=time(19), capacity=12, cutoff=36):
-    return services.add_schedule(point, weekday=weekday, starts_at=start, ends_at=end,
-                                 capacity=capacity, cutoff_hours=cutoff)
+    return services.add_schedule(_db.session, point, weekday=weekday, starts_at=start,
+                                 ends_at=end, capacity=capacity, cutoff_hours=cutoff)
 
 
 # Generation ----------------------------------------------------------------------------
@@ -131,13 +132,13 @@ def test_open_slots_and_close(db):
     factories.slot(point, starts_in=timedelta(days=4), capacity=1, taken=1)      # full
     factories.slot(point, starts_in=timedelta(days=1), cutoff_in=-timedelta(hours=1))  # cut off
     closed = factories.slot(point, starts_in=timedelta(days=5))
-    services.close_slot(closed, "Jour férié")
+    services.close_slot(db.session, closed, "Jour férié")
     db.session.commit()
     assert closed.status == SlotStatus.CLOSED
     assert closed.closed_reason == "Jour férié"
-    assert services.open_slots(point, now()) == [good]
+    assert services.open_slots(db.session, point, now()) == [good]
     with pytest.raises(ValueError, match="reason"):
-        services.close_slot(good, "  ")
+        services.close_slot(db.session, good, "  ")
 
 
 def test_take_and_release_place(db):
@@ -160,7 +161,7 @@ def test_take_and_release_place(db):
 def test_closed_and_cut_off_slots_refuse_a_place(db):
     point = factories.pickup_point()
     closed = factories.slot(point)
-    services.close_slot(closed, "Vacances")
+    services.close_slot(db.session, closed, "Vacances")
     late = factories.slot(point, starts_in=timedelta(hours=10), cutoff_in=-timedelta(minutes=1))
     db.session.commit()
     assert not services.take_place(db.session, closed.id)
@@ -215,21 +216,22 @@ def test_set_rounds_replaces_and_refuses_far_points(db):
     farm = factories.producer()
     near = factories.pickup_point("Vannes")
     far = factories.pickup_point("Rennes", at=RENNES)
-    rounds.set_rounds(farm, [(near.id, 3), (near.id, 5)])
+    rounds.set_rounds(db.session, farm, [(near.id, 3), (near.id, 5)])
     db.session.commit()
-    assert {(r.pickup_point_id, r.weekday) for r in rounds.rounds_of(farm)} == {
+    assert {(r.pickup_point_id, r.weekday) for r in rounds.rounds_of(db.session, farm)} == {
         (near.id, 3), (near.id, 5)}
     with pytest.raises(rounds.RoundError, match="outside your delivery radius"):
-        rounds.set_rounds(farm, [(near.id, 1), (far.id, 3)])
+        rounds.set_rounds(db.session, farm, [(near.id, 1), (far.id, 3)])
     db.session.rollback()
     with pytest.raises(rounds.RoundError):
-        rounds.set_rounds(farm, [(near.id, 7)])
+        rounds.set_rounds(db.session, farm, [(near.id, 7)])
     db.session.rollback()
-    assert len(rounds.rounds_of(farm)) == 2
-    rounds.set_rounds(farm, [(near.id, 1)])
+    assert len(rounds.rounds_of(db.session, farm)) == 2
+    rounds.set_rounds(db.session, farm, [(near.id, 1)])
     db.session.commit()
-    assert [(r.pickup_point_id, r.weekday) for r in rounds.rounds_of(farm)] == [(near.id, 1)]
-    rounds.set_rounds(farm, [])
+    assert [(r.pickup_point_id, r.weekday)
+            for r in rounds.rounds_of(db.session, farm)] == [(near.id, 1)]
+    rounds.set_rounds(db.session, farm, [])
     db.session.commit()
     assert db.session.scalar(select(func.count(DeliveryRound.id))) == 0
 
@@ -240,7 +242,7 @@ def test_nearby_points_sorted_and_within_radius(db):
     factories.pickup_point("Theix", at=(47.6295, -2.6538))
     factories.pickup_point("Rennes", at=RENNES)
     factories.pickup_point("Fermé", at=(47.73, -2.58), is_active=False)
-    nearby = rounds.nearby_points(farm)
+    nearby = rounds.nearby_points(db.session, farm)
     assert [n.point.name for n in nearby] == ["Theix", "Vannes"]
     assert nearby[0].distance_km < nearby[1].distance_km < farm.delivery_radius_km
 
@@ -258,7 +260,7 @@ def test_can_serve_truth_table(db, has_round, round_day, radius, expected):
     farm = factories.producer()
     point = factories.pickup_point("Vannes")
     other = factories.pickup_point("Theix", at=(47.6295, -2.6538))
-    rounds.set_rounds(farm, [(other.id, 3)])
+    rounds.set_rounds(db.session, farm, [(other.id, 3)])
     if has_round:
         db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=point.id,
                                      weekday=round_day))
@@ -269,21 +271,21 @@ def test_can_serve_truth_table(db, has_round, round_day, radius, expected):
                       ends_at=thursday + timedelta(hours=1), cutoff_at=thursday, capacity=5)
     db.session.add(slot)
     db.session.commit()
-    assert rounds.can_serve(farm, slot, tz=TZ) is expected
+    assert rounds.can_serve(db.session, farm, slot, tz=TZ) is expected
 
 
 def test_can_serve_uses_the_local_weekday(db):
     farm = factories.producer()
     point = factories.pickup_point("Vannes")
-    rounds.set_rounds(farm, [(point.id, 4)])   # Friday
+    rounds.set_rounds(db.session, farm, [(point.id, 4)])   # Friday
     # Friday 23 October 00:30 in Paris is Thursday 22:30 UTC.
     starts = datetime(2026, 10, 22, 22, 30, tzinfo=UTC)
     slot = PickupSlot(pickup_point_id=point.id, starts_at=starts,
                       ends_at=starts + timedelta(hours=1), cutoff_at=starts, capacity=5)
     db.session.add(slot)
     db.session.commit()
-    assert rounds.can_serve(farm, slot, tz=TZ)
-    assert not rounds.can_serve(farm, slot, tz="UTC")
+    assert rounds.can_serve(db.session, farm, slot, tz=TZ)
+    assert not rounds.can_serve(db.session, farm, slot, tz="UTC")
 
 
 def test_host_scope(db):
@@ -292,19 +294,19 @@ def test_host_scope(db):
     admin = factories.user(Role.ADMIN)
     mine = factories.pickup_point("Mine", host=host)
     theirs = factories.pickup_point("Theirs", host=other)
-    assert services.points_managed_by(host) == [mine]
-    assert services.managed_point(host, theirs.id) is None
-    assert services.managed_point(admin, theirs.id) == theirs
-    assert len(services.points_managed_by(admin)) == 2
+    assert services.points_managed_by(db.session, host) == [mine]
+    assert services.managed_point(db.session, host, theirs.id) is None
+    assert services.managed_point(db.session, admin, theirs.id) == theirs
+    assert len(services.points_managed_by(db.session, admin)) == 2
 
 
 def test_closing_a_closed_date_changes_nothing(db):
     point = factories.pickup_point()
     slot = factories.slot(point)
-    services.close_slot(slot, "Jour férié")
+    services.close_slot(db.session, slot, "Jour férié")
     db.session.commit()
     with pytest.raises(services.SlotClosedAlready):
-        services.close_slot(slot, "Travaux")
+        services.close_slot(db.session, slot, "Travaux")
     db.session.rollback()
     assert db.session.get(PickupSlot, slot.id).closed_reason == "Jour férié"
 
@@ -319,7 +321,7 @@ def test_closing_a_date_closed_meanwhile_changes_nothing(db):
     db.session.execute(table.update().where(table.c.id == slot.id)
                        .values(status=SlotStatus.CLOSED, closed_reason="Jour férié"))
     with pytest.raises(services.SlotClosedAlready):
-        services.close_slot(slot, "Travaux")
+        services.close_slot(db.session, slot, "Travaux")
     db.session.commit()
     db.session.expire_all()
     slot = db.session.get(PickupSlot, slot.id)

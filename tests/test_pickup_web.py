@@ -175,7 +175,7 @@ def test_closing_a_date_with_orders_to_an_unknown_date_is_400(client, host, form
 
 def test_host_generates_dates(client, host, form_post, db):
     point = factories.pickup_point(host=host)
-    services.add_schedule(point, weekday=2, starts_at=time(17), ends_at=time(19),
+    services.add_schedule(db.session, point, weekday=2, starts_at=time(17), ends_at=time(19),
                           capacity=10, cutoff_hours=24)
     db.session.commit()
     url = f"/pickup/points/{point.id}"
@@ -195,7 +195,7 @@ GENERATED_ON_MONDAYS = {"monday-evening": 2}
 ], indirect=["clock"])
 def test_cli_generate_slots(app, db, clock, expected):
     point = factories.pickup_point()
-    services.add_schedule(point, weekday=0, starts_at=time(9), ends_at=time(10),
+    services.add_schedule(db.session, point, weekday=0, starts_at=time(9), ends_at=time(10),
                           capacity=5, cutoff_hours=0)
     db.session.commit()
     runner = app.test_cli_runner()
@@ -255,7 +255,7 @@ def test_rounds_are_saved_in_one_post(client, farm, form_post, db):
 def test_tampered_round_outside_radius_is_400(client, farm, form_post, db):
     near = factories.pickup_point("Vannes centre")
     far = factories.pickup_point("Rennes gare", at=RENNES)
-    rounds.set_rounds(farm, [(near.id, 2)])
+    rounds.set_rounds(db.session, farm, [(near.id, 2)])
     db.session.commit()
     response = form_post("/farm/rounds", {"round": [f"{near.id}:3", f"{far.id}:3"]})
     assert response.status_code == 400

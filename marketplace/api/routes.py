@@ -15,6 +15,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
 from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT, document
+from marketplace.extensions import db
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
@@ -81,7 +82,8 @@ def _items(model, where) -> dict:
     lat, lon, radius_km = search_args()
     # Only the nearest `limit` get an exact geodesic distance: a 100 km search in a
     # dense region would otherwise compute thousands.
-    hits = search_radius(model, lat, lon, radius_km, where=where, limit=_limit())
+    hits = search_radius(model, lat, lon, radius_km, where=where, limit=_limit(),
+                         session=db.session)
     items = [
         {
             "id": hit.obj.id,

@@ -50,14 +50,16 @@ def _reach_filter():
         point = db.session.get(PickupPoint, pickup_id)
         if point is None or not point.is_active:
             abort(404)
-        hits = producers_serving(point.latitude, point.longitude, where=approved)
+        hits = producers_serving(point.latitude, point.longitude, where=approved,
+                                 session=db.session)
         return frozenset(hit.obj.id for hit in hits), {"pickup": point}
     if request.args.get("near"):
         here = buyer_location.current_location(session, current_user)
         if here is None:
             return None, {"needs_location": True}
         ids = within_radius_ids(
-            Producer, here.latitude, here.longitude, here.radius_km, where=approved
+            Producer, here.latitude, here.longitude, here.radius_km, where=approved,
+            session=db.session,
         )
         return frozenset(ids), {"near": here}
     return None, {}

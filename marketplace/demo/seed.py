@@ -525,7 +525,7 @@ def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -
         return
     farms = [f for f in session.scalars(
         select(Producer).join(Producer.user).where(User.approved_at.is_not(None))
-        .order_by(Producer.id)) if can_serve(f, slot, tz=tz)]
+        .order_by(Producer.id)) if can_serve(session, f, slot, tz=tz)]
     variants = list(session.scalars(
         select(Variant).join(Variant.product)
         .where(Product.producer_id.in_([f.id for f in farms]), Product.is_active.is_(True),

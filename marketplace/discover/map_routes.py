@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
+from marketplace.extensions import db
 from marketplace.geo.location import DEFAULT_RADIUS_KM, BuyerLocation, current_location
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupKind, PickupPoint
@@ -54,11 +55,11 @@ def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
     # The nearest MAP_LIMIT of each: a map of thousands of pins helps nobody.
     producer_hits = search_radius(
         Producer, *args, where=(is_public(),),
-        limit=MAP_LIMIT,
+        limit=MAP_LIMIT, session=db.session,
     )
     point_hits = search_radius(
         PickupPoint, *args, where=(PickupPoint.is_active.is_(True), PickupPoint.open_to(None)),
-        limit=MAP_LIMIT,
+        limit=MAP_LIMIT, session=db.session,
     )
     producers = [
         {

@@ -75,7 +75,8 @@ def location():
             form.place.errors = [_("This place is not in our list any more. Type it again.")]
         else:
             resolution = resolve_place(
-                form.place.data or "", geocoder=geocoder_for(current_app.config)
+                form.place.data or "", session=db.session,
+                geocoder=geocoder_for(current_app.config, lambda: db.session),
             )
             if resolution.found:
                 info = resolution.place
@@ -113,11 +114,12 @@ def index():
         )
     producers = search_radius(
         Producer, here.latitude, here.longitude, here.radius_km, where=approved_producers(),
-        options=(selectinload(Producer.labels),), limit=NEAR_LIMIT,
+        options=(selectinload(Producer.labels),), limit=NEAR_LIMIT, session=db.session,
     )
     points = search_radius(
         PickupPoint, here.latitude, here.longitude, here.radius_km,
         where=(PickupPoint.is_active.is_(True), PickupPoint.open_to(None)), limit=NEAR_LIMIT,
+        session=db.session,
     )
     return render_template(
         "near/index.html",

@@ -85,7 +85,8 @@ def load_gazetteer_command(if_empty: bool, departments: tuple[str, ...]) -> None
 def resolve_command(query: str) -> None:
     """Resolve a place as the site would, with the configured geocoder."""
 
-    result = resolve_place(query, geocoder=geocoder_for(current_app.config))
+    result = resolve_place(query, session=db.session,
+                           geocoder=geocoder_for(current_app.config, lambda: db.session))
     click.echo(f"{result.status.value}" + (f" ({result.reason})" if result.reason else "")
                + f" [{result.source}]")
     places = ([result.place] if result.place else []) + list(result.candidates)

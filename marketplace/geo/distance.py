@@ -23,8 +23,8 @@ the boundary band and for what is displayed: pass `limit` to get the nearest
 `limit` hits exactly (the page a view shows), or use `within_radius_ids` when only
 the set matters (e.g. to filter the catalogue).
 
-Every function here takes the session explicitly or uses Flask-SQLAlchemy's
-`db.session`; nothing reads the request.
+The searches take the session as a required keyword (the caller passes its own);
+nothing here reads Flask's globals.
 """
 
 from __future__ import annotations
@@ -39,9 +39,7 @@ from typing import Any
 from geographiclib.geodesic import Geodesic
 from geopy.distance import ELLIPSOIDS
 from sqlalchemy import Float, bindparam, func, or_, select
-from sqlalchemy.orm import lazyload
-
-from marketplace.extensions import db
+from sqlalchemy.orm import Session, lazyload
 
 _A, _B, _F = ELLIPSOIDS["WGS-84"]  # km
 _E2 = _F * (2 - _F)
@@ -345,7 +343,7 @@ def _load(session, model, hits: list[tuple[float, int]], options: Sequence) -> l
 
 
 def search_radius(model, lat, lon, radius_km, *, where: Iterable = (), limit: int | None = None,
-                  session=None, options: Sequence = ()) -> list[Hit]:
+                  session: Session, options: Sequence = ()) -> list[Hit]:
     """Objects of `model` (any mapped class with id, latitude and longitude columns)
     within radius_km (geodesic, inclusive) of (lat, lon), nearest first.
 
@@ -359,7 +357,6 @@ def search_radius(model, lat, lon, radius_km, *, where: Iterable = (), limit: in
     radius_km = validate_radius(radius_km)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
-    session = session or db.session
     if limit == 0:
         return []
     where = tuple(where)
@@ -387,12 +384,11 @@ def _search_radii(radius_km: float, limit: int | None) -> list[float]:
 
 
 def within_radius_ids(model, lat, lon, radius_km, *, where: Iterable = (),
-                      session=None) -> set[int]:
+                      session: Session) -> set[int]:
     """Ids of the objects within radius_km (geodesic, inclusive): the set only, with
     geodesic computed just for the thin band where haversine cannot decide."""
     lat, lon = validate_point(lat, lon)
     radius_km = validate_radius(radius_km)
-    session = session or db.session
     rows = _candidates(session, model, lat, lon, radius_km, tuple(where))
     _, k_hi, scored = _score(lat, lon, radius_km, rows, radius_km)
     in_factor = k_hi * (1 + _SLACK)
@@ -403,7 +399,7 @@ def within_radius_ids(model, lat, lon, radius_km, *, where: Iterable = (),
 
 
 def reaching(model, radius_column, lat, lon, *, where: Iterable = (), limit: int | None = None,
-             session=None, options: Sequence = ()) -> list[Hit]:
+             session: Session, options: Sequence = ()) -> list[Hit]:
     """Rows of ``model`` whose own radius (``radius_column``, km) reaches (lat, lon),
     nearest first (producers' delivery radius: producers.services.producers_serving).
 
@@ -413,7 +409,6 @@ def reaching(model, radius_column, lat, lon, *, where: Iterable = (), limit: int
     lat, lon = validate_point(lat, lon)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
-    session = session or db.session
     # The largest radius of all rows (an index on the radius column makes this a single
     # index probe).
     reach = session.scalar(select(func.max(radius_column)))

@@ -9,7 +9,9 @@
   answer says so in its `raw`: source "gazetteer", fallback_from "nominatim",
   fallback_reason.
 
-Views call `geocoder_for(current_app.config)`; nothing else reads the settings.
+Views and the CLI call `geocoder_for(current_app.config, lambda: db.session)`: the
+settings and the session factory come from the caller; nothing here reads Flask's
+globals.
 Every Location's `raw` carries at least: source, name, department_code,
 department_name (empty when the service does not say).
 """
@@ -31,8 +33,6 @@ from geopy.geocoders.base import DEFAULT_SENTINEL, Geocoder
 from geopy.location import Location
 from geopy.point import Point
 from sqlalchemy.orm import scoped_session
-
-from marketplace.extensions import db
 
 from .distance import search_radius
 from .models import Place
@@ -124,10 +124,9 @@ def _location(info, **extra) -> Location:
 class GazetteerGeocoder(Geocoder):
     """geopy geocoder answered from the gazetteer tables, offline.
 
-    session_factory: a callable returning a SQLAlchemy session, e.g.
-    `lambda: db.session` (the default; needs an application context). A scoped
-    session is used as it is; a plain Session (from a sessionmaker) is closed after
-    each call.
+    session_factory: a callable returning a SQLAlchemy session, given by the caller,
+    e.g. `lambda: db.session` (in an application context). A scoped session is used
+    as it is; a plain Session (from a sessionmaker) is closed after each call.
 
     geocode() returns, for a homonym, every candidate most populated first (the
     first one with exactly_one=True); raw["status"] says found or ambiguous.
@@ -135,9 +134,9 @@ class GazetteerGeocoder(Geocoder):
 
     is_gazetteer = True  # resolver.resolve_place does not ask it twice
 
-    def __init__(self, session_factory: Callable | None = None):
+    def __init__(self, session_factory: Callable):
         super().__init__(adapter_factory=OfflineAdapter, user_agent="circuit-court-gazetteer")
-        self.session_factory = session_factory or _default_session
+        self.session_factory = session_factory
 
     @contextlib.contextmanager
     def _session(self):
@@ -179,10 +178,6 @@ class GazetteerGeocoder(Geocoder):
                                            distance_km=h.distance_km) for h in hits]
                     return locations[0] if exactly_one else locations
         return None
-
-
-def _default_session():
-    return db.session
 
 
 # Nominatim with a fallback --------------------------------------------------------------
@@ -304,8 +299,9 @@ class NominatimWithFallback(Geocoder):
         return marked[0] if exactly_one else marked
 
 
-def geocoder_for(app_config: Mapping, session_factory: Callable | None = None) -> Geocoder:
-    """The geocoder the settings choose (GEOCODER=gazetteer|nominatim)."""
+def geocoder_for(app_config: Mapping, session_factory: Callable) -> Geocoder:
+    """The geocoder the settings choose (GEOCODER=gazetteer|nominatim); the gazetteer
+    (the answer or the fallback) opens its sessions with `session_factory`."""
     kind = str(app_config.get("GEOCODER") or GEO_DEFAULTS["GEOCODER"]).lower()
     gazetteer = GazetteerGeocoder(session_factory)
     if kind == "gazetteer":

@@ -1,6 +1,8 @@
 """The buyer's location: kept in the account when signed in, in the session otherwise.
 
-Views pass `session` and `current_user` explicitly; nothing here reads the request.
+A view-level helper, used only by views: its `session` is Flask's session (the
+cookie), not a database session. Views pass it and `current_user` explicitly;
+nothing here reads Flask's globals.
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 from geopy.exc import GeopyError
 from sqlalchemy import and_, func, select
-
-from marketplace.extensions import db
+from sqlalchemy.orm import Session
 
 from .models import Department, Place, PlacePostcode
 from .normalize import MAX_QUERY_LENGTH, PlaceQuery, department_code, parse_query, postcode
@@ -308,7 +307,7 @@ def _from_location(location) -> PlaceInfo:
     )
 
 
-def resolve_place(query, *, session=None, geocoder=None) -> Resolution:
+def resolve_place(query, *, session: Session, geocoder=None) -> Resolution:
     """Resolve what a person typed against the gazetteer tables.
 
     geocoder: an optional geopy geocoder (see geocoders.geocoder_for) asked when the
@@ -325,7 +324,6 @@ def resolve_place(query, *, session=None, geocoder=None) -> Resolution:
     parsed = parse_query(text)
     if not parsed.key and not parsed.postcode:
         return _unknown(text, "not_found")
-    session = session or db.session
     result = _resolve_in_gazetteer(session, text, parsed)
     if result.unknown and result.reason == "not_found":
         # The gazetteer answers from the same table: no point asking it again.

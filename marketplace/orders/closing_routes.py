@@ -26,7 +26,7 @@ bp = Blueprint("closing", __name__)
 @host_required
 def close_slot(point_id: int, slot_id: int):
     point = point_or_404(point_id)
-    slot = pickup_services.slot_of_point(point, slot_id)
+    slot = pickup_services.slot_of_point(db.session, point, slot_id)
     if slot is None:
         abort(404)
     if slot.status == SlotStatus.CLOSED:
@@ -42,7 +42,8 @@ def close_slot(point_id: int, slot_id: int):
     target = None
     if orders and then != "cancel":
         if then.startswith("move:"):
-            target = pickup_services.slot_of_point(point, parse_id(then.removeprefix("move:")))
+            target = pickup_services.slot_of_point(
+                db.session, point, parse_id(then.removeprefix("move:")))
         if target is None:
             form.then.errors = [ngettext(
                 "This date has %(num)d order: choose a date to move it to, or cancel it.",
@@ -50,7 +51,7 @@ def close_slot(point_id: int, slot_id: int):
                 len(orders))]
             return render_point(point, close_form=form, close_slot_id=slot.id, status=400)
     try:
-        pickup_services.close_slot(slot, form.reason.data)
+        pickup_services.close_slot(db.session, slot, form.reason.data)
     except pickup_services.SlotClosedAlready:
         db.session.rollback()  # closed by another request since this one read it
         return _closed_already(point)

@@ -257,7 +257,7 @@ def _farms_not_serving(session: Session, orders: list[Order], slot: PickupSlot, 
 
     farm_ids = {sub.producer_id for order in orders for sub in order.active_sub_orders}
     farms = session.scalars(select(Producer).where(Producer.id.in_(farm_ids))).all()
-    served = serving(farms, slot, tz=tz)
+    served = serving(session, farms, slot, tz=tz)
     return {farm.name for farm in farms if farm.id not in served}
 
 

@@ -187,7 +187,7 @@ def serving_problems(session: Session, view: cart_service.CartView, slot: Pickup
     producer_ids = {line.producer_id for line in view.lines}
     producers = {producer.id: producer for producer in session.scalars(
         select(Producer).where(Producer.id.in_(producer_ids)))}
-    served = serving(producers.values(), slot, tz=tz)
+    served = serving(session, producers.values(), slot, tz=tz)
     for line in view.lines:
         if line.producer_id not in verdicts:
             if line.producer_id not in served:

@@ -1,6 +1,7 @@
 """Delivery rounds: which pickup points a producer serves on which weekdays.
 
-Plain functions with explicit arguments; they flush, never commit.
+Plain functions with explicit arguments, the session first for those that query (the
+caller passes its own); they flush, never commit.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from marketplace.extensions import db
 from marketplace.geo.services import distance_km, search_radius
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot
 from marketplace.producers.models import Producer
@@ -42,22 +43,23 @@ def point_within_radius(producer: Producer, point: PickupPoint) -> bool:
     return distance_km(producer, point) <= producer.delivery_radius_km
 
 
-def nearby_points(producer: Producer) -> list[NearbyPoint]:
+def nearby_points(session: Session, producer: Producer) -> list[NearbyPoint]:
     """Active pickup points within the producer's delivery radius, nearest first."""
     if not _has_position(producer):
         return []
     hits = search_radius(PickupPoint, producer.latitude, producer.longitude,
-                         producer.delivery_radius_km, where=[PickupPoint.is_active.is_(True)])
+                         producer.delivery_radius_km, where=[PickupPoint.is_active.is_(True)],
+                         session=session)
     return [NearbyPoint(hit.obj, hit.distance_km) for hit in hits]
 
 
-def door_hours(nearby: list[NearbyPoint]) -> dict[int, dict[int, str]]:
+def door_hours(session: Session, nearby: list[NearbyPoint]) -> dict[int, dict[int, str]]:
     """Restaurants' doors among ``nearby``: point id -> {weekday: "08:00-11:00"}, the
     days and hours each receives deliveries (one query)."""
     ids = [n.point.id for n in nearby if n.point.is_door]
     hours: dict[int, dict[int, str]] = {point_id: {} for point_id in ids}
     if ids:
-        for schedule in db.session.scalars(
+        for schedule in session.scalars(
                 select(PickupSchedule).where(PickupSchedule.pickup_point_id.in_(ids),
                                              PickupSchedule.active.is_(True))):
             hours[schedule.pickup_point_id][schedule.weekday] = (
@@ -65,14 +67,15 @@ def door_hours(nearby: list[NearbyPoint]) -> dict[int, dict[int, str]]:
     return hours
 
 
-def rounds_of(producer: Producer) -> list[DeliveryRound]:
-    return list(db.session.scalars(
+def rounds_of(session: Session, producer: Producer) -> list[DeliveryRound]:
+    return list(session.scalars(
         select(DeliveryRound).where(DeliveryRound.producer_id == producer.id)
         .order_by(DeliveryRound.pickup_point_id, DeliveryRound.weekday)
     ))
 
 
-def set_rounds(producer: Producer, rounds: Iterable[tuple[int, int]]) -> list[DeliveryRound]:
+def set_rounds(session: Session, producer: Producer,
+               rounds: Iterable[tuple[int, int]]) -> list[DeliveryRound]:
     """Replace the producer's rounds by `rounds`, pairs of (pickup point id, weekday 0-6).
 
     Raises RoundError (nothing changed) for a bad weekday, an unknown or inactive point,
@@ -82,7 +85,7 @@ def set_rounds(producer: Producer, rounds: Iterable[tuple[int, int]]) -> list[De
     points: dict[int, PickupPoint] = {}
     if wanted:
         ids = {point_id for point_id, _ in wanted}
-        points = {p.id: p for p in db.session.scalars(
+        points = {p.id: p for p in session.scalars(
             select(PickupPoint).where(PickupPoint.id.in_(ids)))}
     for point_id, weekday in wanted:
         if not 0 <= weekday <= 6:
@@ -94,11 +97,11 @@ def set_rounds(producer: Producer, rounds: Iterable[tuple[int, int]]) -> list[De
             raise RoundError(
                 f"The pickup point {point.name} is outside your delivery radius "
                 f"({producer.delivery_radius_km} km).", point_id)
-    db.session.execute(delete(DeliveryRound).where(DeliveryRound.producer_id == producer.id))
+    session.execute(delete(DeliveryRound).where(DeliveryRound.producer_id == producer.id))
     created = [DeliveryRound(producer_id=producer.id, pickup_point_id=point_id, weekday=weekday)
                for point_id, weekday in wanted]
-    db.session.add_all(created)
-    db.session.flush()
+    session.add_all(created)
+    session.flush()
     return created
 
 
@@ -106,7 +109,7 @@ def local_weekday(slot: PickupSlot, tz: str = "Europe/Paris") -> int:
     return slot.starts_at.astimezone(UTC).astimezone(ZoneInfo(tz)).weekday()
 
 
-def serving(producers: Iterable[Producer], slot: PickupSlot, *,
+def serving(session: Session, producers: Iterable[Producer], slot: PickupSlot, *,
             tz: str = "Europe/Paris") -> set[int]:
     """Ids of the ``producers`` that serve ``slot``: a round at the slot's point on its
     local weekday, and the point within the producer's delivery radius. One query,
@@ -114,7 +117,7 @@ def serving(producers: Iterable[Producer], slot: PickupSlot, *,
     by_id = {producer.id: producer for producer in producers}
     if not by_id:
         return set()
-    with_round = set(db.session.scalars(
+    with_round = set(session.scalars(
         select(DeliveryRound.producer_id).where(
             DeliveryRound.producer_id.in_(list(by_id)),
             DeliveryRound.pickup_point_id == slot.pickup_point_id,
@@ -122,10 +125,11 @@ def serving(producers: Iterable[Producer], slot: PickupSlot, *,
         )))
     if not with_round:
         return set()
-    point = slot.pickup_point or db.session.get(PickupPoint, slot.pickup_point_id)
+    point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
     return {pid for pid in with_round if point_within_radius(by_id[pid], point)}
 
 
-def can_serve(producer: Producer, slot: PickupSlot, *, tz: str = "Europe/Paris") -> bool:
+def can_serve(session: Session, producer: Producer, slot: PickupSlot, *,
+              tz: str = "Europe/Paris") -> bool:
     """The producer serves the slot (see ``serving``)."""
-    return producer.id in serving([producer], slot, tz=tz)
+    return producer.id in serving(session, [producer], slot, tz=tz)

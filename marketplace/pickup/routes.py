@@ -27,7 +27,7 @@ WEEKDAYS = frozenset("0123456")  # a round's day as the form sends it, Monday = 
 
 
 def point_or_404(point_id: int):
-    point = services.managed_point(current_user, point_id)
+    point = services.managed_point(db.session, current_user, point_id)
     if point is None:
         abort(404)
     return point
@@ -35,12 +35,12 @@ def point_or_404(point_id: int):
 
 def render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
                   status=200):
-    slots = services.upcoming_slots(point, utcnow())
+    slots = services.upcoming_slots(db.session, point, utcnow())
     return render_template(
         "pickup/point.html",
         point=point,
         error=error,
-        schedules=services.schedules_of(point),
+        schedules=services.schedules_of(db.session, point),
         slots=slots,
         open_slots=[s for s in slots if s.status == SlotStatus.OPEN],
         form=form or ScheduleForm(formdata=None),
@@ -55,7 +55,8 @@ def render_point(point, *, form=None, close_form=None, close_slot_id=None, error
 @bp.route("/pickup/points")
 @host_required
 def points():
-    return render_template("pickup/points.html", points=services.points_managed_by(current_user))
+    return render_template("pickup/points.html",
+                           points=services.points_managed_by(db.session, current_user))
 
 
 @bp.route("/pickup/points/<int:point_id>")
@@ -72,7 +73,7 @@ def add_schedule(point_id: int):
     if not form.validate_on_submit():
         return render_point(point, form=form, status=400)
     services.add_schedule(
-        point, weekday=form.weekday.data, starts_at=form.starts_at.data,
+        db.session, point, weekday=form.weekday.data, starts_at=form.starts_at.data,
         ends_at=form.ends_at.data, capacity=form.capacity.data,
         cutoff_hours=form.cutoff_hours.data,
     )
@@ -86,7 +87,7 @@ def delete_schedule(point_id: int, schedule_id: int):
     point = point_or_404(point_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if not services.remove_schedule(point, schedule_id):
+    if not services.remove_schedule(db.session, point, schedule_id):
         abort(404)
     flash(_("Opening removed. Dates already generated stay until you close them."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
@@ -112,7 +113,7 @@ def generate(point_id: int):
 @producer_required
 def farm_rounds():
     farm = current_farm()
-    nearby = rounds_service.nearby_points(farm)
+    nearby = rounds_service.nearby_points(db.session, farm)
     form = ConfirmForm()
     error = None
     status = 200
@@ -134,7 +135,7 @@ def farm_rounds():
             wanted.add((point_id, int(weekday)))
         if error is None:
             try:
-                rounds_service.set_rounds(farm, wanted)
+                rounds_service.set_rounds(db.session, farm, wanted)
             except rounds_service.RoundError:
                 db.session.rollback()
                 error = _("One of the pickup points chosen is outside your delivery radius "
@@ -143,8 +144,8 @@ def farm_rounds():
                 flash(_("Your delivery rounds are saved."), "success")
                 return redirect(url_for("pickup.farm_rounds"))
         status = 400
-    current = {(r.pickup_point_id, r.weekday) for r in rounds_service.rounds_of(farm)}
+    current = {(r.pickup_point_id, r.weekday) for r in rounds_service.rounds_of(db.session, farm)}
     return render_template(
         "farm/rounds.html", farm=farm, nearby=nearby, current=current, form=form,
-        error=error, days=weekday_names(), doors=rounds_service.door_hours(nearby),
+        error=error, days=weekday_names(), doors=rounds_service.door_hours(db.session, nearby),
     ), status

@@ -1,6 +1,7 @@
 """Pickup schedules and dated slots: generation, listing, closing, taking a place.
 
-Plain functions with explicit arguments; they flush, never commit.
+Plain functions with explicit arguments, the session first (the caller passes its
+own); they flush, never commit.
 """
 
 from __future__ import annotations
@@ -9,26 +10,26 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Role, User
-from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 
 from .models import PickupPoint, PickupSchedule, PickupSlot, SlotStatus
 
 # Points and schedules -----------------------------------------------------------------
 
-def points_managed_by(user: User) -> list[PickupPoint]:
+def points_managed_by(session: Session, user: User) -> list[PickupPoint]:
     """The points a host runs; every point for an admin."""
     stmt = select(PickupPoint).order_by(PickupPoint.name, PickupPoint.id)
     if user.role != Role.ADMIN:
         stmt = stmt.where(PickupPoint.host_id == user.id)
-    return list(db.session.scalars(stmt))
+    return list(session.scalars(stmt))
 
 
-def managed_point(user: User, point_id: int | None) -> PickupPoint | None:
+def managed_point(session: Session, user: User, point_id: int | None) -> PickupPoint | None:
     """The point if `user` may manage it (its host, or an admin), else None."""
-    point = get_by_id(db.session, PickupPoint, point_id)
+    point = get_by_id(session, PickupPoint, point_id)
     if point is None:
         return None
     # A host manages its points; a restaurant its own door (its delivery sheet).
@@ -38,15 +39,15 @@ def managed_point(user: User, point_id: int | None) -> PickupPoint | None:
     return None
 
 
-def schedules_of(point: PickupPoint) -> list[PickupSchedule]:
-    return list(db.session.scalars(
+def schedules_of(session: Session, point: PickupPoint) -> list[PickupSchedule]:
+    return list(session.scalars(
         select(PickupSchedule).where(PickupSchedule.pickup_point_id == point.id)
         .order_by(PickupSchedule.weekday, PickupSchedule.starts_at, PickupSchedule.id)
     ))
 
 
-def add_schedule(point: PickupPoint, *, weekday: int, starts_at: time, ends_at: time,
-                 capacity: int, cutoff_hours: int) -> PickupSchedule:
+def add_schedule(session: Session, point: PickupPoint, *, weekday: int, starts_at: time,
+                 ends_at: time, capacity: int, cutoff_hours: int) -> PickupSchedule:
     if not 0 <= weekday <= 6:
         raise ValueError("weekday must be 0-6")
     if ends_at <= starts_at:
@@ -55,21 +56,21 @@ def add_schedule(point: PickupPoint, *, weekday: int, starts_at: time, ends_at: 
         raise ValueError("capacity must be positive and cut-off not negative")
     schedule = PickupSchedule(pickup_point_id=point.id, weekday=weekday, starts_at=starts_at,
                               ends_at=ends_at, capacity=capacity, cutoff_hours=cutoff_hours)
-    db.session.add(schedule)
-    db.session.flush()
+    session.add(schedule)
+    session.flush()
     return schedule
 
 
-def remove_schedule(point: PickupPoint, schedule_id: int | None) -> bool:
+def remove_schedule(session: Session, point: PickupPoint, schedule_id: int | None) -> bool:
     """Delete a schedule of this point; its slots already generated stay (orders may use them)."""
-    schedule = get_by_id(db.session, PickupSchedule, schedule_id)
+    schedule = get_by_id(session, PickupSchedule, schedule_id)
     if schedule is None or schedule.pickup_point_id != point.id:
         return False
-    db.session.execute(
+    session.execute(
         update(PickupSlot).where(PickupSlot.schedule_id == schedule.id).values(schedule_id=None)
     )
-    db.session.delete(schedule)
-    db.session.flush()
+    session.delete(schedule)
+    session.flush()
     return True
 
 
@@ -138,18 +139,19 @@ def generate_slots(session, *, weeks: int, now: datetime, tz: str = "Europe/Pari
     return created
 
 
-def upcoming_slots(point: PickupPoint, now: datetime, limit: int = 100) -> list[PickupSlot]:
+def upcoming_slots(session: Session, point: PickupPoint, now: datetime,
+                   limit: int = 100) -> list[PickupSlot]:
     """Every slot of the point that has not ended yet, open or closed, soonest first."""
-    return list(db.session.scalars(
+    return list(session.scalars(
         select(PickupSlot)
         .where(PickupSlot.pickup_point_id == point.id, PickupSlot.ends_at > now)
         .order_by(PickupSlot.starts_at).limit(limit)
     ))
 
 
-def open_slots(point: PickupPoint, now: datetime) -> list[PickupSlot]:
+def open_slots(session: Session, point: PickupPoint, now: datetime) -> list[PickupSlot]:
     """Slots a buyer can still choose: open, before their cut-off, with room left."""
-    return list(db.session.scalars(
+    return list(session.scalars(
         select(PickupSlot)
         .where(
             PickupSlot.pickup_point_id == point.id,
@@ -161,9 +163,9 @@ def open_slots(point: PickupPoint, now: datetime) -> list[PickupSlot]:
     ))
 
 
-def slot_of_point(point: PickupPoint, slot_id: int | None) -> PickupSlot | None:
+def slot_of_point(session: Session, point: PickupPoint, slot_id: int | None) -> PickupSlot | None:
     """The slot if it is one of the point's; None for any other id, out of range included."""
-    slot = get_by_id(db.session, PickupSlot, slot_id)
+    slot = get_by_id(session, PickupSlot, slot_id)
     return slot if slot is not None and slot.pickup_point_id == point.id else None
 
 
@@ -171,7 +173,7 @@ class SlotClosedAlready(ValueError):
     """The date was closed before (another tab, a double submit): nothing is changed."""
 
 
-def close_slot(slot: PickupSlot, reason: str) -> PickupSlot:
+def close_slot(session: Session, slot: PickupSlot, reason: str) -> PickupSlot:
     """Close one date (a holiday). Moving its orders comes with orders.
 
     One conditional UPDATE, so a date closed already (even by a request that ran after
@@ -179,13 +181,13 @@ def close_slot(slot: PickupSlot, reason: str) -> PickupSlot:
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("a reason is required")
-    result = db.session.execute(
+    result = session.execute(
         update(PickupSlot)
         .where(PickupSlot.id == slot.id, PickupSlot.status == SlotStatus.OPEN)
         .values(status=SlotStatus.CLOSED, closed_reason=reason)
         .execution_options(synchronize_session=False)
     )
-    db.session.refresh(slot)
+    session.refresh(slot)
     if result.rowcount != 1:
         raise SlotClosedAlready("this date is closed already")
     return slot

@@ -69,9 +69,7 @@ def get_public_producer(session: Session, producer_id: int) -> Producer | None:
     )
 
 
-
-
-def producers_serving(lat, lon, *, where=(), limit: int | None = None, session=None,
+def producers_serving(lat, lon, *, session: Session, where=(), limit: int | None = None,
                       options=()):
     """Producers whose own delivery radius reaches (lat, lon), nearest first (geo hits)."""
     return geo.reaching(Producer, Producer.delivery_radius_km, lat, lon, where=where,

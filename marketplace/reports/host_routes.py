@@ -29,7 +29,8 @@ host_required = role_required(Role.HOST, Role.RESTAURANT, Role.ADMIN)
 def _managed_slot_or_404(slot_id: int) -> PickupSlot:
     """The slot if the signed-in host hosts its point (or is an admin), else 404."""
     slot = get_by_id(db.session, PickupSlot, slot_id)
-    if slot is None or pickup_services.managed_point(current_user, slot.pickup_point_id) is None:
+    if slot is None or pickup_services.managed_point(
+            db.session, current_user, slot.pickup_point_id) is None:
         abort(404)
     return slot
 

@@ -115,11 +115,12 @@ def save_door(session: Session, user: User, profile: RestaurantProfile | None, *
         (day, starts_at, ends_at, cutoff_hours) for day in weekdays}
     if not unchanged:
         for schedule in old:
-            pickup.remove_schedule(point, schedule.id)
+            pickup.remove_schedule(session, point, schedule.id)
         _drop_empty_future_slots(session, point, now)
         for day in sorted(weekdays):
-            pickup.add_schedule(point, weekday=day, starts_at=starts_at, ends_at=ends_at,
-                                capacity=DOOR_CAPACITY, cutoff_hours=cutoff_hours)
+            pickup.add_schedule(session, point, weekday=day, starts_at=starts_at,
+                                ends_at=ends_at, capacity=DOOR_CAPACITY,
+                                cutoff_hours=cutoff_hours)
     pickup.generate_slots(session, weeks=SLOT_WEEKS, now=now, tz=tz)
     return point
 
@@ -139,4 +140,4 @@ def upcoming_deliveries(session: Session, point: PickupPoint | None, now: dateti
                         limit: int = 12) -> list[PickupSlot]:
     if point is None:
         return []
-    return pickup.upcoming_slots(point, now, limit=limit)
+    return pickup.upcoming_slots(session, point, now, limit=limit)

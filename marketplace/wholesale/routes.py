@@ -24,7 +24,9 @@ def _locate(commune: str, postcode: str):
     """(latitude, longitude) of the commune (narrowed by its postcode), or (None, None)."""
 
     for query in (f"{commune} {postcode}".strip(), commune):
-        resolution = resolve_place(query, geocoder=geocoder_for(current_app.config))
+        resolution = resolve_place(query, session=db.session,
+                                   geocoder=geocoder_for(current_app.config,
+                                                         lambda: db.session))
         if resolution.found:
             return resolution.place.latitude, resolution.place.longitude
     return None, None
