@@ -111,5 +111,4 @@ def pickup_points():
 
 @bp.get("/openapi.json")
 def openapi():
-
     return document()

@@ -40,7 +40,6 @@ LABELS = [
 
 
 def ensure_reference_data(session) -> None:
-
     have = set(session.scalars(select(Category.slug)))
     for position, (slug, fr, en) in enumerate(CATEGORIES):
         if slug not in have:

@@ -21,7 +21,6 @@ bp = Blueprint("main", __name__)
 
 @bp.route("/")
 def home():
-
     return render_template("main/home.html", categories=all_categories(db.session))
 
 

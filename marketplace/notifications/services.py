@@ -262,7 +262,6 @@ def _send(messages: list[_Outgoing], config: Mapping) -> dict[int, str]:
 # Sending right after commit -------------------------------------------------------------
 
 def _config_of_current_app() -> Mapping:
-
     return current_app.config
 
 

@@ -118,12 +118,10 @@ class FarmProfileForm(FlaskForm):
         check_photo_size(field)
 
     def validate_siret(self, field):
-
         if field.data and field.data.strip() and not business_ids.valid_siret(field.data):
             raise ValidationError(_l("This is not a valid SIRET number: check the 14 digits."))
 
     def validate_vat_number(self, field):
-
         if not (field.data and field.data.strip()):
             return
         vat = business_ids.normalize_digits(field.data)

@@ -18,7 +18,6 @@ bp = Blueprint("producers", __name__)
 
 
 def _digits(text: str | None) -> str:
-
     return business_ids.normalize_digits(text)
 
 

@@ -91,7 +91,6 @@ def _buyer_and_slot():
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.RESTAURANT)
 def upload():
-
     slot = _buyer_and_slot()
     form = _form(payments.payment_methods(db.session, current_user, current_app.config))
     if slot is None:

@@ -303,7 +303,6 @@ def _all_lines(standing: StandingOrder) -> str:
 
 
 def standing_buyer(session: Session, standing: StandingOrder):
-
     return session.get(User, standing.buyer_id)
 
 
@@ -317,7 +316,6 @@ def run_standing(session: Session, *, now: datetime, tz: str, config: Mapping,
     is its own savepoint; the orders and the marks are seen together). ``config``: the
     app's settings (Stripe, the site's language)."""
     from flask_babel import gettext as _  # the e-mail is rendered now, not lazily
-
 
 
     counts = {status.value: 0 for status in RunStatus}
