@@ -1,0 +1,1 @@
+"""The home page, the language switch, uploaded media files and the health check."""
