@@ -9,8 +9,9 @@ views need not commit: a view commits itself only where it needs two transaction
 A service or view that has something to do only if the change is kept (a refund to
 send to Stripe, an old photo file to delete) calls ``after_commit`` with a key and a
 function; the function runs once the session's outermost transaction has committed,
-when the request ends (``run_after_commit``) or when a job calls it. A rollback
-drops what was queued. Functions run outside any transaction and may open their own.
+when the request ends (``run_after_commit``). A rollback drops what was queued.
+Functions run outside any transaction and may open their own. Outside a request (the
+scheduled jobs) nothing runs them: the jobs send pending refunds on their own.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def commit_per_request(app, session_of: Callable[[], Session]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # also fired when a SAVEPOINT is released: only the outermost commit counts
     queued = session.info.pop(_QUEUED, {})
     if queued:
         session.info.setdefault(_READY, {}).update(queued)
