@@ -45,7 +45,6 @@ def signup():
             db.session.rollback()
             form.email.errors = [_("An account already uses this e-mail address.")]
         else:
-            db.session.commit()
             login_user(user)
             if user.needs_approval:
                 flash(
