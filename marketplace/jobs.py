@@ -78,7 +78,7 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     if gateway.is_configured(config):
         with write_intent():
             done["refunds"], done["refunds_failed"] = payments.send_pending_refunds(
-                db.session, config)
+                db.session, config, now=utcnow())
             db.session.commit()
         if config.get("STRIPE_CONNECT_ENABLED"):
             with write_intent():

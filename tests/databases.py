@@ -4,6 +4,7 @@ next to the DATABASE_URL one."""
 from __future__ import annotations
 
 import secrets
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -35,7 +36,16 @@ def postgresql_scratch_database(url: sa.URL):
     try:
         yield url.set(drivername="postgresql+psycopg", database=name)
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        for attempt in range(40):
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(drop)
+                break
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                # An autovacuum worker visiting the new database (after all that DDL)
+                # belongs to the server, which FORCE may not terminate for this role:
+                # it is done within moments, so try again.
+                if attempt == 39:
+                    raise
+                time.sleep(0.25)

@@ -216,7 +216,7 @@ def test_serving_problems_agrees_with_can_serve(app, db):
     db.session.commit()
 
     view = cart_service.price_cart({str(v.id): 1 for v in cases.values()}, _db.session)
-    problems = services.serving_problems(_db.session, view, slot, tz=TZ)
+    problems = services.serving_problems(_db.session, view, slot, tz=TZ, now=now())
     for producer_id, variant in cases.items():
         expected = can_serve(_db.session, _db.session.get(Producer, producer_id), slot, tz=TZ)
         assert (variant.id not in problems) is expected, producer_id

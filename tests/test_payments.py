@@ -344,7 +344,7 @@ def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
         db.session.commit()
         with monkeypatch.context() as patch:
             patch.setattr(gateway, "create_refund", refuse)
-            assert payments.send_pending_refunds(db.session, app.config) == (0, 1)
+            assert payments.send_pending_refunds(db.session, app.config, now=now()) == (0, 1)
             db.session.commit()
         assert db.session.scalar(select(Refund)).status == RefundStatus.FAILED
         # The farm gave nothing back: its refund and commission lines are cancelled.
@@ -353,7 +353,7 @@ def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
         # The admin refunds again; this one goes through: the farm gives back 3.50 once.
         payments.request_refund(db.session, order, 350, app.config, reason="b", now=now())
         db.session.commit()
-        assert payments.send_pending_refunds(db.session, app.config) == (1, 0)
+        assert payments.send_pending_refunds(db.session, app.config, now=now()) == (1, 0)
         db.session.commit()
     ledger = _ledger_by_kind(db, order_id=order.id)
     assert ledger[LedgerKind.REFUND] == -350
@@ -364,7 +364,7 @@ def test_a_refused_refund_leaves_the_farms_ledger_as_before_and_can_be_redone(
     db.session.commit()
     with app.test_request_context():
         assert payments.apply_refund_object(
-            db.session, {"id": "re_refused", "status": "succeeded"}) == "unchanged"
+            db.session, {"id": "re_refused", "status": "succeeded"}, now=now()) == "unchanged"
         db.session.commit()
     assert _ledger_by_kind(db, order_id=order.id) == ledger
 
@@ -375,7 +375,7 @@ def test_a_refund_that_fails_after_it_succeeded_is_taken_off_the_ledger(
     with app.test_request_context():
         payments.request_refund(db.session, order, 500, app.config, reason="x", now=now())
         db.session.commit()
-        payments.send_pending_refunds(db.session, app.config)
+        payments.send_pending_refunds(db.session, app.config, now=now())
         db.session.commit()
         refund = db.session.scalar(select(Refund))
         assert refund.status == RefundStatus.SUCCEEDED
@@ -383,7 +383,7 @@ def test_a_refund_that_fails_after_it_succeeded_is_taken_off_the_ledger(
         # Stripe: refund.failed (the card was closed); the webhook applied twice.
         for _ in range(2):
             payments.apply_refund_object(db.session, {"id": refund.stripe_refund_id,
-                                                      "status": "failed"})
+                                                      "status": "failed"}, now=now())
             db.session.commit()
     assert db.session.get(Refund, refund.id).status == RefundStatus.FAILED
     ledger = _ledger_by_kind(db, order_id=order.id)

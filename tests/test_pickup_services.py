@@ -144,9 +144,9 @@ def test_open_slots_and_close(db):
 def test_take_and_release_place(db):
     point = factories.pickup_point()
     slot = factories.slot(point, capacity=2)
-    assert services.take_place(db.session, slot.id)
-    assert services.take_place(db.session, slot.id)
-    assert not services.take_place(db.session, slot.id)
+    assert services.take_place(db.session, slot.id, now=now())
+    assert services.take_place(db.session, slot.id, now=now())
+    assert not services.take_place(db.session, slot.id, now=now())
     db.session.commit()
     db.session.refresh(slot)
     assert slot.taken == 2
@@ -164,11 +164,11 @@ def test_closed_and_cut_off_slots_refuse_a_place(db):
     services.close_slot(db.session, closed, "Vacances")
     late = factories.slot(point, starts_in=timedelta(hours=10), cutoff_in=-timedelta(minutes=1))
     db.session.commit()
-    assert not services.take_place(db.session, closed.id)
-    assert not services.take_place(db.session, late.id)
+    assert not services.take_place(db.session, closed.id, now=now())
+    assert not services.take_place(db.session, late.id, now=now())
     # An explicit "now" before the cut-off is honoured.
     assert services.take_place(db.session, late.id, now=late.cutoff_at - timedelta(seconds=1))
-    assert not services.take_place(db.session, 999_999)
+    assert not services.take_place(db.session, 999_999, now=now())
 
 
 def test_take_place_under_contention(app, db):
@@ -188,7 +188,7 @@ def test_take_place_under_contention(app, db):
                 barrier.wait(timeout=30)
                 try:
                     with write_intent():
-                        ok = services.take_place(db.session, slot_id)
+                        ok = services.take_place(db.session, slot_id, now=now())
                         db.session.commit()
                 finally:
                     db.session.remove()

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
-from marketplace.models import CURRENCY, get_by_id, utcnow
+from marketplace.models import CURRENCY, get_by_id
 from marketplace.orders import cart as cart_service
 from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
@@ -173,7 +173,7 @@ def slot_problem(slot: PickupSlot | None, now: datetime) -> CheckoutError | None
 
 
 def serving_problems(session: Session, view: cart_service.CartView, slot: PickupSlot, *,
-                     tz: str, now: datetime | None = None, standing: bool = False,
+                     tz: str, now: datetime, standing: bool = False,
                      standing_days_ahead: int = 7) -> dict[int, str]:
     """variant id -> why the slot cannot serve that cart line (producer's rounds, radius;
     a farm that serves standing orders first, until they are placed for the slot).
@@ -207,11 +207,11 @@ def serving_problems(session: Session, view: cart_service.CartView, slot: Pickup
 
 
 def _standing_first_problem(producer_name: str, slot: PickupSlot, *, tz: str,
-                            now: datetime | None, days: int):
+                            now: datetime, days: int):
     """One-off orders for a farm serving standing orders first open when the standing
     order job reaches the slot: ``days`` (STANDING_ORDERS_DAYS_AHEAD) before it starts."""
     opens_at = slot.starts_at - timedelta(days=days)
-    if opens_at <= (now or utcnow()):
+    if opens_at <= now:
         # Within the job's reach, but it has not run for this slot yet (it runs often).
         return _("%(producer)s serves its restaurants' standing orders first: orders for "
                  "this date open in a few minutes.", producer=producer_name)

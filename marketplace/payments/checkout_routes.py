@@ -109,7 +109,7 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     if chosen is not None:
         food_miles = services.food_miles_for_slot(db.session, view, chosen)
         problems = services.serving_problems(
-            db.session, view, chosen, tz=display_tz(),
+            db.session, view, chosen, tz=display_tz(), now=utcnow(),
             standing_days_ahead=services.standing_days(current_app.config))
         problem = services.slot_problem(chosen, now)
         slot_problem = str(problem.message) if problem else None

@@ -63,7 +63,7 @@ def reconcile_command(days: int) -> None:
         with write_intent():
             outcomes = services.reconcile(db.session, config, now=utcnow(), days=days)
             db.session.commit()
-            sent, failed = services.send_pending_refunds(db.session, config)
+            sent, failed = services.send_pending_refunds(db.session, config, now=utcnow())
             db.session.commit()
     except gateway.PaymentGatewayError as exc:
         db.session.rollback()
@@ -77,7 +77,8 @@ def reconcile_command(days: int) -> None:
 def send_refunds_command() -> None:
     """Send the refunds recorded but not yet accepted by Stripe."""
     with write_intent():
-        sent, failed = services.send_pending_refunds(db.session, current_app.config)
+        sent, failed = services.send_pending_refunds(db.session, current_app.config,
+                                                     now=utcnow())
         db.session.commit()
     click.echo(f"refunds sent={sent} failed={failed}")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Role, User
-from marketplace.models import get_by_id, utcnow
+from marketplace.models import get_by_id
 
 from .models import PickupPoint, PickupSchedule, PickupSlot, SlotStatus
 
@@ -193,7 +193,7 @@ def close_slot(session: Session, slot: PickupSlot, reason: str) -> PickupSlot:
     return slot
 
 
-def take_place(session, slot_id: int, *, now: datetime | None = None) -> bool:
+def take_place(session, slot_id: int, *, now: datetime) -> bool:
     """Take one place in a slot with a single conditional UPDATE; False when none is left,
     the slot is closed or its cut-off has passed. Never read-then-write."""
     table = PickupSlot.__table__
@@ -203,7 +203,7 @@ def take_place(session, slot_id: int, *, now: datetime | None = None) -> bool:
             table.c.id == slot_id,
             table.c.status == SlotStatus.OPEN,
             table.c.taken < table.c.capacity,
-            table.c.cutoff_at > (now or utcnow()),
+            table.c.cutoff_at > now,
         )
         .values(taken=table.c.taken + 1)
     )

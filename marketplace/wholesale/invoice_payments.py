@@ -191,7 +191,7 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
         session.add(refund)
         session.flush()
         payments.refund_entries(session, refund, [(sub, amount)], config, now=now)
-        payments.send_refunds_after_commit(session, config)
+        payments.send_refunds_after_commit(session, config, now=now)
         return [refund]
     order = session.get(Order, invoice.order_id)
     if not order_payment or order.payment_method != PaymentMethod.CARD or order.paid_at is None:

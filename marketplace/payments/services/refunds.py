@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from marketplace.models import utcnow
 from marketplace.orders.models import Order, OrderLine, PaymentMethod, SubOrder
 from marketplace.orders.signals import Refused
 from marketplace.sqlite import write_intent
@@ -70,20 +69,21 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
     session.add(refund)
     session.flush()
     refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
-    send_refunds_after_commit(session, config)
+    send_refunds_after_commit(session, config, now=now)
     return refund
 
 
-def send_refunds_after_commit(session: Session, config: Mapping) -> None:
+def send_refunds_after_commit(session: Session, config: Mapping, *, now: datetime) -> None:
     """Once the transaction that recorded refunds commits, send them to Stripe (in a
     transaction of their own); failures stay pending for the scheduled jobs (the
-    buyer's action is done either way)."""
+    buyer's action is done either way). ``now``: the time of the change that
+    recorded them, which a refused refund's reversing ledger lines carry."""
     if not gateway.is_configured(config):
         return
 
     def send() -> None:
         with write_intent():
-            _sent, failed = send_pending_refunds(session, config)
+            _sent, failed = send_pending_refunds(session, config, now=now)
             session.commit()
         if failed:
             log.warning("%d refund(s) could not be sent to Stripe; retried later", failed)
@@ -150,9 +150,9 @@ def _reverse_refund_entries(session: Session, refund: Refund, *, now: datetime) 
     session.flush()
 
 
-def _refund_failed(session: Session, refund: Refund) -> None:
+def _refund_failed(session: Session, refund: Refund, *, now: datetime) -> None:
     refund.status = RefundStatus.FAILED
-    _reverse_refund_entries(session, refund, now=utcnow())
+    _reverse_refund_entries(session, refund, now=now)
 
 
 def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
@@ -193,7 +193,7 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
                           now=now, sub_order=line.sub_order, line=line)
 
 
-def apply_refund_object(session: Session, obj) -> str:
+def apply_refund_object(session: Session, obj, *, now: datetime) -> str:
     refund = session.scalar(select(Refund).where(Refund.stripe_refund_id == _get(obj, "id")))
     if refund is None:
         return "unknown"
@@ -203,14 +203,15 @@ def apply_refund_object(session: Session, obj) -> str:
     if status == "succeeded" and refund.status == RefundStatus.PENDING:
         refund.status = RefundStatus.SUCCEEDED
     elif status in ("failed", "canceled") and refund.status != RefundStatus.FAILED:
-        _refund_failed(session, refund)
+        _refund_failed(session, refund, now=now)
     else:
         return "unchanged"
     session.flush()
     return refund.status.value
 
 
-def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) -> tuple[int, int]:
+def send_pending_refunds(session: Session, config: Mapping, *, now: datetime,
+                         limit: int = 50) -> tuple[int, int]:
     """Send recorded refunds to Stripe (each with its own idempotency key, so a retry
     after a lost answer refunds once). The caller commits. Returns (sent, failed)."""
     refunds = session.scalars(
@@ -234,7 +235,7 @@ def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) 
         except gateway.PaymentGatewayError as exc:
             refund.last_error = str(exc)[:500]
             if not exc.unreachable:  # refused by Stripe: retrying would not help
-                _refund_failed(session, refund)
+                _refund_failed(session, refund, now=now)
             failed += 1
             continue
         refund.stripe_refund_id = _get(result, "id")
@@ -242,7 +243,7 @@ def send_pending_refunds(session: Session, config: Mapping, *, limit: int = 50) 
         if _get(result, "status") == "succeeded":
             refund.status = RefundStatus.SUCCEEDED
         elif _get(result, "status") in ("failed", "canceled"):
-            _refund_failed(session, refund)
+            _refund_failed(session, refund, now=now)
         sent += 1
     session.flush()
     return sent, failed

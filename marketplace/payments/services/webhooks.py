@@ -35,5 +35,5 @@ def handle_event(session: Session, event, config: Mapping, *, now: datetime) -> 
     if event_type.startswith("payment_intent."):
         return apply_intent(session, obj, config, now=now)
     if event_type.startswith("refund.") or event_type == "charge.refund.updated":
-        return apply_refund_object(session, obj)
+        return apply_refund_object(session, obj, now=now)
     return "ignored"
