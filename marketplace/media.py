@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from marketplace.transactions import after_commit
+
 MAX_PIXELS = 40_000_000  # refuse decompression bombs well before Pillow's own limit
 FULL_SIZE = 1600
 
@@ -50,3 +52,10 @@ def delete_photo(upload_folder: str, *paths: str | None) -> None:
     for rel in paths:
         if rel:
             (Path(upload_folder) / rel).unlink(missing_ok=True)
+
+
+def delete_photo_once_committed(session, upload_folder: str, *paths: str | None) -> None:
+    """Delete the files once the change that dropped them is committed (a rolled-back
+    change keeps them)."""
+    after_commit(session, f"media:delete:{':'.join(p for p in paths if p)}",
+                 lambda: delete_photo(upload_folder, *paths))

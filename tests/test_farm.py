@@ -205,6 +205,23 @@ def test_photo_upload_makes_a_thumbnail(app, client, db, farm, form_post):
         assert served.headers["Content-Type"] == "image/jpeg"
 
 
+@pytest.mark.parametrize("what", ["photo", "product"])
+def test_deleted_photos_leave_the_disk_once_committed(app, client, db, farm, form_post, what):
+    data = product_data()
+    data["photo"] = (io.BytesIO(jpeg_bytes()), "carottes.jpg")
+    assert form_post("/farm/products/new", data,
+                     content_type="multipart/form-data").status_code == 302
+    photo = db.session.scalar(select(ProductPhoto))
+    files = [Path(app.config["UPLOAD_FOLDER"]) / p for p in (photo.path, photo.thumb_path)]
+    assert all(f.is_file() for f in files)
+    edit = f"/farm/products/{photo.product_id}"
+    url = (f"/farm/products/{photo.product_id}/photos/{photo.id}/delete" if what == "photo"
+           else f"/farm/products/{photo.product_id}/delete")
+    assert form_post(url, {}, page=edit).status_code == 302
+    assert db.session.scalar(select(ProductPhoto)) is None
+    assert not any(f.exists() for f in files)
+
+
 def test_a_file_that_is_not_an_image_is_refused(client, db, farm, form_post):
     data = product_data()
     data["photo"] = (io.BytesIO(b"%PDF-1.4 not a picture"), "carottes.jpg")

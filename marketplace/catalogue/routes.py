@@ -24,13 +24,12 @@ from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
 from marketplace.geo.services import within_radius_ids
-from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.media import ImageRejected, delete_photo_once_committed, save_photo
 from marketplace.models import utcnow
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import get_public_producer, is_public, producers_serving
 from marketplace.producers.views import current_farm
-from marketplace.transactions import after_commit
 from marketplace.web.display import display_tz
 
 bp = Blueprint("catalogue", __name__)
@@ -327,14 +326,9 @@ def delete_product_photo(product_id: int, photo_id: int):
         abort(404)
     paths = (photo.path, photo.thumb_path)
     services.delete(db.session, photo)
-    _delete_files_once_committed(paths)
+    delete_photo_once_committed(db.session, current_app.config["UPLOAD_FOLDER"], *paths)
     flash(_("The photo is deleted."), "info")
     return redirect(url_for("farm.edit_product", product_id=product_id))
-
-
-def _delete_files_once_committed(paths) -> None:
-    folder = current_app.config["UPLOAD_FOLDER"]
-    after_commit(db.session, "catalogue:delete-photos", lambda: delete_photo(folder, *paths))
 
 
 @farm_bp.route("/<int:product_id>/delete", methods=["POST"])
@@ -345,7 +339,7 @@ def delete_product(product_id: int):
     product = _own_product_or_404(product_id)
     paths = [p for photo in product.photos for p in (photo.path, photo.thumb_path)]
     services.delete(db.session, product)
-    _delete_files_once_committed(paths)
+    delete_photo_once_committed(db.session, current_app.config["UPLOAD_FOLDER"], *paths)
     flash(_("The product is deleted."), "info")
     return redirect(url_for("farm.products"))
 

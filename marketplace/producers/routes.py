@@ -8,11 +8,10 @@ from wtforms import SelectChoice
 from marketplace.accounts import business_ids
 from marketplace.accounts.decorators import producer_required
 from marketplace.extensions import db
-from marketplace.media import ImageRejected, delete_photo, save_photo
+from marketplace.media import ImageRejected, delete_photo_once_committed, save_photo
 from marketplace.producers import services
 from marketplace.producers.forms import FarmProfileForm
 from marketplace.producers.views import current_farm
-from marketplace.transactions import after_commit
 
 bp = Blueprint("producers", __name__)
 
@@ -74,9 +73,8 @@ def edit_profile():
                 fields["photo_path"], fields["thumb_path"] = photo_paths
             services.update_profile(db.session, farm, label_ids=form.labels.data or [], **fields)
             if photo_paths:  # the old files go once the new ones are committed
-                folder = current_app.config["UPLOAD_FOLDER"]
-                after_commit(db.session, "producers:delete-photo",
-                             lambda: delete_photo(folder, *old))
+                delete_photo_once_committed(db.session, current_app.config["UPLOAD_FOLDER"],
+                                            *old)
             flash(_("Your farm profile is saved."), "success")
             return redirect(url_for("farms.dashboard"))
     status = 400 if form.is_submitted() else 200

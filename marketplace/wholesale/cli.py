@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.orders import services as orders
 from marketplace.orders.cli import orders_cli
 from marketplace.sqlite import write_intent
 
@@ -31,6 +32,6 @@ def run_standing_now(days_ahead: int | None = None) -> dict:
     with write_intent():
         counts = standing.run_standing(
             db.session, now=utcnow(), tz=config["BABEL_DEFAULT_TIMEZONE"], config=config,
-            days_ahead=days_ahead or config.get("STANDING_ORDERS_DAYS_AHEAD", 7))
+            days_ahead=days_ahead or orders.standing_days(config))
         db.session.commit()
     return counts

@@ -38,7 +38,7 @@ def _own_or_404(standing_id: int):
 
 def _render(status: int = 200):
     standings = service.standing_orders_of(db.session, current_user.id)
-    days_ahead = current_app.config.get("STANDING_ORDERS_DAYS_AHEAD", 7)
+    days_ahead = orders.standing_days(current_app.config)
     next_slots = {standing_id: slots[:NEXT_DATES] for standing_id, slots in
                   service.upcoming_slots_of(db.session, standings, now=utcnow(),
                                             days_ahead=28, tz=display_tz()).items()}

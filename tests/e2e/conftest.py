@@ -101,10 +101,11 @@ class LiveServer:
         return self.base_url + path
 
 
-@pytest.fixture
-def e2e_app(tmp_path):
+@contextmanager
+def _app(tmp_path, **settings):
+    """The app on a fresh SQLite file, with the reference data; ``settings`` added."""
     base = tmp_path / "instance"
-    config = {
+    app = create_app({
         # Same settings as the unit tests (tests/conftest.py, _app_config).
         "TESTING": True,
         "INSTANCE_PATH": str(base),
@@ -112,17 +113,24 @@ def e2e_app(tmp_path):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
         "UPLOAD_FOLDER": str(base / "uploads"),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "CATALOGUE_PAGE_SIZE": 24,
-    }
-    app = create_app(config)
+        **settings,
+    })
     with app.app_context():
         _db.create_all()
         ensure_reference_data(_db.session)
         _db.session.commit()
-    yield app
-    with app.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def e2e_app(tmp_path):
+    with _app(tmp_path, CATALOGUE_PAGE_SIZE=24) as app:
+        yield app
 
 
 @contextmanager
@@ -149,28 +157,8 @@ def e2e_server(e2e_app):
 @pytest.fixture
 def paying_server(tmp_path, localstripe):
     """The app on a free port with its payments against localstripe."""
-    base = tmp_path / "instance"
-    app = create_app({
-        "TESTING": True,
-        "INSTANCE_PATH": str(base),
-        "SECRET_KEY": "e2e-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "UPLOAD_FOLDER": str(base / "uploads"),
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "MAIL_SERVER": "",
-        **localstripe.settings(),
-    })
-    with app.app_context():
-        _db.create_all()
-        ensure_reference_data(_db.session)
-        _db.session.commit()
-    try:
-        with serving(app) as live:
-            yield live
-    finally:
-        with app.app_context():
-            _db.session.remove()
-            _db.engine.dispose()
+    with _app(tmp_path, MAIL_SERVER="", **localstripe.settings()) as app, serving(app) as live:
+        yield live
 
 
 # The browser ---------------------------------------------------------------------
