@@ -105,7 +105,7 @@ def test_checkout_places_the_order_and_empties_the_cart(client, db, form_post, s
     listing = client.get("/orders").get_data(as_text=True)
     assert f"/orders/{order.id}" in listing
     # Cancel before the cut-off: stock and place given back.
-    response = form_post(f"/orders/{order.id}/cancel", {}, page=f"/orders/{order.id}")
+    response = form_post(f"/orders/{order.id}/cancel", {"confirm": "1"}, page=f"/orders/{order.id}")
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == OrderStatus.CANCELLED
@@ -339,7 +339,8 @@ def test_at_the_cut_off_minute(client, db, form_post, shop, clock, offset, still
     # The buyer cancels the earlier order before the cut-off only.
     order_page = client.get(f"/orders/{earlier.id}").get_data(as_text=True)
     assert ("Cancel this order" in order_page) is still_open
-    response = form_post(f"/orders/{earlier.id}/cancel", {}, page=f"/orders/{earlier.id}")
+    response = form_post(f"/orders/{earlier.id}/cancel", {"confirm": "1"},
+                         page=f"/orders/{earlier.id}")
     assert response.status_code == (303 if still_open else 409)
     db.session.expire_all()
     assert (db.session.get(Order, earlier.id).status == OrderStatus.CANCELLED) is still_open

@@ -266,7 +266,7 @@ def test_cancel_refunds_in_full_and_a_short_line_refunds_that_line(
         pages.sign_out(client)
     # The buyer cancels before the cut-off: refunded in full.
     login(m["buyers"][0])
-    response = form_post(f"/orders/{first.id}/cancel", {}, page=f"/orders/{first.id}")
+    response = form_post(f"/orders/{first.id}/cancel", {"confirm": "1"}, page=f"/orders/{first.id}")
     assert response.status_code == 303
     db.session.expire_all()
     refund = db.session.scalar(select(Refund).where(Refund.order_id == first.id))

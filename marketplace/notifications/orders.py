@@ -5,6 +5,10 @@ with times in the site's time zone, and queues it in the caller's transaction un
 a key that makes it unique: applying the same event twice sends one e-mail. Each
 returns the queued message, or None when that e-mail was already queued.
 They need a Flask app context (templates, translations, settings), not a request.
+
+What the buyer's money does is told once: the ready e-mail states the refund of the
+units a farm could not supply, the cancellation e-mail the refund of the whole order,
+and ``refund_recorded`` any other refund (receivers.py says which refund is whose).
 """
 
 from __future__ import annotations
@@ -16,19 +20,25 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
-from flask_babel import force_locale, format_datetime
+from flask_babel import force_locale, format_currency, format_datetime, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
-from marketplace.orders.models import Order, OrderStatus, PaymentMethod, SubOrder
+from marketplace.orders.models import Order, OrderLine, OrderStatus, PaymentMethod, SubOrder
+from marketplace.payments import services as payments
+from marketplace.payments.models import Refund, RefundStatus
+from marketplace.payments.services.delays import REFUND_DELAY
 from marketplace.pickup.models import PickupSlot
 
 from .models import OutboxMessage
-from .services import queue
+from .services import already_queued, queue
 
 SLOT_FORMAT = "EEEE d MMMM, HH:mm"
 REMINDER_KEY = "order-reminder:"
+READY_KEY = "sub-order-ready:"
+CANCELLED_KEY = "order-cancelled:"
+REFUND_KEY = "refund:"
 # Orders reminded: those whose slot starts between now + start and now + end. Run
 # once a day (e.g. at 18:00) to remind every order the day before.
 REMINDER_WINDOW = (timedelta(hours=12), timedelta(hours=36))
@@ -69,7 +79,8 @@ def _queue(session: Session, order: Order, key: str, make_subject: Callable[[], 
     with _language_of(buyer):
         subject = make_subject()
         body = render_template(template, order=order, buyer=buyer, slot=order.pickup_slot,
-                               order_url=order_url(order.id), **context)
+                               order_url=order_url(order.id), refund_delay=REFUND_DELAY,
+                               **context)
     return queue(session, to=buyer.email, subject=subject, body=body, key=key)
 
 
@@ -82,14 +93,32 @@ def order_confirmed(session: Session, order: Order) -> OutboxMessage | None:
 
 
 def sub_order_ready(session: Session, sub_order: SubOrder) -> OutboxMessage | None:
-    """One farm's part of an order is ready to collect."""
+    """One farm's part of an order is ready to collect: what is ready (the units
+    supplied), apart from it what is missing, and what that changes for the buyer's
+    money: refunded to the card (the short lines' refunds, recorded before this
+    e-mail), or less to pay at the counter."""
     order = sub_order.order
+    short_lines = [line for line in sub_order.lines if line.quantity_short]
     return _queue(
-        session, order, f"sub-order-ready:{sub_order.id}",
+        session, order, f"{READY_KEY}{sub_order.id}",
         lambda: _("Order %(number)s: your items from %(producer)s are ready",
                   number=order.id, producer=sub_order.producer.name),
         "mail/sub_order_ready.txt", sub_order=sub_order,
+        ready_lines=[line for line in sub_order.lines if line.supplied_quantity],
+        short_lines=short_lines,
+        refunded_cents=_refunded_for_lines(session, short_lines),
+        to_pay_cents=amount_to_pay_at_pickup(order),
     )
+
+
+def _refunded_for_lines(session: Session, lines: list[OrderLine]) -> int:
+    if not lines:
+        return 0
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_line_id.in_([line.id for line in lines]),
+               Refund.status != RefundStatus.FAILED)
+    ))
 
 
 def amount_to_pay_at_pickup(order: Order) -> int:
@@ -114,11 +143,57 @@ def order_reminder(session: Session, order: Order, *,
 
 
 def order_cancelled(session: Session, order: Order, reason: str = "") -> OutboxMessage | None:
+    """The order is cancelled: what was paid by card is refunded (payments recorded
+    the refunds before this e-mail), or nothing was charged."""
     return _queue(
-        session, order, f"order-cancelled:{order.id}",
+        session, order, f"{CANCELLED_KEY}{order.id}",
         lambda: _("Order %(number)s cancelled", number=order.id),
         "mail/order_cancelled.txt", reason=reason,
+        refunded_cents=payments.refunded_cents(session, order.id),
     )
+
+
+def refund_recorded(session: Session, refund: Refund) -> OutboxMessage | None:
+    """A refund the buyer is not told of by another e-mail (receivers.py says which):
+    its amount, what it is for (the farm, the line, the admin's reason) and when it
+    reaches the card. One e-mail per refund."""
+    order = refund.order
+    if order.status == OrderStatus.CANCELLED and \
+            not already_queued(session, f"{CANCELLED_KEY}{order.id}"):
+        return None  # the cancellation e-mail, queued next, states it
+    line = session.get(OrderLine, refund.order_line_id) if refund.order_line_id else None
+    if line is not None and line.quantity_short and \
+            not already_queued(session, f"{READY_KEY}{line.sub_order_id}"):
+        return None  # the ready e-mail, queued next, states it
+    sub = session.get(SubOrder, refund.sub_order_id) if refund.sub_order_id else None
+    # Our own reasons ("short", a cancelled order's) say nothing more than the purpose;
+    # an admin's or a credit note's does.
+    told = order.status == OrderStatus.CANCELLED or (line is not None and line.quantity_short)
+    return _queue(
+        session, order, f"{REFUND_KEY}{refund.id}",
+        lambda: _("Order %(number)s: %(amount)s refunded", number=order.id,
+                  amount=format_currency(refund.amount_cents / 100, refund.currency)),
+        "mail/refund.txt", refund=refund, purpose=lambda: _refund_purpose(order, sub, line),
+        reason="" if told else refund.reason,
+    )
+
+
+def _refund_purpose(order: Order, sub: SubOrder | None, line: OrderLine | None) -> str:
+    """What a refund is for, in the buyer's words (called in the buyer's language)."""
+    if order.status == OrderStatus.CANCELLED:
+        return _("your payment for an order that was already cancelled")
+    if line is not None:
+        item = f"{line.product_name} ({line.variant_label})"
+        producer = line.sub_order.producer.name
+        if line.quantity_short:
+            return ngettext("%(num)d × %(item)s from %(producer)s, which the farm could not "
+                            "supply", "%(num)d × %(item)s from %(producer)s, which the farm "
+                            "could not supply", line.quantity_short, item=item,
+                            producer=producer)
+        return _("%(item)s from %(producer)s", item=item, producer=producer)
+    if sub is not None:
+        return _("your items from %(producer)s", producer=sub.producer.name)
+    return _("your order")
 
 
 def slot_moved(session: Session, order: Order, old_slot: PickupSlot, new_slot: PickupSlot,

@@ -1,8 +1,18 @@
-"""The buyer's e-mails for what happens to orders (orders/signals.py)."""
+"""The buyer's e-mails for what happens to orders (orders/signals.py) and to their
+money (payments/signals.py).
+
+Each refund is told once, by one e-mail: the refunds of a cancelled order by the
+cancellation e-mail, queued right after them in the same transaction; the refund of
+units a farm could not supply, recorded as the farm marks its part ready, by the
+ready e-mail; every other refund (an admin's, a short marked after the ready e-mail,
+a credit note, a payment that came after the order was cancelled) by an e-mail of
+its own, keyed by the refund.
+"""
 
 from __future__ import annotations
 
 from marketplace.orders import signals
+from marketplace.payments import signals as payment_signals
 
 from . import orders as notify
 
@@ -23,8 +33,13 @@ def _moved(order, *, session, old_slot, new_slot, reason="", **_kw):
     notify.slot_moved(session, order, old_slot, new_slot, reason=reason)
 
 
+def _refunded(refund, *, session, **_kw):
+    notify.refund_recorded(session, refund)
+
+
 def connect_receivers() -> None:
     signals.order_confirmed.connect(_confirmed, weak=False)
     signals.order_cancelled.connect(_cancelled, weak=False)
     signals.sub_order_ready.connect(_ready, weak=False)
     signals.order_moved.connect(_moved, weak=False)
+    payment_signals.refund_recorded.connect(_refunded, weak=False)

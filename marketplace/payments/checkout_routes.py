@@ -43,6 +43,7 @@ from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
 from . import services as payments
+from .services.delays import REFUND_DELAY
 
 bp = Blueprint("checkout", __name__)
 
@@ -222,18 +223,37 @@ def order(order_id: int):
     )
 
 
-@bp.post("/orders/<int:order_id>/cancel")
+def _cannot_cancel(order):
+    flash(_("This order can no longer be cancelled: the cut-off has passed or it "
+            "was already cancelled."), "danger")
+    return render_template("orders/order.html", order=order, can_cancel=False,
+                           refunds=payments.refunds_of(db.session, order)), 409
+
+
+@bp.route("/orders/<int:order_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(order_id: int):
+    """A page first, saying what happens to the money (the refund to the card and its
+    delay, or nothing charged), then a POST with ``confirm`` cancels. Every order
+    asks, paid or not: a cancelled order's items and place go to others at once and
+    cannot be taken back, so a slip of the finger costs as much either way."""
     order = _own_order_or_404(order_id)
+    if not services.can_cancel(order, Actor.BUYER, utcnow()):
+        return _cannot_cancel(order)
+    form = ConfirmForm()
+    if request.method == "GET" or "confirm" not in request.form:
+        return render_template(
+            "orders/cancel.html", order=order, form=form,
+            refund_cents=payments.refundable_cents(db.session, order),
+            refund_delay=REFUND_DELAY)
+    if not form.validate_on_submit():
+        abort(400)
     try:
         services.cancel(order, Actor.BUYER, utcnow(), session=db.session,
                         config=current_app.config)
     except services.TransitionError:
         db.session.rollback()
-        flash(_("This order can no longer be cancelled: the cut-off has passed or it "
-                "was already cancelled."), "danger")
-        return render_template("orders/order.html", order=order, can_cancel=False), 409
+        return _cannot_cancel(order)
     flash(_("Your order is cancelled."), "success")
     return redirect(url_for("checkout.order", order_id=order.id), code=303)
 

@@ -17,7 +17,7 @@ from marketplace.orders.signals import Refused
 from marketplace.sqlite import write_intent
 from marketplace.transactions import after_commit
 
-from .. import gateway
+from .. import gateway, signals
 from ..models import (
     InvoicePayment,
     LedgerEntry,
@@ -70,6 +70,7 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
     session.flush()
     refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
     send_refunds_after_commit(session, config, now=now)
+    signals.refund_recorded.send(refund, session=session, config=config, now=now)
     return refund
 
 
