@@ -178,6 +178,7 @@ def test_the_command_prints_what_it_finds_and_exits_1_or_0(app, db, history):
 def test_the_jobs_audit_once_a_day_from_two_and_mail_the_admins(app, db, history, clock,
                                                                 mailbox):
     admins = [factories.user(Role.ADMIN), factories.user(Role.ADMIN)]
+    admins[1].locale = "fr"
     db.session.execute(update(PickupSlot).where(PickupSlot.id == history["slot"].id)
                        .values(taken=PickupSlot.taken + 1))
     db.session.commit()
@@ -192,7 +193,11 @@ def test_the_jobs_audit_once_a_day_from_two_and_mail_the_admins(app, db, history
     clock.move_to(paris(2026, 11, 18, 2, 5))
     assert run_once(generate_slots=False)["audit_discrepancies"] == 1
     assert sorted(m.to_address for m in audit_mails()) == sorted(a.email for a in admins)
-    assert "[slot_places]" in audit_mails()[0].body_text
+    bodies = {m.to_address: m.body_text for m in audit_mails()}
+    # Each admin reads it in their language.
+    assert "[slot_places] Slot " in bodies[admins[0].email]
+    assert "[slot_places] Le créneau " in bodies[admins[1].email]
+    assert "Attendu" in bodies[admins[1].email]
     clock.move_to(paris(2026, 11, 18, 23, 50))  # later the same day: once is enough
     assert "audit_discrepancies" not in run_once(generate_slots=False)
     assert len(audit_mails()) == 2

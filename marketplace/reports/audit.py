@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, format_currency, format_date, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ class Discrepancy:
     and units when ``unit`` says so) expected and found."""
 
     rule: str
-    message: str
+    message: str  # a lazy string: shown in the reader's language
     order_id: int | None = None
     farm_id: int | None = None
     expected: int | None = None
@@ -76,7 +77,7 @@ class Discrepancy:
             name = (farms or {}).get(self.farm_id)
             where.append(name + f" (#{self.farm_id})" if name else
                          _("farm %(id)s", id=self.farm_id))
-        text = f"[{self.rule}] " + (", ".join(where) + ": " if where else "") + self.message
+        text = f"[{self.rule}] " + (", ".join(where) + ": " if where else "") + str(self.message)
         if self.expected is not None or self.found is not None:
             text += " " + _("Expected %(expected)s, found %(found)s.",
                             expected=self._amount(self.expected),
@@ -109,7 +110,7 @@ def audit(session: Session, config: Mapping, *, now: datetime, stripe: bool = Tr
         try:
             found.extend(stripe_checks(session, config))
         except gateway.PaymentGatewayError as exc:
-            found.append(Discrepancy("stripe_unreachable", _(
+            found.append(Discrepancy("stripe_unreachable", _l(
                 "Stripe could not be asked; its payments and refunds were not compared: "
                 "%(error)s", error=str(exc))))
     return found
@@ -159,36 +160,36 @@ def _sub_order_checks(session: Session) -> list[Discrepancy]:
         transferred = -kinds.get(LedgerKind.TRANSFER, 0)
         for kind, total in kinds.items():
             if total * SIGNS[kind] < 0:
-                report("ledger_sign", _("Its %(kind)s lines add up to the wrong sign.",
-                                        kind=kind.value), 0, total)
+                report("ledger_sign", _l("Its %(kind)s lines add up to the wrong sign.",
+                                         kind=kind.value), 0, total)
         expected_sale = None
         if method == PaymentMethod.CARD:
             expected_sale = subtotal if paid else 0
         elif method == PaymentMethod.AT_PICKUP and status == OrderStatus.COLLECTED:
             expected_sale = int(supplied_cents)
         if expected_sale is not None and sale != expected_sale:
-            report("ledger_sale", _("Its sale in the ledger is not what the buyer paid for "
-                                    "this farm's part."), expected_sale, sale)
+            report("ledger_sale", _l("Its sale in the ledger is not what the buyer paid for "
+                                     "this farm's part."), expected_sale, sale)
         if method != PaymentMethod.INVOICE and sale > 0 and sub_id in rates:
             taken = payments.commission_of(sale, rates[sub_id])
             if commission != taken:
-                report("ledger_commission", _("The commission taken is not the farm's rate "
-                                              "of its sale."), taken, commission)
+                report("ledger_commission", _l("The commission taken is not the farm's rate "
+                                               "of its sale."), taken, commission)
         if given_back > commission:
-            report("commission_given_back", _("More commission was given back than was "
-                                              "taken."), commission, given_back)
+            report("commission_given_back", _l("More commission was given back than was "
+                                               "taken."), commission, given_back)
         if refunded > sale:
-            report("refunds_within_paid", _("More was refunded on this farm's part than it "
-                                            "was paid."), sale, refunded)
+            report("refunds_within_paid", _l("More was refunded on this farm's part than it "
+                                             "was paid."), sale, refunded)
         expected_at_pickup = sale if method == PaymentMethod.AT_PICKUP else 0
         if at_pickup != expected_at_pickup:
-            report("ledger_paid_at_pickup", _("What the host took at the counter is not "
-                                              "this farm's sale."), expected_at_pickup,
+            report("ledger_paid_at_pickup", _l("What the host took at the counter is not "
+                                               "this farm's sale."), expected_at_pickup,
                    at_pickup)
         owed = sale - commission - refunded + given_back - at_pickup
         if transferred > owed and transferred > 0:
-            report("transfer_within_owed", _("More was transferred to the farm than its "
-                                             "ledger owes it."), owed, transferred)
+            report("transfer_within_owed", _l("More was transferred to the farm than its "
+                                              "ledger owes it."), owed, transferred)
     return found
 
 
@@ -202,8 +203,8 @@ def _ledger_farm_checks(session: Session) -> list[Discrepancy]:
         .where((LedgerEntry.producer_id != SubOrder.producer_id)
                | (LedgerEntry.order_id != SubOrder.order_id))
         .order_by(LedgerEntry.id))
-    return [Discrepancy("ledger_farm", _("Ledger line %(id)s belongs to farm %(farm)s, order "
-                                         "%(order)s.", id=entry_id, farm=farm, order=order),
+    return [Discrepancy("ledger_farm", _l("Ledger line %(id)s belongs to farm %(farm)s, order "
+                                          "%(order)s.", id=entry_id, farm=farm, order=order),
                         entry_order, entry_farm, None, None)
             for entry_id, entry_order, entry_farm, order, farm in rows]
 
@@ -231,13 +232,13 @@ def _refund_checks(session: Session) -> list[Discrepancy]:
         expected = 0 if RefundStatus(status) == RefundStatus.FAILED else amount
         if -int(ledger) != expected:
             found.append(Discrepancy(
-                "refund_allocated", _("Refund %(id)s is not given back by the farms exactly "
-                                      "(their ledger lines).", id=refund_id),
+                "refund_allocated", _l("Refund %(id)s is not given back by the farms exactly "
+                                       "(their ledger lines).", id=refund_id),
                 order_id, farm_id, expected, -int(ledger)))
         if misplaced:
             found.append(Discrepancy(
-                "refund_farm", _("Refund %(id)s names one farm's part but is taken from "
-                                 "another's.", id=refund_id), order_id, farm_id))
+                "refund_farm", _l("Refund %(id)s names one farm's part but is taken from "
+                                  "another's.", id=refund_id), order_id, farm_id))
     return found
 
 
@@ -259,18 +260,18 @@ def _order_checks(session: Session) -> list[Discrepancy]:
     for order_id, method, paid, total, status, amount, refund_total in rows:
         card_paid = method == PaymentMethod.CARD and paid
         if refund_total > (total if card_paid else 0):
-            found.append(Discrepancy("order_refunds_within_paid", _(
+            found.append(Discrepancy("order_refunds_within_paid", _l(
                 "More was refunded on this order than the buyer paid by card."),
                 order_id, None, total if card_paid else 0, int(refund_total)))
         if method != PaymentMethod.CARD:
             continue
         succeeded = status == PaymentStatus.SUCCEEDED
         if paid and (not succeeded or amount != total):
-            found.append(Discrepancy("card_payment", _(
+            found.append(Discrepancy("card_payment", _l(
                 "The order is paid but its card payment is not recorded as the order's "
                 "total, received."), order_id, None, total, amount if succeeded else 0))
         elif succeeded and not paid:
-            found.append(Discrepancy("card_payment", _(
+            found.append(Discrepancy("card_payment", _l(
                 "The card payment succeeded but the order is not marked paid."),
                 order_id, None, 0, amount))
     return found
@@ -289,7 +290,7 @@ def _line_checks(session: Session) -> list[Discrepancy]:
                   OrderLine.line_total_cents)
         .having(refunded > OrderLine.line_total_cents)
         .order_by(OrderLine.id))
-    return [Discrepancy("line_refunds_within_total", _(
+    return [Discrepancy("line_refunds_within_total", _l(
         "The refunds of order line %(id)s exceed its total.", id=line_id),
         order_id, farm_id, total, int(cents))
         for line_id, order_id, farm_id, total, cents in rows]
@@ -302,8 +303,8 @@ def _stock_checks(session: Session) -> list[Discrepancy]:
         select(Variant.id, Product.producer_id, Variant.stock)
         .join(Product, Product.id == Variant.product_id)
         .where(Variant.stock < 0).order_by(Variant.id))
-    return [Discrepancy("stock_not_negative", _("Variant %(id)s has a negative stock.",
-                                                id=variant_id),
+    return [Discrepancy("stock_not_negative", _l("Variant %(id)s has a negative stock.",
+                                                 id=variant_id),
                         None, farm_id, 0, stock, unit="units")
             for variant_id, farm_id, stock in rows]
 
@@ -318,8 +319,8 @@ def _place_checks(session: Session) -> list[Discrepancy]:
         select(PickupSlot.id, PickupSlot.taken, held)
         .outerjoin(holding, holding.c.pickup_slot_id == PickupSlot.id)
         .where(PickupSlot.taken != held).order_by(PickupSlot.id))
-    return [Discrepancy("slot_places", _("Slot %(id)s counts its taken places wrong: the "
-                                         "orders holding one are expected.", id=slot_id),
+    return [Discrepancy("slot_places", _l("Slot %(id)s counts its taken places wrong: the "
+                                          "orders holding one are expected.", id=slot_id),
                         None, None, int(orders), taken, unit="places")
             for slot_id, taken, orders in rows]
 
@@ -347,7 +348,7 @@ def stripe_checks(session: Session, config: Mapping) -> list[Discrepancy]:
         received = _get(intent, "amount_received") or (
             _get(intent, "amount") if _get(intent, "status") == "succeeded" else 0)
         if received != payment.amount_cents:
-            found.append(Discrepancy("stripe_payment", _(
+            found.append(Discrepancy("stripe_payment", _l(
                 "Stripe's PaymentIntent %(intent)s received another amount than recorded.",
                 intent=payment.intent_id), order_id, None, payment.amount_cents, received))
         theirs = {_get(r, "id"): r for r in gateway.list_refunds(config, payment.intent_id)
@@ -357,12 +358,12 @@ def stripe_checks(session: Session, config: Mapping) -> list[Discrepancy]:
             expected = 0 if refund.status == RefundStatus.FAILED else refund.amount_cents
             got = _get(at_stripe, "amount") if at_stripe is not None else 0
             if got != expected:
-                found.append(Discrepancy("stripe_refund", _(
+                found.append(Discrepancy("stripe_refund", _l(
                     "Refund %(id)s (%(stripe)s) is not at Stripe as recorded here.",
                     id=refund.id, stripe=refund.stripe_refund_id), order_id,
                     None, expected, got))
         for stripe_id, at_stripe in theirs.items():
-            found.append(Discrepancy("stripe_refund", _(
+            found.append(Discrepancy("stripe_refund", _l(
                 "Stripe holds refund %(stripe)s, unknown here.", stripe=stripe_id),
                 order_id, None, 0, _get(at_stripe, "amount")))
     return found
