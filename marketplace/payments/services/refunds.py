@@ -133,9 +133,11 @@ def request_refund(session: Session, order: Order, amount_cents: int, config: Ma
 def _too_much(order: Order, left: list[tuple[SubOrder, int]], total_left: int):
     if total_left <= 0:
         return _("Nothing can still be refunded on this order.")
+    # Names read now (the message may be shown after a rollback), amounts when shown.
+    parts = [(sub.producer.name, cents) for sub, cents in left if cents > 0]
+    currency = order.currency
     farms = LazyString(lambda: ", ".join(
-        f"{sub.producer.name} {format_currency(cents / 100, order.currency)}"
-        for sub, cents in left if cents > 0))
+        f"{name} {format_currency(cents / 100, currency)}" for name, cents in parts))
     return _("At most %(amount)s can still be refunded: %(farms)s.",
              amount=_amount(total_left, order.currency), farms=farms)
 
