@@ -324,4 +324,6 @@ def register_cli(app: Flask) -> None:
     register_pickup_cli(app)
     register_notifications_cli(app)
     # `flask orders run-standing` joins the orders group.
+    # `flask payments audit` joins the payments group.
+    import marketplace.reports.cli  # noqa: F401
     import marketplace.wholesale.cli  # noqa: F401

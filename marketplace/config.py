@@ -90,6 +90,8 @@ def load_settings(instance_path: str) -> dict:
         # farm has its own rate; how long an unpaid card order holds its items.
         "COMMISSION_BP": _int("COMMISSION_BP", 1000),
         "PAYMENT_HOLD_MINUTES": _int("PAYMENT_HOLD_MINUTES", 30),
+        # The nightly money audit runs once a day from this hour (site's time zone).
+        "AUDIT_HOUR": _int("AUDIT_HOUR", 2),
         # Standing orders are placed for the dates starting within this many days.
         "STANDING_ORDERS_DAYS_AHEAD": _int("STANDING_ORDERS_DAYS_AHEAD", 7),
         # Links in e-mails: commands run without a request, so the site's address is set.

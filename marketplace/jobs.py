@@ -3,7 +3,8 @@
 Every --interval seconds (default 60): expire unpaid orders past their hold (stock
 and places go back), queue the day-before reminders, send refunds still to send
 and what the outbox holds;
-every hour, generate the dated slots of the weekly openings. Each task is
+every hour, generate the dated slots of the weekly openings; once a day (from 02:00
+local time, AUDIT_HOUR), the money audit, whose findings are e-mailed to the admins. Each task is
 idempotent, so two runners, a restart or a missed tick change nothing; `--once`
 runs one round (for cron or a systemd timer instead of a long-running process).
 """
@@ -25,6 +26,7 @@ from marketplace.orders.cli import expire_unpaid_now
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.pickup import services as pickup
+from marketplace.reports import audit
 from marketplace.sqlite import write_intent
 from marketplace.wholesale.cli import run_standing_now
 
@@ -85,6 +87,11 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
                 done["transfers"], done["transfers_failed"] = payments.send_due_transfers(
                     db.session, config, now=utcnow())
                 db.session.commit()
+    with write_intent():
+        run = audit.nightly(db.session, config, now=utcnow())
+        db.session.commit()
+    if run is not None:
+        done["audit_discrepancies"] = run.discrepancies
     done["sent"], done["failed"] = outbox.deliver_pending(db.engine, config)
     return done
 

@@ -13,22 +13,26 @@ from sqlalchemy.orm import joinedload
 from marketplace.accounts.decorators import admin_required
 from marketplace.extensions import db
 from marketplace.models import get_by_id, parse_euros, utcnow
-from marketplace.orders.models import Order
+from marketplace.orders.models import Order, SubOrder
 from marketplace.producers.models import Producer
 from marketplace.web.forms import ConfirmForm
 
 from . import services
 from .cli import CommissionRateError, parse_commission_percent
-from .models import InvoicePayment, Payment, Refund, RefundStatus
+from .models import AuditRun, InvoicePayment, Payment, Refund, RefundStatus
 
 bp = Blueprint("payments_admin", __name__, url_prefix="/admin/payments")
 
 SHOWN = 100
 
 
-def _render(*, error=None, error_order=None, status=200):
+def _render(*, error=None, error_order=None, typed=None, status=200):
     payments = db.session.scalars(
-        select(Payment).options(joinedload(Payment.order).joinedload(Order.buyer))
+        select(Payment).options(
+            joinedload(Payment.order).joinedload(Order.buyer),
+            # The farms of each order, for a refund on one farm's part (one query).
+            joinedload(Payment.order).selectinload(Order.sub_orders)
+            .joinedload(SubOrder.producer))
         .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(SHOWN)
     ).all()
     order_ids = [p.order_id for p in payments]
@@ -51,10 +55,14 @@ def _render(*, error=None, error_order=None, status=200):
         .where(Refund.invoice_payment_id.in_(ids), Refund.status != RefundStatus.FAILED)
         .group_by(Refund.invoice_payment_id)
     ).all()) if ids else {}
+    # The last money audit (`flask payments audit` or the nightly job; reports writes it).
+    audit = db.session.scalar(select(AuditRun).order_by(AuditRun.ran_at.desc(),
+                                                        AuditRun.id.desc()).limit(1))
     return render_template(
-        "payments/admin.html", payments=payments, refunded=refunded, pending=pending,
+        "payments/admin.html", audit=audit, payments=payments, refunded=refunded, pending=pending,
         invoice_payments=invoice_payments, invoice_refunded=invoice_refunded,
         form=ConfirmForm(formdata=None), error=error, error_order=error_order,
+        typed=typed or {},
     ), status
 
 
@@ -72,21 +80,30 @@ def refund(order_id: int):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    reason = (request.form.get("reason") or "").strip()[:255]
+    typed = {"amount": (request.form.get("amount") or "").strip()[:40],
+             "reason": (request.form.get("reason") or "").strip()[:255],
+             "sub_order": (request.form.get("sub_order") or "").strip()[:20]}
+
+    def refused(message):
+        return _render(error=message, error_order=order.id, typed=typed, status=400)
+
+    # One farm's part of the order, or (empty) the whole order.
+    sub_order = next((sub for sub in order.sub_orders if str(sub.id) == typed["sub_order"]),
+                     None)
+    if typed["sub_order"] and sub_order is None:
+        return refused(_("Choose one of this order's farms."))
     try:
-        amount = parse_euros(request.form.get("amount") or "")
+        amount = parse_euros(typed["amount"])
     except ValueError:
-        return _render(error=_("Enter the amount in euros, such as 4,50."), error_order=order.id,
-                       status=400)
-    if not reason:
-        return _render(error=_("Give a reason: the buyer sees it."), error_order=order.id,
-                       status=400)
+        return refused(_("Enter the amount in euros, such as 4,50."))
+    if not typed["reason"]:
+        return refused(_("Give a reason: the buyer sees it."))
     try:
-        services.request_refund(db.session, order, amount, current_app.config, reason=reason,
-                                now=utcnow())
+        services.request_refund(db.session, order, amount, current_app.config,
+                                reason=typed["reason"], now=utcnow(), sub_order=sub_order)
     except services.RefundError as exc:
         db.session.rollback()
-        return _render(error=str(exc.message), error_order=order.id, status=400)
+        return refused(str(exc.message))
     flash(_("Refund recorded for order %(number)s.", number=order.id), "success")
     return redirect(url_for("payments_admin.index", _anchor=f"order-{order.id}"), code=303)
 

@@ -217,6 +217,13 @@ def retrieve_refund(config: Mapping, refund_id: str):
         return client(config).v1.refunds.retrieve(refund_id)
 
 
+def list_refunds(config: Mapping, payment_intent_id: str) -> list:
+    """Every refund Stripe holds for a PaymentIntent (the audit compares them with ours)."""
+    with _stripe_call(f"list refunds of {payment_intent_id}"):
+        return list(client(config).v1.refunds.list(
+            {"payment_intent": payment_intent_id, "limit": 100}).auto_paging_iter())
+
+
 # Stripe Connect -----------------------------------------------------------------------------
 
 def create_transfer(config: Mapping, *, amount_cents: int, currency: str,

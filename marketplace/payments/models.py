@@ -9,9 +9,9 @@ owes a farm for a period is the sum of its entries (minus transfers made).
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
@@ -170,3 +170,22 @@ class LedgerEntry(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
     commission_bp: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditRun(db.Model):
+    """One run of the money audit (``flask payments audit``, and the nightly job that
+    runs it once per local day, ``nightly_date``): when, how many discrepancies it
+    found and their text, for the admin payments page. Written by reports, which
+    reads every domain; kept here so that the payments page can show it."""
+
+    __tablename__ = "audit_runs"
+    __table_args__ = (
+        CheckConstraint("discrepancies >= 0", name="discrepancies"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    nightly_date: Mapped[date | None] = mapped_column(Date, unique=True)
+    discrepancies: Mapped[int] = mapped_column(default=0)
+    stripe_checked: Mapped[bool] = mapped_column(default=False)
+    report: Mapped[str] = mapped_column(Text, default="")

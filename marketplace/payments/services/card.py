@@ -136,6 +136,7 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
         if order.status == OrderStatus.CANCELLED:
             # Paid after the order expired (its stock is gone): give the money back.
             order.paid_at = now
+            record_sales(session, order, config, now=now, cancelled_too=True)
             request_refund(session, order, order.total_cents, config,
                            reason="paid after the order expired", now=now)
             return "refund_late"

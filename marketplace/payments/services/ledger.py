@@ -55,10 +55,12 @@ def add_entry(session: Session, *, key: str, sub: SubOrder, kind: LedgerKind, am
 
 
 def record_sales(session: Session, order: Order, config: Mapping, *, now: datetime,
-                 supplied: bool = False) -> None:
+                 supplied: bool = False, cancelled_too: bool = False) -> None:
     """Sale and commission lines for each active sub-order (``supplied``: what the farm
-    actually supplied, for an order paid at pickup; else the subtotal paid by card)."""
-    for sub in order.active_sub_orders:
+    actually supplied, for an order paid at pickup; else the subtotal paid by card).
+    ``cancelled_too``: every sub-order, for a payment that landed after the order was
+    cancelled (its refund then takes back exactly what these lines gave)."""
+    for sub in order.sub_orders if cancelled_too else order.active_sub_orders:
         amount = sub.supplied_cents if supplied else sub.subtotal_cents
         bp = commission_bp(sub.producer, config)
         add_entry(session, key=f"sale:{sub.id}", sub=sub, kind=LedgerKind.SALE,

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from flask_babel import LazyString, format_currency
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,28 +51,114 @@ def refundable_cents(session: Session, order: Order) -> int:
     return order.total_cents - refunded_cents(session, order.id)
 
 
+def refundable_by_farm(session: Session, order: Order) -> list[tuple[SubOrder, int]]:
+    """(sub-order, what can still be refunded on it) for each sub-order of a card-paid
+    order: what that farm's part was paid, less what its ledger says was refunded on it
+    (a refused refund's lines are reversed there, so FAILED refunds do not count), in
+    one query. Nothing for an order not paid by card."""
+    if order.payment_method != PaymentMethod.CARD or order.paid_at is None:
+        return [(sub, 0) for sub in order.sub_orders]
+    refunded = dict(session.execute(
+        select(LedgerEntry.sub_order_id, func.sum(LedgerEntry.amount_cents))
+        .join(Refund, Refund.id == LedgerEntry.refund_id)
+        .where(LedgerEntry.order_id == order.id, LedgerEntry.kind == LedgerKind.REFUND,
+               Refund.invoice_payment_id.is_(None))
+        .group_by(LedgerEntry.sub_order_id)
+    ).all())
+    return [(sub, max(0, sub.subtotal_cents + int(refunded.get(sub.id) or 0)))
+            for sub in order.sub_orders]
+
+
+def line_refundable_cents(session: Session, line: OrderLine) -> int:
+    """What can still be refunded on one order line: its total less the refunds that
+    named it (not counting FAILED ones). The sub-order's own limit applies too."""
+    return max(0, line.line_total_cents - _line_refunded(session, line))
+
+
+def _line_refunded(session: Session, line: OrderLine) -> int:
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .where(Refund.order_line_id == line.id, Refund.status != RefundStatus.FAILED)
+    ))
+
+
+def _amount(cents: int, currency: str) -> LazyString:
+    """An amount formatted when the message is shown, in the reader's language."""
+    return LazyString(format_currency, cents / 100, currency)
+
+
 def request_refund(session: Session, order: Order, amount_cents: int, config: Mapping, *,
                    reason: str, now: datetime, sub_order: SubOrder | None = None,
                    line: OrderLine | None = None) -> Refund:
     """Record a refund (sent to Stripe after the commit) and its ledger lines: on the
-    sub-order given, else spread over the order's sub-orders in proportion."""
+    sub-order (or line) given, never more than is still refundable there; else spread
+    over the sub-orders in proportion to what each still has refundable. RefundError,
+    saying what is still refundable for which farm, when the amount is above that."""
 
     if amount_cents <= 0:
         raise RefundError(_("Enter an amount above zero."))
     _lock_order(session, order)
-    left = refundable_cents(session, order)
-    if amount_cents > left:
-        raise RefundError(_("At most %(amount)s can still be refunded on this order.",
-                            amount=f"{left / 100:.2f} €"))
+    if line is not None and sub_order is None:
+        sub_order = line.sub_order
+    left = refundable_by_farm(session, order)
+    if sub_order is not None:
+        sub_left = next((cents for sub, cents in left if sub.id == sub_order.id), 0)
+        if line is not None:
+            line_left = min(sub_left, line_refundable_cents(session, line))
+            if amount_cents > line_left:
+                raise RefundError(_(
+                    "At most %(amount)s can still be refunded for %(item)s (%(farm)s).",
+                    amount=_amount(line_left, order.currency), item=line.product_name,
+                    farm=sub_order.producer.name))
+        if amount_cents > sub_left:
+            raise RefundError(_("At most %(amount)s can still be refunded for %(farm)s.",
+                                amount=_amount(sub_left, order.currency),
+                                farm=sub_order.producer.name))
+        shares = [(sub_order, amount_cents)]
+    else:
+        total_left = min(refundable_cents(session, order), sum(cents for _s, cents in left))
+        if amount_cents > total_left:
+            raise RefundError(_too_much(order, left, total_left))
+        shares = allocate(amount_cents, left)
     refund = Refund(order_id=order.id, sub_order_id=sub_order.id if sub_order else None,
                     order_line_id=line.id if line else None, amount_cents=amount_cents,
                     currency=order.currency, reason=reason[:255], created_at=now)
     session.add(refund)
     session.flush()
-    refund_entries(session, refund, _split(order, amount_cents, sub_order), config, now=now)
+    refund_entries(session, refund, shares, config, now=now)
     send_refunds_after_commit(session, config, now=now)
     signals.refund_recorded.send(refund, session=session, config=config, now=now)
     return refund
+
+
+def _too_much(order: Order, left: list[tuple[SubOrder, int]], total_left: int):
+    if total_left <= 0:
+        return _("Nothing can still be refunded on this order.")
+    # Names read now (the message may be shown after a rollback), amounts when shown.
+    parts = [(sub.producer.name, cents) for sub, cents in left if cents > 0]
+    currency = order.currency
+    farms = LazyString(lambda: ", ".join(
+        f"{name} {format_currency(cents / 100, currency)}" for name, cents in parts))
+    return _("At most %(amount)s can still be refunded: %(farms)s.",
+             amount=_amount(total_left, order.currency), farms=farms)
+
+
+def allocate(amount_cents: int, left: list[tuple[SubOrder, int]]) -> list[tuple[SubOrder, int]]:
+    """Spread ``amount_cents`` (at most the sum of ``left``) over the sub-orders in
+    proportion to what each still has refundable, by largest remainder: the shares add
+    up to the amount exactly and none is above what its sub-order has left."""
+    weights = [(sub, cents) for sub, cents in left if cents > 0]
+    total = sum(cents for _sub, cents in weights)
+    if total <= 0:
+        return []
+    floors = [(sub, amount_cents * cents // total, amount_cents * cents % total)
+              for sub, cents in weights]
+    missing = amount_cents - sum(share for _sub, share, _rest in floors)
+    # Largest remainders first; on a tie, the sub-order listed first.
+    ranked = sorted(range(len(floors)), key=lambda i: (-floors[i][2], i))
+    extra = set(ranked[:missing])
+    return [(sub, share + (index in extra)) for index, (sub, share, _rest) in enumerate(floors)
+            if share + (index in extra) > 0]
 
 
 def send_refunds_after_commit(session: Session, config: Mapping, *, now: datetime) -> None:
@@ -156,20 +243,6 @@ def _refund_failed(session: Session, refund: Refund, *, now: datetime) -> None:
     _reverse_refund_entries(session, refund, now=now)
 
 
-def _split(order: Order, amount_cents: int, sub_order: SubOrder | None):
-    if sub_order is not None:
-        return [(sub_order, amount_cents)]
-    subs = [s for s in order.sub_orders if s.subtotal_cents > 0]
-    total = sum(s.subtotal_cents for s in subs)
-    shares, given = [], 0
-    for index, sub in enumerate(subs):
-        share = (amount_cents - given if index == len(subs) - 1
-                 else amount_cents * sub.subtotal_cents // total)
-        shares.append((sub, share))
-        given += share
-    return shares
-
-
 def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
                       now: datetime, lowered: bool = False) -> Refund | None:
     """A card-paid line marked short: refund the units not supplied (what is not yet
@@ -181,10 +254,7 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
         return None
     _lock_order(session, order)
     due = line.line_total_cents - line.supplied_total_cents
-    done = int(session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_cents), 0))
-        .where(Refund.order_line_id == line.id, Refund.status != RefundStatus.FAILED)
-    ))
+    done = _line_refunded(session, line)
     if due < done and lowered:
         raise RefundError(_("%(item)s: the missing units were already refunded to the buyer.",
                             item=line.product_name))
