@@ -172,7 +172,7 @@ GOOD_ROW = "Poireaux,vegetables,,5.5,,yes,1 kg,2.50,10,yes"
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,1e30,10,yes",
                      "Price “1e30” is not an amount in euros", id="price-overflow"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,10000.01,10,yes",
-                     "The price cannot exceed 10000.00 €.", id="price-too-high"),
+                     "The price cannot exceed €10,000.00.", id="price-too-high"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,,10,yes",
                      "The price is missing.", id="price-missing"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,2.50,abc,yes",
@@ -305,11 +305,11 @@ def test_blank_lines_keep_spreadsheet_line_numbers(db, farm, upload):
 
 
 def test_missing_columns_are_named(db, farm, upload):
-    response = upload("product,category,variant,prix\nCarottes,vegetables,1 kg,2.50\n")
+    response = upload("product,category,variant,cost\nCarottes,vegetables,1 kg,2.50\n")
     assert response.status_code == 400
     rows = error_rows(response)
     assert [line for line, _ in rows] == ["1", "1"]
-    assert rows[0][1].startswith("Unknown columns: prix.")
+    assert rows[0][1].startswith("Unknown columns: cost.")
     assert rows[1][1].startswith("Missing columns: vat_rate, price, stock.")
     assert product_count(db) == 0
 
