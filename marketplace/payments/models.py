@@ -90,7 +90,7 @@ class StripeEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-@labels(pending=_l("Being sent"), succeeded=_l("Done"), failed=_l("Failed"))
+@labels(pending=_l("Being sent"), succeeded=_l("Refunded to the card"), failed=_l("Failed"))
 class RefundStatus(LabelledEnum):
     PENDING = "pending"  # recorded; the call to Stripe is made (or retried) after commit
     SUCCEEDED = "succeeded"

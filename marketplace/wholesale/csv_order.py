@@ -7,8 +7,9 @@ Columns of the template: variant_id, farm, product, variant, case_size, unit_pri
 tier_prices, quantity; in French (id_variante... quantité, ";" and decimal commas)
 for a French account. Only variant_id and quantity are read back (header names in
 English or French, any case and any order, other columns ignored); a row whose
-quantity is empty or 0 is skipped. The file may be separated by "," or ";", in UTF-8 (with or without a
-BOM) or in Windows-1252 (an older Excel's "CSV"): only digits are read from it.
+quantity is empty or 0 is skipped. The file may be separated by "," or ";", in
+UTF-8 (with or without a BOM) or in Windows-1252 (an older Excel's "CSV"): only
+digits are read from it.
 
 ``parse_order`` raises csv_io.CsvImportError listing every problem, each a
 ``LineError`` (line as a spreadsheet numbers it, header = 1; the column and the value
