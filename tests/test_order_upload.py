@@ -469,6 +469,8 @@ def test_a_french_restaurant_gets_a_french_template_and_sends_it_back(client, db
     login(s["restaurant"])
     with client.session_transaction() as session:
         session["lang"] = "fr"
+    page = html.unescape(client.get(page_url(s["slot"])).get_data(as_text=True))
+    assert "id_variante, ferme, produit" in page
     response = client.get(template_url(s["slot"]))
     assert response.data.startswith(b"\xef\xbb\xbf")
     text = response.data.decode("utf-8-sig")

@@ -71,6 +71,7 @@ def _render(form, errors=(), status=200):
             label_max=csv_io.LABEL_MAX,
             description_max=csv_io.DESCRIPTION_MAX,
             max_rows=csv_io.MAX_ROWS,
+            french_columns=csv_io.FRENCH_COLUMNS,
         ),
         status,
     )

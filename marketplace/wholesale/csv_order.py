@@ -91,14 +91,18 @@ def _file_error(message: str) -> csv_io.CsvImportError:
 
 # The template -----------------------------------------------------------------------
 
+def column_names(style: CsvStyle) -> list[str]:
+    """The template's header in the style's language."""
+    return [FRENCH_COLUMNS[c] for c in COLUMNS] if style.locale == "fr" else list(COLUMNS)
+
+
 def template_rows(variants: Iterable[Variant], tiers: dict,
                   style: CsvStyle = ENGLISH) -> list[list[str]]:
     """Header then one row per variant, quantity empty, priced for an approved
     restaurant (the only buyer of the file), in the style's language and number
     format. Texts a farm typed are escaped so a spreadsheet does not run them as
     formulas."""
-    french = style.locale == "fr"
-    rows = [[FRENCH_COLUMNS[c] for c in COLUMNS] if french else list(COLUMNS)]
+    rows = [column_names(style)]
     for variant in variants:
         by_case = variant.sold_wholesale
         case_size = variant.case_size if by_case else 1

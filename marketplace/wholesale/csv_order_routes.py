@@ -77,7 +77,7 @@ def _render(form, slot, *, errors=(), error=None, status=200):
         "wholesale/order_upload.html", form=form, slot=slot, slots=open_slots(utcnow()),
         upload_errors=errors[:MAX_ERRORS_SHOWN], error_count=len(errors),
         hidden_errors=max(len(errors) - MAX_ERRORS_SHOWN, 0), error=error,
-        columns=csv_order.COLUMNS, max_lines=csv_order.MAX_LINES,
+        columns=csv_order.column_names(page_csv_style()), max_lines=csv_order.MAX_LINES,
         max_quantity=csv_order.MAX_QUANTITY,
     ), status
 
