@@ -177,3 +177,27 @@ def test_pages_show_labels_not_codes(client, login, farm_with_orders):
     login(m["buyers"][1])
     speak(client, "fr")
     assert "Retirée" in client.get("/orders").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("lang", "delimiter", "to_collect", "collected"), [
+    ("fr", ";", ["Confirmée", "Au retrait", "", "12,97", "12,97"],
+     ["Retirée", "Au retrait", "Espèces", "8,40", "0,00"]),
+    ("en", ",", ["Confirmed", "At pickup", "", "12.97", "12.97"],
+     ["Collected", "At pickup", "Cash", "8.40", "0.00"]),
+])
+def test_the_hosts_distribution_sheet_as_csv(client, login, farm_with_orders, lang,
+                                             delimiter, to_collect, collected):
+    m = farm_with_orders
+    url = f"/pickup/slots/{m['slot'].id}/sheet.csv"
+    login(m["farm"].user)
+    assert client.get(url).status_code == 403  # a farm is not the host
+    pages.sign_out(client)
+    login(m["host"])
+    speak(client, lang)
+    assert url in client.get(f"/pickup/slots/{m['slot'].id}/sheet").get_data(as_text=True)
+    rows = read_csv(client.get(url), delimiter)
+    assert len(rows[0]) == 8
+    by_buyer = {row[1]: row for row in rows[1:]}
+    assert by_buyer["Zoé"][2] == "Ferme A, Ferme B"
+    assert by_buyer["Zoé"][3:] == to_collect
+    assert by_buyer["Ali"][3:] == collected
