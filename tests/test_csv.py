@@ -720,3 +720,13 @@ def test_the_price_limit_is_written_in_the_readers_language(client, db, farm, up
     assert "10 000,00 €" in reason
     speak(client, "en")
     assert "€10,000.00" in error_rows(upload(csv_text(row)))[0][1]
+
+
+def test_cli_export_in_french(db, runner):
+    farm = factories.producer()
+    _fill_catalogue(farm)
+    result = runner.invoke(args=["catalogue", "export", "--producer-email", farm.user.email,
+                                 "--language", "fr"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith("\ufeffproduit;catégorie;".encode())
+    assert "Carottes;Légumes;;5,5;6-10;oui;1 kg;2,80;40;oui" in result.stdout_bytes.decode()
