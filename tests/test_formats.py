@@ -44,7 +44,8 @@ def plain(text: str) -> str:
 # Labels --------------------------------------------------------------------------------------
 
 def test_every_status_and_kind_has_a_french_label(app):
-    enums = set(LabelledEnum.__subclasses__())
+    enums = {cls for cls in LabelledEnum.__subclasses__()
+             if cls.__module__.startswith("marketplace.")}
     assert {OrderStatus, CounterPayment, PaymentStatus, RefundStatus, LedgerKind, SlotStatus,
             RunStatus} <= enums
     with app.test_request_context():
@@ -98,7 +99,7 @@ def test_the_admin_payments_page_names_states_in_french(app, client, db, login, 
     page = plain(client.get("/admin/payments").get_data(as_text=True))
     row = page[page.index(f'data-order="{order.id}"'):]
     assert "Réussi" in row
-    assert "succeeded" not in row.lower().replace('"succeeded"', "")
+    assert "succeeded" not in row.lower()
     assert "9,80 €" in row
     speak(client, "en")
     page = client.get("/admin/payments").get_data(as_text=True)
