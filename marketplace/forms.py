@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import current_app
-from flask_babel import format_currency
+from flask_babel import format_currency, format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
-from marketplace.models import MoneyError, cents_to_decimal_str, parse_euros
+from marketplace.models import MoneyError, parse_euros
 
 PHOTO_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif"]
 
@@ -27,7 +29,8 @@ class EuroField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         if self.data is not None and isinstance(self.data, int):
-            return cents_to_decimal_str(self.data).replace(".", ",")
+            # The reader's decimal sign, no grouping: what parse_euros reads back.
+            return format_decimal(Decimal(self.data).scaleb(-2), format="0.00")
         return self.data or ""
 
     def process_formdata(self, valuelist):

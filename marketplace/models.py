@@ -1,10 +1,12 @@
-"""Declarative base, shared column types and mixins, money helpers."""
+"""Declarative base, shared column types and mixins, labelled enums, money helpers."""
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from flask_babel import LazyString
 from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +49,31 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class LabelledEnum(enum.StrEnum):
+    """A status or kind a person sees: ``label`` names it in the reader's language.
+
+    Each subclass is decorated with ``labels(value=_l("..."), ...)``, naming every
+    member; a member left out stops the import, so no raw code reaches a page.
+    """
+
+    @property
+    def label(self) -> str:
+        return str(type(self).LABELS[self])
+
+
+def labels(**names: LazyString):
+    """Class decorator giving a LabelledEnum the lazy label of each of its values."""
+
+    def attach(cls: type[LabelledEnum]) -> type[LabelledEnum]:
+        mismatch = {member.value for member in cls} ^ set(names)
+        if mismatch:
+            raise TypeError(f"{cls.__name__}: labels do not match the values {mismatch}")
+        cls.LABELS = {cls(value): name for value, name in names.items()}
+        return cls
+
+    return attach
 
 
 def enum_column(enum_cls, length: int = 20):

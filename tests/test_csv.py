@@ -172,7 +172,7 @@ GOOD_ROW = "Poireaux,vegetables,,5.5,,yes,1 kg,2.50,10,yes"
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,1e30,10,yes",
                      "Price “1e30” is not an amount in euros", id="price-overflow"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,10000.01,10,yes",
-                     "The price cannot exceed 10000.00 €.", id="price-too-high"),
+                     "The price cannot exceed €10,000.00.", id="price-too-high"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,,10,yes",
                      "The price is missing.", id="price-missing"),
         pytest.param("Carottes,vegetables,,5.5,,yes,1 kg,2.50,abc,yes",
@@ -305,11 +305,11 @@ def test_blank_lines_keep_spreadsheet_line_numbers(db, farm, upload):
 
 
 def test_missing_columns_are_named(db, farm, upload):
-    response = upload("product,category,variant,prix\nCarottes,vegetables,1 kg,2.50\n")
+    response = upload("product,category,variant,cost\nCarottes,vegetables,1 kg,2.50\n")
     assert response.status_code == 400
     rows = error_rows(response)
     assert [line for line, _ in rows] == ["1", "1"]
-    assert rows[0][1].startswith("Unknown columns: prix.")
+    assert rows[0][1].startswith("Unknown columns: cost.")
     assert rows[1][1].startswith("Missing columns: vat_rate, price, stock.")
     assert product_count(db) == 0
 
@@ -646,3 +646,87 @@ def test_cli_export(db, runner, tmp_path):
     result = runner.invoke(args=["catalogue", "export", "--producer-email", farm.user.email])
     assert result.exit_code == 0
     assert result.stdout_bytes == data
+
+
+# The language of the account decides the file's format ------------------------------
+
+def speak(client, lang: str) -> None:
+    with client.session_transaction() as session:
+        session["lang"] = lang
+
+
+@pytest.mark.parametrize(("lang", "delimiter", "header", "carrots", "cider"), [
+    ("fr", ";", ["produit", "catégorie", "description", "taux_tva", "mois", "actif",
+                 "variante", "prix", "stock", "variante_active"],
+     ["Carottes", "Légumes", "", "5,5", "6-10", "oui", "1 kg", "2,80", "40", "oui"],
+     ["Cidres, jus et boissons", "20", "5,11-2", "non", "75 cl", "4,50", "0", "non"]),
+    ("en", ",", list(csv_io.COLUMNS),
+     ["Carottes", "vegetables", "", "5.5", "6-10", "yes", "1 kg", "2.80", "40", "yes"],
+     ["drinks", "20", "5,11-2", "no", "75 cl", "4.50", "0", "no"]),
+])
+def test_an_export_reads_in_a_spreadsheet_of_the_accounts_language(
+        client, db, farm, lang, delimiter, header, carrots, cider):
+    _fill_catalogue(farm)
+    speak(client, lang)
+    body = client.get(EXPORT_URL).data
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""),
+                           delimiter=delimiter))
+    assert rows[0] == header
+    assert carrots in rows
+    by_name = {row[0]: row for row in rows}
+    assert by_name['Cidre "brut", fermier'][1:2] + by_name['Cidre "brut", fermier'][3:] == cider
+    assert len(rows) == 1 + 7
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_an_export_in_either_language_imports_unchanged(client, db, farm, upload, lang):
+    _fill_catalogue(farm)
+    before = snapshot(db, farm)
+    speak(client, lang)
+    exported = client.get(EXPORT_URL).data
+    response = upload(exported)
+    assert response.status_code == 302, error_rows(response)
+    assert snapshot(db, farm) == before
+    other = factories.producer()
+    summary = csv_io.import_catalogue(db.session, other, exported)
+    db.session.commit()
+    assert (summary.products_created, summary.variants_created) == (6, 6)
+
+    def without_times(rows):
+        return sorted((r[0], r[1], r[2], r[3], r[4], r[5], [v[:5] for v in r[7]]) for r in rows)
+
+    assert without_times(snapshot(db, other)) == without_times(before)
+
+
+def test_french_headers_are_read_in_any_capitals_and_accents(db, farm, upload):
+    content = ("\ufeffProduit;Categorie;Taux TVA;Variante;Prix;Stock;Quantité\n"
+               "Poireaux;légumes;5,5;1 kg;2,50;10;\n")
+    response = upload(content.encode("utf-8"))
+    rows = error_rows(response)
+    assert rows, response.get_data(as_text=True)
+    assert rows[0][1].startswith("Unknown columns: Quantité."), rows
+    response = upload(content.replace(";Quantité", "").replace(";\n", "\n"))
+    assert response.status_code == 302, error_rows(response)
+    leeks = products_of(db, farm)["Poireaux"]
+    assert (leeks.category.slug, leeks.vat_rate_bp) == ("vegetables", 550)
+    assert (leeks.variants[0].price_cents, leeks.variants[0].stock) == (250, 10)
+
+
+def test_the_price_limit_is_written_in_the_readers_language(client, db, farm, upload):
+    row = GOOD_ROW.replace("2.50", "20000")
+    speak(client, "fr")
+    reason = error_rows(upload(csv_text(row)))[0][1].replace("\u202f", " ").replace("\xa0", " ")
+    assert "10 000,00 €" in reason
+    speak(client, "en")
+    assert "€10,000.00" in error_rows(upload(csv_text(row)))[0][1]
+
+
+def test_cli_export_in_french(db, runner):
+    farm = factories.producer()
+    _fill_catalogue(farm)
+    result = runner.invoke(args=["catalogue", "export", "--producer-email", farm.user.email,
+                                 "--language", "fr"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith("\ufeffproduit;catégorie;".encode())
+    assert "Carottes;Légumes;;5,5;6-10;oui;1 kg;2,80;40;oui" in result.stdout_bytes.decode()

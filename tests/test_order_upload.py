@@ -461,3 +461,32 @@ def test_the_same_upload_sent_twice_places_one_order(client, db, login, shop):
     assert [a.status_code for a in answers] == [303, 303]
     assert answers[0].location == answers[1].location
     assert order_count(db) == 1
+
+
+def test_a_french_restaurant_gets_a_french_template_and_sends_it_back(client, db, login,
+                                                                      upload, shop):
+    s = shop
+    login(s["restaurant"])
+    with client.session_transaction() as session:
+        session["lang"] = "fr"
+    page = html.unescape(client.get(page_url(s["slot"])).get_data(as_text=True))
+    assert "id_variante, ferme, produit" in page
+    response = client.get(template_url(s["slot"]))
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    text = response.data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+    assert list(rows[0]) == ["id_variante", "ferme", "produit", "variante", "colis",
+                             "prix_unitaire", "prix_par_quantite", "quantité"]
+    by_product = {row["produit"]: row for row in rows}
+    assert by_product["Poireaux"]["prix_unitaire"] == "2,80"
+    assert by_product["Poireaux"]["prix_par_quantite"] == "10+: 2,50"
+    # Filled in a French spreadsheet and sent back as it is: ";" and French headers.
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "quantité": "3" if row["produit"] == "Poireaux" else ""})
+    assert upload("\ufeff" + out.getvalue()).status_code == 303
+    placed = db.session.scalars(select(Order)).one()
+    assert [(line.variant_id, line.quantity) for sub in placed.sub_orders
+            for line in sub.lines] == [(s["leeks"].id, 3)]

@@ -553,7 +553,7 @@ def test_farm_ledger_page_and_csv_statement(app, client, db, login, localstripe,
     response = client.get(f"/farm/ledger/statement.csv?month={month}")
     assert response.status_code == 200
     text = response.get_data(as_text=True)
-    assert "sale" in text
+    assert ",Sales," in text
     assert text.strip().splitlines()[-1].endswith(",5.25,")  # 5.95 - 2 x 0.35 commission
     for bad in ("2026-13", "26-11", "2026-1", "x"):
         assert client.get(f"/farm/ledger?month={bad}").status_code == 400
@@ -581,7 +581,7 @@ def test_this_months_statement_is_the_month_in_paris(app, client, db, login, mar
     assert response.status_code == 200
     assert f"statement-{local:%Y-%m}-farm{m['farm'].id}.csv" in response.headers[
         "Content-Disposition"]
-    assert f"{local:%Y-%m-%d %H:%M},{order.id},sale," in response.get_data(as_text=True)
+    assert f"{local:%Y-%m-%d %H:%M},{order.id},Sales," in response.get_data(as_text=True)
     before = local.replace(day=1) - timedelta(days=1)
     earlier = client.get(f"/farm/ledger/statement.csv?month={before:%Y-%m}")
     assert f",{order.id}," not in earlier.get_data(as_text=True)

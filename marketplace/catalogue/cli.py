@@ -9,6 +9,7 @@ from flask_babel import force_locale
 from marketplace.accounts.models import Role
 from marketplace.accounts.services import find_user_by_email
 from marketplace.catalogue import csv_io
+from marketplace.downloads import csv_style
 from marketplace.extensions import db
 from marketplace.producers.services import farm_of
 from marketplace.sqlite import write_intent
@@ -65,13 +66,19 @@ def register(app: Flask) -> None:
     @click.option("--producer-email", required=True, help="E-mail of the producer's account.")
     @click.option(
         "-o", "--output", type=click.Path(dir_okay=False, writable=True),
-        help="File to write (UTF-8 with BOM, comma-separated); standard output if omitted.",
+        help="File to write (UTF-8 with BOM); standard output if omitted.",
     )
-    def export_command(producer_email: str, output: str | None) -> None:
+    @click.option(
+        "--language", type=click.Choice(["en", "fr"]), default="en", show_default=True,
+        help="en: comma-separated, decimal point, English column names and codes; "
+             "fr: semicolons, decimal comma, French names, as French spreadsheets read.",
+    )
+    def export_command(producer_email: str, output: str | None, language: str) -> None:
         """Write the producer's catalogue as CSV, in the format `catalogue import` reads."""
         farm = _farm(producer_email)
-        rows = csv_io.export_rows(db.session, farm)
-        data = csv_io.rows_to_csv(rows)
+        style = csv_style(language)
+        rows = csv_io.export_rows(db.session, farm, style)
+        data = style.encode(rows)
         if output is None or output == "-":
             click.echo(data, nl=False)  # bytes go to the binary stdout as they are
             return

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import format_currency
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -46,7 +47,14 @@ from marketplace.catalogue.models import (
     Variant,
     mask_to_months,
 )
-from marketplace.models import CURRENCY, MoneyError, cents_to_decimal_str, parse_euros
+from marketplace.downloads import (
+    BOM,
+    ENGLISH,
+    CsvStyle,
+    escape_cell,
+    unescape_cell,
+)
+from marketplace.models import CURRENCY, MoneyError, parse_euros
 from marketplace.producers.models import Producer
 
 COLUMNS = (
@@ -61,6 +69,19 @@ COLUMNS = (
     "stock",
     "variant_active",
 )
+# The same columns as a French export names them; an import reads either name.
+FRENCH_COLUMNS = {
+    "product": "produit",
+    "category": "catégorie",
+    "description": "description",
+    "vat_rate": "taux_tva",
+    "months": "mois",
+    "active": "actif",
+    "variant": "variante",
+    "price": "prix",
+    "stock": "stock",
+    "variant_active": "variante_active",
+}
 REQUIRED_COLUMNS = ("product", "category", "vat_rate", "variant", "price", "stock")
 # Optional columns: when one is left out of the file, existing products keep their
 # value and new ones take the default (no description, all year, on sale).
@@ -71,14 +92,9 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 NAME_MAX = Product.__table__.c.name.type.length  # 120
 LABEL_MAX = Variant.__table__.c.label.type.length  # 60
 DESCRIPTION_MAX = 5000  # as ProductForm
-BOM = "\ufeff"
 
 TRUE_WORDS = frozenset({"yes", "y", "1", "true", "oui", "o", "vrai"})
 FALSE_WORDS = frozenset({"no", "n", "0", "false", "non", "faux"})
-# A spreadsheet runs a cell starting with one of these as a formula. Export puts an
-# apostrophe in front (the usual escape, shown as is by spreadsheets); import takes
-# it off again, so an exported file imports unchanged.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FLUSH_EVERY = 100
 # Letters NFKD does not take apart, for file names.
 LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
@@ -189,18 +205,6 @@ def product_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _unescape(text: str) -> str:
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@'":
-        return text[1:]
-    return text
-
-
-def _escape(text: str) -> str:
-    if text.startswith(FORMULA_START) or (text[:1] == "'" and _unescape(text) != text):
-        return "'" + text
-    return text
-
-
 def parse_bool(text: str) -> bool:
     word = text.strip().casefold()
     if not word or word in TRUE_WORDS:
@@ -273,10 +277,6 @@ def parse_vat(text: str) -> int:
     return int(bp)
 
 
-def format_vat(bp: int) -> str:
-    return f"{bp / 100:g}"
-
-
 def parse_stock(text: str) -> int:
     cleaned = re.sub(r"[\s\u00a0\u202f]", "", text)
     if not re.fullmatch(r"[+-]?\d{1,12}", cleaned):
@@ -307,43 +307,43 @@ def _own_products(session: Session, producer: Producer) -> list[Product]:
     return list(session.scalars(stmt).unique())
 
 
-def export_rows(session: Session, producer: Producer) -> list[list[str]]:
-    """Header then one row per variant (one row with no variant for a product without)."""
-    rows = [list(COLUMNS)]
+def _yes_no(value: bool, style: CsvStyle) -> str:
+    if style.locale == "fr":
+        return "oui" if value else "non"
+    return "yes" if value else "no"
+
+
+def export_rows(session: Session, producer: Producer,
+                style: CsvStyle = ENGLISH) -> list[list[str]]:
+    """Header then one row per variant (one row with no variant for a product without),
+    in the style's language: French headers, category names and oui/non, decimal
+    commas; or the English column names and category codes."""
+    french = style.locale == "fr"
+    rows = [[FRENCH_COLUMNS[c] for c in COLUMNS] if french else list(COLUMNS)]
     for product in _own_products(session, producer):
         head = [
-            _escape(product.name),
-            product.category.slug,
-            _escape(product.description or ""),
-            format_vat(product.vat_rate_bp),
+            escape_cell(product.name),
+            product.category.name_fr if french else product.category.slug,
+            escape_cell(product.description or ""),
+            style.number(Decimal(product.vat_rate_bp) / 100),
             format_months(product.season_months),
-            "yes" if product.is_active else "no",
+            _yes_no(product.is_active, style),
         ]
         if not product.variants:
             rows.append([*head, "", "", "", ""])
         for variant in product.variants:
             rows.append([
                 *head,
-                _escape(variant.label),
-                cents_to_decimal_str(variant.price_cents),
+                escape_cell(variant.label),
+                style.amount(variant.price_cents),
                 str(variant.stock),
-                "yes" if variant.is_active else "no",
+                _yes_no(variant.is_active, style),
             ])
     return rows
 
 
-escape_cell = _escape  # for other exports (pick and packing lists)
-
-
-def rows_to_csv(rows: Iterable[list[str]]) -> bytes:
-    """UTF-8 with a BOM (so Excel shows accents right), comma-separated, CRLF lines."""
-    out = io.StringIO(newline="")
-    csv.writer(out).writerows(rows)
-    return (BOM + out.getvalue()).encode("utf-8")
-
-
-def export_csv(session: Session, producer: Producer) -> bytes:
-    return rows_to_csv(export_rows(session, producer))
+def export_csv(session: Session, producer: Producer, style: CsvStyle = ENGLISH) -> bytes:
+    return style.encode(export_rows(session, producer, style))
 
 
 # Import, step 1: read the file --------------------------------------------------
@@ -367,6 +367,24 @@ def _decode(data) -> str:
                 )
             ) from exc
     return data.removeprefix(BOM)
+
+
+def column_name(cell: str, names: dict[str, str]) -> str:
+    """The column a header cell names, in English or French, in any capitals, with
+    or without accents, spaces or dashes for "_" ("Taux TVA" -> vat_rate); else the
+    cell itself, folded."""
+    folded = re.sub(r"[\s\-]+", "_", _fold(cell.replace(BOM, "")))
+    return names.get(folded, folded)
+
+
+def column_names(*names: dict[str, str]) -> dict[str, str]:
+    """{header name as column_name folds it: column} for names given as {column: name}."""
+    return {column_name(name, {}): column for mapping in names
+            for column, name in mapping.items()}
+
+
+# Every name a header may give a column.
+COLUMN_NAMES = column_names({c: c for c in COLUMNS}, FRENCH_COLUMNS)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -395,7 +413,7 @@ def parse_csv(data) -> ParsedCsv:
                 raise _file_error(_("The file is empty."))
             line += 1
         header_line = line
-        names = [cell.replace(BOM, "").strip().lower() for cell in header]
+        names = [column_name(cell, COLUMN_NAMES) for cell in header]
         errors = []
         positions: dict[str, int] = {}
         unknown = []
@@ -466,7 +484,7 @@ def _category_lookup(session: Session) -> dict[str, int]:
 
 
 def _text(row: CsvRow, column: str) -> str:
-    return _unescape(row.values.get(column, "").strip())
+    return unescape_cell(row.values.get(column, "").strip())
 
 
 
@@ -577,8 +595,8 @@ def _check_row(row: CsvRow, columns: tuple[str, ...], categories: dict[str, int]
             if cents <= 0:
                 reasons.append(_("The price must be more than zero."))
             elif cents > MAX_PRICE_CENTS:
-                reasons.append(_("The price cannot exceed %(max)s €.",
-                                 max=cents_to_decimal_str(MAX_PRICE_CENTS)))
+                reasons.append(_("The price cannot exceed %(max)s.",
+                                 max=format_currency(MAX_PRICE_CENTS / 100, CURRENCY)))
             else:
                 variant["price_cents"] = cents
 

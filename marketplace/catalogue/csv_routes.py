@@ -16,7 +16,7 @@ from wtforms.validators import ValidationError
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import csv_io
 from marketplace.catalogue.reference import CATEGORIES
-from marketplace.downloads import csv_download
+from marketplace.downloads import csv_download, page_csv_style
 from marketplace.extensions import db
 from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
@@ -71,6 +71,7 @@ def _render(form, errors=(), status=200):
             label_max=csv_io.LABEL_MAX,
             description_max=csv_io.DESCRIPTION_MAX,
             max_rows=csv_io.MAX_ROWS,
+            french_columns=csv_io.FRENCH_COLUMNS,
         ),
         status,
     )
@@ -97,4 +98,5 @@ def import_form():
 def export():
     farm = current_farm()
     today = datetime.now(ZoneInfo(display_tz())).date()
-    return csv_download(csv_io.export_csv(db.session, farm), csv_io.export_filename(farm, today))
+    return csv_download(csv_io.export_csv(db.session, farm, page_csv_style()),
+                        csv_io.export_filename(farm, today))

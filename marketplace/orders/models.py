@@ -10,14 +10,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models import CURRENCY, UTCDateTime, enum_column, utcnow
+from marketplace.models import CURRENCY, LabelledEnum, UTCDateTime, enum_column, labels, utcnow
 
 
-class OrderStatus(enum.StrEnum):
+@labels(pending_payment=_l("Waiting for payment"), confirmed=_l("Confirmed"),
+        ready=_l("Ready to collect"), collected=_l("Collected"), cancelled=_l("Cancelled"),
+        refunded=_l("Refunded"))
+class OrderStatus(LabelledEnum):
     PENDING_PAYMENT = "pending_payment"
     CONFIRMED = "confirmed"
     READY = "ready"
@@ -26,13 +30,15 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
-class PaymentMethod(enum.StrEnum):
+@labels(at_pickup=_l("At pickup"), card=_l("Card"), invoice=_l("On invoice"))
+class PaymentMethod(LabelledEnum):
     AT_PICKUP = "at_pickup"  # paid to the host at the counter
     CARD = "card"  # paid online (Stripe)
     INVOICE = "invoice"  # a restaurant with payment terms: paid against the farms' invoices
 
 
-class CounterPayment(enum.StrEnum):
+@labels(cash=_l("Cash"), cheque=_l("Cheque"), card=_l("Card"))
+class CounterPayment(LabelledEnum):
     """How a pay-at-pickup order was paid at the counter, as the host records it."""
 
     CASH = "cash"

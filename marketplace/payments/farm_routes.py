@@ -11,10 +11,9 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
-from marketplace.catalogue.csv_io import rows_to_csv
-from marketplace.downloads import csv_download
+from marketplace.downloads import csv_download, page_csv_style
 from marketplace.extensions import db
-from marketplace.models import cents_to_decimal_str, utcnow
+from marketplace.models import utcnow
 from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
 
@@ -76,16 +75,17 @@ def statement_csv():
     farm = current_farm()
     year, month = _month()
     totals, entries = _statement(farm, year, month)
+    style = page_csv_style()
     rows = [[_("date"), _("order"), _("kind"), _("amount (EUR)"), _("commission rate (%)")]]
     tz = ZoneInfo(display_tz())
     for entry in entries:
-        rows.append([entry.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                     str(entry.order_id), entry.kind.value,
-                     cents_to_decimal_str(entry.amount_cents),
-                     f"{entry.commission_bp / 100:g}" if entry.commission_bp else ""])
+        rows.append([style.datetime(entry.created_at.astimezone(tz)),
+                     str(entry.order_id), entry.kind.label,
+                     style.amount(entry.amount_cents),
+                     style.number(entry.commission_bp / 100) if entry.commission_bp else ""])
     rows.append([])
     for kind in LedgerKind:
-        rows.append(["", "", kind.value, cents_to_decimal_str(totals.get(kind, 0)), ""])
-    rows.append(["", "", _("owed to the farm"), cents_to_decimal_str(sum(totals.values())), ""])
-    return csv_download(rows_to_csv(rows),
+        rows.append(["", "", kind.label, style.amount(totals.get(kind, 0)), ""])
+    rows.append(["", "", _("owed to the farm"), style.amount(sum(totals.values())), ""])
+    return csv_download(style.encode(rows),
                         f"statement-{year}-{month:02d}-farm{farm.id}.csv")

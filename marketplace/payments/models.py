@@ -8,17 +8,19 @@ owes a farm for a period is the sum of its entries (minus transfers made).
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models import CURRENCY, UTCDateTime, enum_column, utcnow
+from marketplace.models import CURRENCY, LabelledEnum, UTCDateTime, enum_column, labels, utcnow
 
 
-class PaymentStatus(enum.StrEnum):
+@labels(created=_l("Not paid yet"), requires_action=_l("Card check (3-D Secure) under way"),
+        succeeded=_l("Succeeded"), failed=_l("Failed"), canceled=_l("Cancelled before payment"))
+class PaymentStatus(LabelledEnum):
     CREATED = "created"  # the intent exists; the buyer has not paid (or is paying)
     REQUIRES_ACTION = "requires_action"  # 3-D Secure in progress
     SUCCEEDED = "succeeded"
@@ -88,7 +90,8 @@ class StripeEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class RefundStatus(enum.StrEnum):
+@labels(pending=_l("Being sent"), succeeded=_l("Refunded to the card"), failed=_l("Failed"))
+class RefundStatus(LabelledEnum):
     PENDING = "pending"  # recorded; the call to Stripe is made (or retried) after commit
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -134,7 +137,10 @@ class Refund(db.Model):
     order = relationship("Order")
 
 
-class LedgerKind(enum.StrEnum):
+@labels(sale=_l("Sales"), commission=_l("Platform commission"),
+        refund=_l("Refunds to buyers"), commission_refund=_l("Commission given back on refunds"),
+        paid_at_pickup=_l("Already received at pickup"), transfer=_l("Transfers to the farm"))
+class LedgerKind(LabelledEnum):
     SALE = "sale"  # + the sub-order's subtotal, when the order is paid or collected
     COMMISSION = "commission"  # - the platform's share of a sale
     REFUND = "refund"  # - money given back to the buyer

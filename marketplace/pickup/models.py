@@ -3,6 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, time
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime, enum_column
+from marketplace.models import LabelledEnum, TimestampMixin, UTCDateTime, enum_column, labels
 
 
 class PickupKind(enum.StrEnum):
@@ -107,7 +108,8 @@ class PickupSchedule(TimestampMixin, db.Model):
     pickup_point: Mapped[PickupPoint] = relationship()
 
 
-class SlotStatus(enum.StrEnum):
+@labels(open=_l("Open"), closed=_l("Closed"))
+class SlotStatus(LabelledEnum):
     OPEN = "open"
     CLOSED = "closed"
 

@@ -20,10 +20,9 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
-from marketplace.catalogue.csv_io import escape_cell, rows_to_csv
-from marketplace.downloads import csv_download
+from marketplace.downloads import csv_download, escape_cell, page_csv_style
 from marketplace.extensions import db
-from marketplace.models import cents_to_decimal_str, get_by_id, utcnow
+from marketplace.models import get_by_id, utcnow
 from marketplace.orders import fulfilment
 from marketplace.pickup.models import PickupSlot
 from marketplace.producers.views import current_farm
@@ -81,13 +80,13 @@ def pick_list_csv(slot_id: int):
     for line in pick_lists.pick_list(db.session, farm.id, slot.id):
         rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
                      str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
-    return csv_download(rows_to_csv(rows), _filename("pick-list", slot))
+    return csv_download(page_csv_style().encode(rows), _filename("pick-list", slot))
 
 
 @bp.get("/slots/<int:slot_id>/packing-list.csv")
 @producer_required
 def packing_list_csv(slot_id: int):
-    slot, farm = _slot_or_404(slot_id), current_farm()
+    slot, farm, style = _slot_or_404(slot_id), current_farm(), page_csv_style()
     rows = [[_("order"), _("buyer"), _("product"), _("variant"), _("quantity"), _("missing"),
              _("amount (EUR)"), _("status")]]
     for sub in pick_lists.packing_list(db.session, farm.id, slot.id):
@@ -96,10 +95,10 @@ def packing_list_csv(slot_id: int):
                 str(sub.order_id), escape_cell(sub.order.buyer.display_name),
                 escape_cell(line.product_name), escape_cell(line.variant_label),
                 str(line.quantity), str(line.quantity_short),
-                cents_to_decimal_str(line.supplied_total_cents),
-                sub.status.value,
+                style.amount(line.supplied_total_cents),
+                sub.status.label,
             ])
-    return csv_download(rows_to_csv(rows), _filename("packing-list", slot))
+    return csv_download(style.encode(rows), _filename("packing-list", slot))
 
 
 @bp.post("/sub-orders/<int:sub_order_id>/ready")

@@ -1,15 +1,17 @@
 """The host's distribution sheet of a slot: each buyer, what they collect from which
 farm, paid or to pay, with a check-off as people collect (plain forms: works
-without JavaScript, on a phone at the counter)."""
+without JavaScript, on a phone at the counter); the same list as CSV."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
+from marketplace.downloads import csv_download, escape_cell, page_csv_style
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 from marketplace.orders import fulfilment
@@ -54,6 +56,25 @@ def _render(slot, *, error=None, error_order=None, status=200):
 @host_required
 def sheet(slot_id: int):
     return _render(_managed_slot_or_404(slot_id))
+
+
+@bp.get("/<int:slot_id>/sheet.csv")
+@host_required
+def sheet_csv(slot_id: int):
+    slot, style = _managed_slot_or_404(slot_id), page_csv_style()
+    rows = [[_("order"), _("buyer"), _("farms"), _("status"), _("payment"), _("paid with"),
+             _("amount (EUR)"), _("to take at the counter (EUR)")]]
+    for order in distribution.distribution_sheet(db.session, slot.id):
+        rows.append([
+            str(order.id), escape_cell(order.buyer.display_name),
+            escape_cell(", ".join(sub.producer.name for sub in order.active_sub_orders)),
+            order.status.label, order.payment_method.label,
+            order.paid_with.label if order.paid_with else "",
+            style.amount(order.amount_due_cents),
+            style.amount(order.amount_due_cents if order.to_pay_at_pickup else 0),
+        ])
+    day = format_datetime(slot.starts_at, "yyyy-MM-dd")
+    return csv_download(style.encode(rows), f"distribution-{day}-slot{slot.id}.csv")
 
 
 def _order_or_404(slot, order_id: int):

@@ -4,10 +4,12 @@ uploaded back, checked line by line against what the slot can deliver.
 
 Columns of the template: variant_id, farm, product, variant, case_size, unit_price
 (what one unit costs the restaurant in an order of one case, as the cart prices it),
-tier_prices, quantity. Only variant_id and quantity are read back (header names in
-any case and any order, other columns ignored); a row whose quantity is empty or 0
-is skipped. The file may be separated by "," or ";", in UTF-8 (with or without a
-BOM) or in Windows-1252 (an older Excel's "CSV"): only digits are read from it.
+tier_prices, quantity; in French (id_variante... quantité, ";" and decimal commas)
+for a French account. Only variant_id and quantity are read back (header names in
+English or French, any case and any order, other columns ignored); a row whose
+quantity is empty or 0 is skipped. The file may be separated by "," or ";", in
+UTF-8 (with or without a BOM) or in Windows-1252 (an older Excel's "CSV"): only
+digits are read from it.
 
 ``parse_order`` raises csv_io.CsvImportError listing every problem, each a
 ``LineError`` (line as a spreadsheet numbers it, header = 1; the column and the value
@@ -31,12 +33,17 @@ from sqlalchemy.orm import Session, joinedload
 
 from marketplace.catalogue import csv_io, pricing
 from marketplace.catalogue.models import Product, Variant
-from marketplace.models import cents_to_decimal_str
+from marketplace.downloads import ENGLISH, CsvStyle, escape_cell, unescape_cell
 from marketplace.orders import cart as cart_service
 from marketplace.pickup.models import PickupSlot
 
 COLUMNS = ("variant_id", "farm", "product", "variant", "case_size", "unit_price",
            "tier_prices", "quantity")
+# The same columns as the French template names them; an upload reads either name.
+FRENCH_COLUMNS = {"variant_id": "id_variante", "farm": "ferme", "product": "produit",
+                  "variant": "variante", "case_size": "colis", "unit_price": "prix_unitaire",
+                  "tier_prices": "prix_par_quantite", "quantity": "quantité"}
+COLUMN_NAMES = csv_io.column_names({c: c for c in COLUMNS}, FRENCH_COLUMNS)
 REQUIRED_COLUMNS = ("variant_id", "quantity")
 MAX_CSV_BYTES = csv_io.MAX_CSV_BYTES
 MAX_ROWS = csv_io.MAX_ROWS  # rows read, ordered or not
@@ -84,26 +91,33 @@ def _file_error(message: str) -> csv_io.CsvImportError:
 
 # The template -----------------------------------------------------------------------
 
-def template_rows(variants: Iterable[Variant], tiers: dict) -> list[list[str]]:
+def column_names(style: CsvStyle) -> list[str]:
+    """The template's header in the style's language."""
+    return [FRENCH_COLUMNS[c] for c in COLUMNS] if style.locale == "fr" else list(COLUMNS)
+
+
+def template_rows(variants: Iterable[Variant], tiers: dict,
+                  style: CsvStyle = ENGLISH) -> list[list[str]]:
     """Header then one row per variant, quantity empty, priced for an approved
-    restaurant (the only buyer of the file). Texts a farm typed are escaped so a
-    spreadsheet does not run them as formulas."""
-    rows = [list(COLUMNS)]
+    restaurant (the only buyer of the file), in the style's language and number
+    format. Texts a farm typed are escaped so a spreadsheet does not run them as
+    formulas."""
+    rows = [column_names(style)]
     for variant in variants:
         by_case = variant.sold_wholesale
         case_size = variant.case_size if by_case else 1
         variant_tiers = tiers.get(variant.id, ())
-        tier_text = "; ".join(
-            f"{tier.min_quantity}+: {cents_to_decimal_str(tier.unit_price_cents)}"
+        tier_text = " / ".join(
+            f"{tier.min_quantity}+: {style.amount(tier.unit_price_cents)}"
             for tier in variant_tiers
         ) if by_case else ""
         rows.append([
             str(variant.id),
-            csv_io.escape_cell(variant.product.producer.name),
-            csv_io.escape_cell(variant.product.name),
-            csv_io.escape_cell(variant.label),
+            escape_cell(variant.product.producer.name),
+            escape_cell(variant.product.name),
+            escape_cell(variant.label),
             str(case_size),
-            cents_to_decimal_str(pricing.unit_price_cents(
+            style.amount(pricing.unit_price_cents(
                 variant, case_size, variant_tiers, wholesale=by_case)),
             tier_text,
             "",
@@ -111,8 +125,8 @@ def template_rows(variants: Iterable[Variant], tiers: dict) -> list[list[str]]:
     return rows
 
 
-def template_csv(variants: Iterable[Variant], tiers: dict) -> bytes:
-    return csv_io.rows_to_csv(template_rows(variants, tiers))
+def template_csv(variants: Iterable[Variant], tiers: dict, style: CsvStyle = ENGLISH) -> bytes:
+    return style.encode(template_rows(variants, tiers, style))
 
 
 def template_filename(slot: PickupSlot, tz: str) -> str:
@@ -148,11 +162,6 @@ def _decode(data: bytes) -> str:
                 "This file is not a CSV text file. Save it as CSV UTF-8.")) from None
 
 
-def _column_name(cell: str) -> str:
-    """"Variant ID", "variant-id", " quantity " -> variant_id, quantity."""
-    return re.sub(r"[\s\-]+", "_", cell.replace(csv_io.BOM, "").strip().lower())
-
-
 def read_rows(data) -> list[tuple[int, str, str]]:
     """(line, variant_id cell, quantity cell) of every row that is not blank.
 
@@ -179,7 +188,7 @@ def read_rows(data) -> list[tuple[int, str, str]]:
         positions: dict[str, int] = {}
         errors = []
         for index, cell in enumerate(header):
-            name = _column_name(cell)
+            name = csv_io.column_name(cell, COLUMN_NAMES)
             if name in REQUIRED_COLUMNS and name in positions:
                 errors.append(LineError(header_line, _(
                     "The column \u201c%(name)s\u201d appears twice.", name=name),
@@ -216,7 +225,7 @@ def read_rows(data) -> list[tuple[int, str, str]]:
 # Step 2: check every row ---------------------------------------------------------------
 
 def _cell(raw: str) -> str:
-    return csv_io._unescape(_SPACES.sub("", raw))
+    return unescape_cell(_SPACES.sub("", raw))
 
 
 def _quantity_problem(text: str) -> str | None:

@@ -27,7 +27,7 @@ from wtforms import RadioField, SubmitField
 from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role
 from marketplace.catalogue import csv_io, pricing
-from marketplace.downloads import csv_download
+from marketplace.downloads import csv_download, page_csv_style
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
@@ -77,7 +77,7 @@ def _render(form, slot, *, errors=(), error=None, status=200):
         "wholesale/order_upload.html", form=form, slot=slot, slots=open_slots(utcnow()),
         upload_errors=errors[:MAX_ERRORS_SHOWN], error_count=len(errors),
         hidden_errors=max(len(errors) - MAX_ERRORS_SHOWN, 0), error=error,
-        columns=csv_order.COLUMNS, max_lines=csv_order.MAX_LINES,
+        columns=csv_order.column_names(page_csv_style()), max_lines=csv_order.MAX_LINES,
         max_quantity=csv_order.MAX_QUANTITY,
     ), status
 
@@ -139,5 +139,5 @@ def template():
         abort(404)
     variants = grid_variants(slot, current_user)  # all of them: a file has no page to fill
     tiers = pricing.tiers_for(db.session, [v.id for v in variants])
-    return csv_download(csv_order.template_csv(variants, tiers),
+    return csv_download(csv_order.template_csv(variants, tiers, page_csv_style()),
                         csv_order.template_filename(slot, display_tz()))

@@ -9,15 +9,22 @@ templates, rules in standing.py) with a run per (template, slot).
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
 from marketplace.extensions import db
-from marketplace.models import TimestampMixin, UTCDateTime, enum_column, utcnow
+from marketplace.models import (
+    LabelledEnum,
+    TimestampMixin,
+    UTCDateTime,
+    enum_column,
+    labels,
+    utcnow,
+)
 
 MAX_PAYMENT_TERMS_DAYS = 90  # what the database holds (restaurants granted more before)
 # Code de commerce: an invoice between professionals is due at most 60 days after its
@@ -110,7 +117,9 @@ class StandingOrderLine(db.Model):
     variant = relationship("Variant")
 
 
-class RunStatus(enum.StrEnum):
+@labels(placed=_l("Placed"), partial=_l("Partly placed"),
+        failed=_l("Nothing could be ordered"), skipped=_l("Skipped"))
+class RunStatus(LabelledEnum):
     PLACED = "placed"  # every line reserved
     PARTIAL = "partial"  # some lines could not be reserved (told)
     FAILED = "failed"  # nothing could be reserved (told)
