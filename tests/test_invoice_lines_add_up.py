@@ -291,6 +291,8 @@ def test_any_sequence_of_credit_notes_stays_within_the_line(db, market, quantity
         invoices.credit_note(db.session, inv, now=now(), quantities={line.id: wanted})
         db.session.commit()
         left -= wanted
+        assert invoices.balance_cents(db.session, inv) == inv.total_cents - sum(
+            n.total_cents for n in credit_notes(inv))
         assert invoice_checks.invoice_discrepancies(db.session) == []
     notes = credit_notes(inv)
     assert sum(n.total_cents for n in notes) == inv.total_cents
