@@ -233,6 +233,33 @@ def test_a_credit_note_of_no_whole_number_is_refused(client, db, market, login, 
     assert credit_notes(inv) == []
 
 
+def test_credits_that_do_not_add_up_refuse_the_next_note_without_a_500(
+        client, db, market, login, form_post, english, caplog):
+    """A credit note row that took a cent of VAT too many (written by hand, say): the
+    note for the rest would need negative VAT, so it is refused and the audit says why."""
+    m = market
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 3}))
+    line = inv.lines[0]
+    note = invoices.credit_note(db.session, inv, now=now(), quantities={line.id: 1})
+    db.session.commit()
+    too_much = line.vat_cents + 1
+    db.session.execute(update(InvoiceLine).where(InvoiceLine.invoice_id == note.id)
+                       .values(vat_cents=too_much))
+    db.session.execute(update(Invoice).where(Invoice.id == note.id).values(vat_cents=too_much))
+    db.session.commit()
+    login(m["farm_a"].user)
+    url = f"/farm/invoices/{inv.id}"
+    response = form_post(f"{url}/credit-note", {f"qty-{line.id}": "2"}, page=url)
+    assert response.status_code == 400
+    assert ("The amounts already credited on “Carottes (1 kg)” do not add up, so no credit "
+            "note can be issued on it: contact the platform's team.") in flat(
+        response.get_data(as_text=True).replace("&#39;", "'"))
+    assert "the credit notes of line" in caplog.text
+    assert len(credit_notes(inv)) == 1
+    assert [i for i, _m in invoice_checks.invoice_discrepancies(db.session)] == [inv.id]
+
+
 def test_the_service_says_what_is_still_creditable(db, market):
     m = market
     (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],

@@ -193,11 +193,10 @@ def _quantities(invoice: Invoice) -> dict[int, int] | None:
     if request.form.get("whole") == "1":
         return None
     quantities = {}
-    done = None
     for line in invoice.lines:
         raw = (request.form.get(f"qty-{line.id}") or "0").strip()
         if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
-            done = invoices.credited_by_line(db.session, invoice) if done is None else done
+            done = invoices.credited_by_line(db.session, invoice)
             raise invoices.InvoiceError(invoices.BAD_QUANTITY,
                                         invoices.creditable_on(invoice, line, done))
         quantities[line.id] = int(raw)
@@ -211,6 +210,9 @@ def _credit_refusal(exc: invoices.InvoiceError) -> str:
     line = exc.creditable
     if exc.code == invoices.BAD_QUANTITY:
         return _("Give a whole number of units to credit on “%(line)s”.", line=line.description)
+    if exc.code == invoices.CREDITS_DO_NOT_ADD_UP:
+        return _("The amounts already credited on “%(line)s” do not add up, so no credit note "
+                 "can be issued on it: contact the platform's team.", line=line.description)
     return ngettext(
         "“%(line)s” from %(farm)s: at most %(num)d more unit can be credited, "
         "%(amount)s incl. VAT.",
@@ -237,6 +239,9 @@ def issue_credit_note(invoice_id: int):
                                               now=utcnow())
     except invoices.InvoiceError as exc:
         db.session.rollback()
+        if exc.code == invoices.CREDITS_DO_NOT_ADD_UP:
+            log.error("invoice %s: the credit notes of line %s do not add up", invoice_id,
+                      exc.creditable.line_id)
         message = _credit_refusal(exc)
         invoice = _farm_invoice_or_404(invoice_id)
         return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,

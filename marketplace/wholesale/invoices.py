@@ -52,7 +52,8 @@ class Creditable:
 
 class InvoiceError(ValueError):
     """A refused invoice operation; ``code`` says which, ``creditable`` (TOO_MUCH,
-    BAD_QUANTITY) the line concerned and what may still be credited on it."""
+    BAD_QUANTITY, CREDITS_DO_NOT_ADD_UP) the line concerned and what may still be
+    credited on it."""
 
     def __init__(self, code: str, creditable: Creditable | None = None):
         super().__init__(code)
@@ -70,6 +71,7 @@ LATE_PAYMENT_MENTION = (
 NOTHING_TO_CREDIT = "nothing_to_credit"
 TOO_MUCH = "too_much"
 BAD_QUANTITY = "bad_quantity"
+CREDITS_DO_NOT_ADD_UP = "credits_do_not_add_up"
 NOT_AN_INVOICE = "not_an_invoice"
 NOT_A_RESTAURANT = "not_a_restaurant"
 NO_PROFILE = "no_profile"
@@ -292,8 +294,9 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
                                         line.vat_rate_bp)
             vat = min(max(credited_vat - v_done, 0), left_vat, total)
         if not 0 <= vat <= total <= left_total:
-            # A line whose stored amounts disagree (invoice_checks reports it).
-            raise InvoiceError(TOO_MUCH, creditable)
+            # What was credited on the line before does not add up (invoice_checks
+            # reports it): no note would.
+            raise InvoiceError(CREDITS_DO_NOT_ADD_UP, creditable)
         note.lines.append(InvoiceLine(
             position=line.position, credits_line_id=line.id, order_line_id=line.order_line_id,
             description=line.description,
