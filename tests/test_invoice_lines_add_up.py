@@ -20,7 +20,13 @@ from marketplace.extensions import db
 from marketplace.orders.cart import vat_included
 from marketplace.payments.models import InvoicePayment, PaymentStatus
 from marketplace.wholesale import invoice_checks, invoice_pdf, invoices
-from marketplace.wholesale.invoice_models import Invoice, InvoiceKind, InvoiceLine
+from marketplace.wholesale.invoice_models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    line_total_cents,
+    unit_price_excl,
+)
 from tests import factories
 from tests.clock import now
 
@@ -141,6 +147,16 @@ def test_every_printed_line_multiplies_out_and_the_totals_add_up(app, lines, cre
     assert sum(r[2] for r in per_rate) == incl
     assert all(r[0] + r[1] == r[2] for r in per_rate)
     assert excl + vat == incl == doc.sign * Decimal(doc.total_cents) / 100
+
+
+@settings(max_examples=300, database=None)
+@given(excl=st.integers(0, 10**10), quantity=st.integers(1, 10**6))
+def test_the_printed_unit_price_gives_back_any_total(excl, quantity):
+    """Whatever a line's total excl. VAT (a credit note's VAT is not its total's own
+    figure) and however many units, the unit price printed multiplies back to it."""
+    unit = unit_price_excl(excl, quantity)
+    assert line_total_cents(quantity, unit) == excl
+    assert -unit.as_tuple().exponent <= 2 + len(str(quantity))
 
 
 @pytest.mark.parametrize(("price", "quantity", "old", "unit", "unit_en", "total"), [
