@@ -11,16 +11,22 @@ Numbers: one sequence per producer, ``invoice_counters.last_number``, taken with
 single ``UPDATE ... RETURNING`` in the transaction that inserts the document (see
 invoices.next_number), so a number is never skipped or used twice.
 
-Money is VAT-included, as everywhere in the app (orders.cart.vat_included): each
-line keeps its VAT-included total and the VAT it contains (the order line's own
-figure); excl. VAT = incl. VAT - VAT, per line and per rate, so every summary adds
-up to the cent with what the buyer saw at checkout.
+Money: the lines keep what the buyer was charged. Each line stores its quantity, its
+VAT-included unit price and total (the order line's: quantity x unit price) and the
+VAT that total contains; excl. VAT = incl. VAT - VAT, per line, per rate and in total,
+so the invoice's total is the sub-order's to the cent and a card payment of what is
+due (total less credit notes) is exactly that. The unit price excl. VAT printed on
+the documents is the line's total excl. VAT divided by its quantity, with as many
+decimals as the quantity needs (``unit_price_excl``): quantity x printed unit price,
+rounded half up to the cent, is the printed line total, whatever the quantity
+(docs/invoices.md says why this representation and not another).
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -115,7 +121,7 @@ class Invoice(db.Model):
 
     @property
     def display_number(self) -> str:
-        return ("A-" if self.is_credit_note else "F-") + f"{self.number:06d}"
+        return display_number(self.kind, self.number)
 
     @property
     def sign(self) -> int:
@@ -172,10 +178,39 @@ class InvoiceLine(db.Model):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
     @property
-    def unit_price_excl_cents(self) -> int:
-        divisor = 10000 + self.vat_rate_bp
-        return (2 * self.unit_price_cents * 10000 + divisor) // (2 * divisor)
+    def unit_price_excl(self) -> Decimal:
+        """The unit price excl. VAT printed on the documents, in currency units."""
+        return unit_price_excl(self.total_excl_cents, self.quantity)
 
     @property
     def total_excl_cents(self) -> int:
         return self.total_cents - self.vat_cents
+
+
+def display_number(kind: InvoiceKind, number: int) -> str:
+    """F-000012 for an invoice, A-000013 for a credit note (avoir)."""
+    return ("A-" if kind == InvoiceKind.CREDIT_NOTE else "F-") + f"{number:06d}"
+
+
+CENT = Decimal("0.01")
+
+
+def unit_price_decimals(quantity: int) -> int:
+    """Decimals of a printed unit price: two more than the quantity has digits, so that
+    the quantity times the rounding error of the price stays under half a cent."""
+    return 2 + len(str(quantity))
+
+
+def unit_price_excl(total_excl_cents: int, quantity: int) -> Decimal:
+    """A line's unit price excl. VAT (currency units): its total divided by its
+    quantity, rounded half up to ``unit_price_decimals`` decimals. The rounding error
+    is at most half of the last decimal, times the quantity < 10 ** (decimals - 2):
+    less than half a cent, so ``line_total_cents`` of it gives the total back."""
+    step = Decimal(1).scaleb(-unit_price_decimals(quantity))
+    return (Decimal(total_excl_cents) / 100 / quantity).quantize(step, ROUND_HALF_UP)
+
+
+def line_total_cents(quantity: int, unit_price: Decimal) -> int:
+    """Quantity x unit price (currency units) in cents, rounded half up: how a reader
+    checks a printed line."""
+    return int((quantity * unit_price).quantize(CENT, ROUND_HALF_UP) * 100)

@@ -14,9 +14,11 @@ import functools
 import io
 import os
 from datetime import datetime
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from flask_babel import format_currency, format_datetime, format_decimal
+from babel.numbers import format_currency as babel_format_currency
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -75,6 +77,13 @@ def _money(cents: int, currency: str, sign: int = 1) -> str:
     return format_currency(sign * cents / 100, currency)
 
 
+def unit_price(value: Decimal, currency: str) -> str:
+    """A unit price excl. VAT with all its decimals (InvoiceLine.unit_price_excl), at
+    least the currency's two, in the reader's language: "1,327 €", "€7.015"."""
+    return babel_format_currency(value, currency, locale=get_locale(),
+                                 decimal_quantization=False)
+
+
 def _rate(bp: int) -> str:
     return format_decimal(bp / 100, format="#,##0.#") + " %"
 
@@ -130,7 +139,7 @@ def render(invoice: Invoice, *, credited: Invoice | None = None) -> bytes:
              _("Total incl. VAT")]]
     for line in invoice.lines:
         rows.append([Paragraph(escape(line.description), small), str(line.quantity),
-                     _money(line.unit_price_excl_cents, cur), _rate(line.vat_rate_bp),
+                     unit_price(line.unit_price_excl, cur), _rate(line.vat_rate_bp),
                      _money(line.total_excl_cents, cur, sign), _money(line.total_cents, cur, sign)])
     lines = Table(rows, colWidths=[60 * mm, 12 * mm, 28 * mm, 16 * mm, 27 * mm, 27 * mm],
                   repeatRows=1)

@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_currency
+from flask_babel import format_currency, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -43,6 +43,7 @@ bp = Blueprint("invoices", __name__)
 log = logging.getLogger(__name__)
 
 restaurant_required = role_required(Role.RESTAURANT)
+bp.app_template_filter("unit_price")(invoice_pdf.unit_price)
 
 
 class CreditNoteForm(FlaskForm):
@@ -195,14 +196,37 @@ def _quantities(invoice: Invoice) -> dict[int, int] | None:
     for line in invoice.lines:
         raw = (request.form.get(f"qty-{line.id}") or "0").strip()
         if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
-            raise invoices.InvoiceError(invoices.TOO_MUCH)
+            done = invoices.credited_by_line(db.session, invoice)
+            raise invoices.InvoiceError(invoices.BAD_QUANTITY,
+                                        invoices.creditable_on(invoice, line, done))
         quantities[line.id] = int(raw)
     return quantities
+
+
+def _credit_refusal(exc: invoices.InvoiceError) -> str:
+    """Why a credit note is refused; for a line, what is still creditable on it."""
+    if exc.code == invoices.NOTHING_TO_CREDIT or exc.creditable is None:
+        return _("Nothing left to credit on this invoice.")
+    line = exc.creditable
+    if exc.code == invoices.BAD_QUANTITY:
+        return _("Give a whole number of units to credit on “%(line)s”.", line=line.description)
+    if exc.code == invoices.CREDITS_DO_NOT_ADD_UP:
+        return _("The amounts already credited on “%(line)s” do not add up, so no credit note "
+                 "can be issued on it: contact the platform's team.", line=line.description)
+    return ngettext(
+        "“%(line)s” from %(farm)s: at most %(num)d more unit can be credited, "
+        "%(amount)s incl. VAT.",
+        "“%(line)s” from %(farm)s: at most %(num)d more units can be credited, "
+        "%(amount)s incl. VAT.",
+        line.quantity, line=line.description, farm=line.farm,
+        amount=format_currency(line.total_cents / 100, line.currency))
 
 
 @bp.post("/farm/invoices/<int:invoice_id>/credit-note")
 @producer_required
 def issue_credit_note(invoice_id: int):
+    """A credit note for the units the form gives per line. Too many units on a line (or
+    not a number) is refused with a 400 naming the line and what is still creditable."""
     invoice = _farm_invoice_or_404(invoice_id)
     form = CreditNoteForm()
     if not form.validate_on_submit() or invoice.is_credit_note:
@@ -215,9 +239,10 @@ def issue_credit_note(invoice_id: int):
                                               now=utcnow())
     except invoices.InvoiceError as exc:
         db.session.rollback()
-        message = (_("Nothing left to credit on this invoice.")
-                   if exc.code == invoices.NOTHING_TO_CREDIT
-                   else _("Credit at most the units not yet credited on each line."))
+        if exc.code == invoices.CREDITS_DO_NOT_ADD_UP:
+            log.error("invoice %s: the credit notes of line %s do not add up", invoice_id,
+                      exc.creditable.line_id)
+        message = _credit_refusal(exc)
         invoice = _farm_invoice_or_404(invoice_id)
         return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,
                      credited=invoices.credited_by_line(db.session, invoice), error=message), 400

@@ -38,12 +38,27 @@ from .invoice_models import Invoice, InvoiceCounter, InvoiceKind, InvoiceLine
 from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS, RestaurantProfile
 
 
-class InvoiceError(ValueError):
-    """A refused invoice operation; ``code`` says which."""
+@dataclass(frozen=True)
+class Creditable:
+    """What is still creditable on an invoice line: a refused credit note says it."""
 
-    def __init__(self, code: str):
+    line_id: int
+    description: str
+    farm: str
+    quantity: int
+    total_cents: int  # VAT included
+    currency: str
+
+
+class InvoiceError(ValueError):
+    """A refused invoice operation; ``code`` says which, ``creditable`` (TOO_MUCH,
+    BAD_QUANTITY, CREDITS_DO_NOT_ADD_UP) the line concerned and what may still be
+    credited on it."""
+
+    def __init__(self, code: str, creditable: Creditable | None = None):
         super().__init__(code)
         self.code = code
+        self.creditable = creditable
 
 
 # Required on invoices between professionals in France (Code de commerce, L441-10);
@@ -55,6 +70,8 @@ LATE_PAYMENT_MENTION = (
 
 NOTHING_TO_CREDIT = "nothing_to_credit"
 TOO_MUCH = "too_much"
+BAD_QUANTITY = "bad_quantity"
+CREDITS_DO_NOT_ADD_UP = "credits_do_not_add_up"
 NOT_AN_INVOICE = "not_an_invoice"
 NOT_A_RESTAURANT = "not_a_restaurant"
 NO_PROFILE = "no_profile"
@@ -228,11 +245,21 @@ def credited_cents(session: Session, invoice: Invoice) -> int:
     ))
 
 
+def creditable_on(invoice: Invoice, line: InvoiceLine,
+                  done: dict[int, tuple[int, int, int]]) -> Creditable:
+    """What is still creditable on one line of ``invoice`` (``done``: credited_by_line)."""
+    q_done, t_done, _v_done = done.get(line.id, (0, 0, 0))
+    return Creditable(line.id, line.description, invoice.seller_name, line.quantity - q_done,
+                      line.total_cents - t_done, invoice.currency)
+
+
 def credit_note(session: Session, invoice: Invoice, *, now: datetime,
                 quantities: dict[int, int] | None = None, reason: str = "") -> Invoice:
     """A credit note for ``quantities`` (invoice line id -> units) of the invoice, or for
     everything not yet credited. Crediting the last units of a line credits exactly
-    what is left of its amount and VAT, so a fully credited invoice nets to zero."""
+    what is left of its amount and VAT, so a fully credited invoice nets to zero.
+    More units than a line has left: InvoiceError(TOO_MUCH) naming that line and what
+    is still creditable on it (nothing is clamped)."""
     if invoice.kind != InvoiceKind.INVOICE:
         raise InvoiceError(NOT_AN_INVOICE)
     # Serialise credit notes of one invoice (PostgreSQL; SQLite writes are serial).
@@ -248,18 +275,28 @@ def credit_note(session: Session, invoice: Invoice, *, now: datetime,
             "buyer_name", "buyer_address", "buyer_siret", "buyer_vat_number")},
     )
     for line in invoice.lines:
-        q_done, t_done, v_done = done.get(line.id, (0, 0, 0))
-        left = line.quantity - q_done
+        q_done, _t_done, v_done = done.get(line.id, (0, 0, 0))
+        creditable = creditable_on(invoice, line, done)
+        left, left_total = creditable.quantity, creditable.total_cents
+        left_vat = line.vat_cents - v_done
         wanted = left if quantities is None else quantities.get(line.id, 0)
         if wanted < 0 or wanted > left:
-            raise InvoiceError(TOO_MUCH)
+            raise InvoiceError(TOO_MUCH, creditable)
         if wanted == 0:
             continue
         if wanted == left:
-            total, vat = line.total_cents - t_done, line.vat_cents - v_done
+            total, vat = left_total, left_vat
         else:
             total = line.unit_price_cents * wanted
-            vat = vat_included(total, line.vat_rate_bp)
+            # The VAT of all the units credited so far less what earlier notes took:
+            # credits of one unit at a time never add up to more than the line's VAT.
+            credited_vat = vat_included(line.unit_price_cents * (q_done + wanted),
+                                        line.vat_rate_bp)
+            vat = min(max(credited_vat - v_done, 0), left_vat, total)
+        if not 0 <= vat <= total <= left_total:
+            # What was credited on the line before does not add up (invoice_checks
+            # reports it): no note would.
+            raise InvoiceError(CREDITS_DO_NOT_ADD_UP, creditable)
         note.lines.append(InvoiceLine(
             position=line.position, credits_line_id=line.id, order_line_id=line.order_line_id,
             description=line.description,
