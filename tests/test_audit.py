@@ -23,6 +23,7 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import AuditRun, LedgerEntry, LedgerKind, Refund
 from marketplace.pickup.models import PickupSlot
 from marketplace.reports import audit
+from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests.clock import now, paris
 
@@ -244,3 +245,20 @@ def test_a_payment_landing_after_the_order_expired_adds_up(app, db, localstripe,
     db.session.commit()
     assert audit.audit(db.session, app.config, now=now()) == []
     assert db.session.scalar(select(func.sum(LedgerEntry.amount_cents))) == 0
+
+
+def test_an_invoice_that_does_not_add_up_is_reported_with_its_order_and_farm(
+        app, db, invoice_market):
+    m = invoice_market
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 2})
+    (invoice,) = factories.invoices_of(order)
+    db.session.commit()
+    assert "invoice" not in _rules(audit.audit(db.session, app.config, now=now(), stripe=False))
+    db.session.execute(update(Invoice).where(Invoice.id == invoice.id)
+                       .values(total_cents=Invoice.total_cents + 1))
+    db.session.commit()
+    found = [d for d in audit.audit(db.session, app.config, now=now(), stripe=False)
+             if d.rule == "invoice"]
+    assert found
+    assert {(d.order_id, d.farm_id) for d in found} == {
+        (order.id, invoice.producer_id)}

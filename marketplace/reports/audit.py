@@ -44,6 +44,8 @@ from marketplace.payments.models import (
 from marketplace.payments.services.stripe_objects import get as _get
 from marketplace.pickup.models import PickupSlot
 from marketplace.producers.models import Producer
+from marketplace.wholesale.invoice_checks import invoice_discrepancies
+from marketplace.wholesale.invoice_models import Invoice
 
 # An order holds its slot place from checkout until it is cancelled: a collected order
 # keeps it (the place was used).
@@ -92,8 +94,24 @@ class Discrepancy:
 
 Check = Callable[[Session], list[Discrepancy]]
 
-#: More checks the audit runs, each ``(session) -> list[Discrepancy]`` (the invoices').
-EXTRA_CHECKS: list[Check] = []
+
+
+def invoice_checks(session: Session) -> list[Discrepancy]:
+    """The rules of invoices and credit notes (wholesale/invoice_checks.py, whose
+    messages are plain English), each with the order and farm of its document."""
+    found = invoice_discrepancies(session)
+    if not found:
+        return []
+    where = {row.id: (row.order_id, row.producer_id) for row in session.execute(
+        select(Invoice.id, Invoice.order_id, Invoice.producer_id)
+        .where(Invoice.id.in_({invoice_id for invoice_id, _message in found})))}
+    return [Discrepancy("invoice", message, order_id=where.get(invoice_id, (None, None))[0],
+                        farm_id=where.get(invoice_id, (None, None))[1])
+            for invoice_id, message in found]
+
+
+#: More checks the audit runs, each ``(session) -> list[Discrepancy]``.
+EXTRA_CHECKS: list[Check] = [invoice_checks]
 
 
 def audit(session: Session, config: Mapping, *, now: datetime, stripe: bool = True,
