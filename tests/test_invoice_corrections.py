@@ -231,3 +231,27 @@ def test_an_invoice_paid_at_pickup_offers_no_card_payment(client, db, login, for
     assert response.status_code == 409
     assert "paid at pickup" in response.get_data(as_text=True)
     assert payments.invoice_payment_of(db.session, invoice) is None
+
+
+def test_a_credit_note_on_a_card_order_gives_back_only_what_is_left(
+        app, client, db, login, form_post, localstripe, market):
+    """An admin refunded farm A's whole part already (farm B's is untouched): farm A's
+    credit note is issued (it corrects the invoice) but nothing more goes back to the
+    card, neither from A's part nor from B's, and no error."""
+    m = market
+    order = _paid_by_card(app, db, localstripe, factories.restaurant_order(
+        m["cantine"], m["slot"], {m["carrots"].id: 4, m["eggs"].id: 1}, PaymentMethod.CARD))
+    invoice = next(i for i in factories.invoices_of(order)
+                   if i.producer_id == m["farm_a"].id)
+    sub = next(s for s in order.sub_orders if s.producer_id == m["farm_a"].id)
+    payments.request_refund(db.session, order, sub.subtotal_cents, app.config, reason="admin",
+                            now=now(), sub_order=sub)
+    db.session.commit()
+    login(m["farm_a"].user)
+    url = f"/farm/invoices/{invoice.id}"
+    line = invoice.lines[0]
+    response = form_post(f"{url}/credit-note", {f"qty-{line.id}": "1", "reason": "Abîmée"},
+                         page=url)
+    assert response.status_code == 303
+    assert len(notes_of(db, invoice)) == 1
+    assert [r.amount_cents for r in refunds(db)] == [sub.subtotal_cents]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.orders.models import Order, OrderLine, PaymentMethod, SubOrder
 from marketplace.payments import services as payments
+from marketplace.payments import signals as payment_signals
 from marketplace.payments.models import InvoicePayment, PaymentStatus, Refund, RefundStatus
 from marketplace.payments.services.stripe_objects import amount as _amount
 from marketplace.payments.services.stripe_objects import get as _get
@@ -192,18 +193,26 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
         session.flush()
         payments.refund_entries(session, refund, [(sub, amount)], config, now=now)
         payments.send_refunds_after_commit(session, config, now=now)
+        payment_signals.refund_recorded.send(refund, session=session, config=config, now=now)
         return [refund]
     order = session.get(Order, invoice.order_id)
     if not order_payment or order.payment_method != PaymentMethod.CARD or order.paid_at is None:
         return []
+    # What is still refundable on the farm's part and on each line (a line refunded
+    # already, short or by an admin, gives back only what is left of it).
+    left = dict((s.id, cents) for s, cents in payments.refundable_by_farm(session, order))
+    left = left.get(sub.id, 0)
     refunds = []
     for line in note.lines:
-        amount = min(line.total_cents, payments.refundable_cents(session, order))
-        if amount <= 0:
-            break
         order_line = session.get(OrderLine, line.order_line_id) if line.order_line_id else None
+        amount = min(line.total_cents, left)
+        if order_line is not None:
+            amount = min(amount, payments.line_refundable_cents(session, order_line))
+        if amount <= 0:
+            continue
         refunds.append(payments.request_refund(session, order, amount, config, reason=reason,
                                                now=now, sub_order=sub, line=order_line))
+        left -= amount
     return refunds
 
 
