@@ -128,6 +128,17 @@ def _paid_by_card(app, db, localstripe, order) -> Order:
     return db.session.get(Order, order.id)
 
 
+def credit_one_unit(login, form_post, farm, invoice):
+    """The farm credits one unit of the invoice's first line by hand (bruised)."""
+    login(farm.user)
+    url = f"/farm/invoices/{invoice.id}"
+    line = invoice.lines[0]
+    response = form_post(f"{url}/credit-note", {f"qty-{line.id}": "1", "reason": "Abîmée"},
+                         page=url)
+    assert response.status_code == 303
+    return response
+
+
 def test_a_card_order_refunds_each_unit_once_whether_credited_or_short(
         app, client, db, login, form_post, localstripe, market):
     """The order was paid by card at checkout: its invoice is paid. Short units are
@@ -145,12 +156,7 @@ def test_a_card_order_refunds_each_unit_once_whether_credited_or_short(
     (note,) = notes_of(db, invoice)
     assert note.total_cents == 350
     # The farm credits one more carrot by hand (bruised): refunded on the card.
-    login(m["farm_a"].user)
-    url = f"/farm/invoices/{invoice.id}"
-    line = invoice.lines[0]
-    response = form_post(f"{url}/credit-note", {f"qty-{line.id}": "1", "reason": "Abîmée"},
-                         page=url)
-    assert response.status_code == 303
+    response = credit_one_unit(login, form_post, m["farm_a"], invoice)
     assert "€3.50 goes back to its card" in client.get(response.location).get_data(
         as_text=True)
     assert [r.amount_cents for r in refunds(db)] == [350, 350]
@@ -247,11 +253,6 @@ def test_a_credit_note_on_a_card_order_gives_back_only_what_is_left(
     payments.request_refund(db.session, order, sub.subtotal_cents, app.config, reason="admin",
                             now=now(), sub_order=sub)
     db.session.commit()
-    login(m["farm_a"].user)
-    url = f"/farm/invoices/{invoice.id}"
-    line = invoice.lines[0]
-    response = form_post(f"{url}/credit-note", {f"qty-{line.id}": "1", "reason": "Abîmée"},
-                         page=url)
-    assert response.status_code == 303
+    credit_one_unit(login, form_post, m["farm_a"], invoice)
     assert len(notes_of(db, invoice)) == 1
     assert [r.amount_cents for r in refunds(db)] == [sub.subtotal_cents]
