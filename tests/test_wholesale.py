@@ -387,7 +387,7 @@ def test_farm_sets_sale_mode_case_size_and_tiers(client, db, farm, form_post):
     tiers = db.session.scalars(select(WholesaleTier).order_by(WholesaleTier.min_quantity)).all()
     assert [(t.min_quantity, t.unit_price_cents) for t in tiers] == [(6, 450), (60, 400)]
     html = client.get(page).get_data(as_text=True)
-    assert 'value="4,50"' in html
+    assert 'value="4.50"' in html
     assert 'value="60"' in html
 
 
