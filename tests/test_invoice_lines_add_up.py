@@ -412,3 +412,33 @@ def test_invoice_discrepancies_finds_a_card_payment_that_does_not_match(db, mark
     assert invoice_checks.invoice_discrepancies(db.session) == [(inv.id, (
         "invoice F-000001 of Ferme A: the card paid €3.51 (€3.51 less €0.00 given back), "
         "but the invoice less its credit notes is €3.50"))]
+
+
+def test_the_credit_note_form_credits_nothing_unless_typed_and_keeps_what_was_typed(
+        client, db, market, login, form_post, english):
+    m = market
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 2, m["juice"].id: 1})
+    (inv,) = factories.invoices_of(order)
+    carrots, juice = inv.lines
+    db.session.commit()
+    login(m["farm_a"].user)
+    url = f"/farm/invoices/{inv.id}"
+    page = client.get(url).get_data(as_text=True)
+    # Sent as shown, the form credits nothing.
+    for line in (carrots, juice):
+        assert re.search(rf'name="qty-{line.id}"[^>]*value="0"', page)
+    response = form_post(f"{url}/credit-note", {f"qty-{carrots.id}": "0",
+                                                f"qty-{juice.id}": "0", "reason": ""}, page=url)
+    assert response.status_code == 400
+    assert "Type the units to credit on at least one line." in response.get_data(as_text=True)
+    # Refused for too many units: what was typed comes back, not the maxima.
+    response = form_post(f"{url}/credit-note", {f"qty-{carrots.id}": "3",
+                                                f"qty-{juice.id}": "0", "reason": "Abîmées"},
+                         page=url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(rf'name="qty-{carrots.id}"[^>]*value="3"', html)
+    assert re.search(rf'name="qty-{juice.id}"[^>]*value="0"', html)
+    assert 'value="Abîmées"' in html
+    assert credit_notes(inv) == []

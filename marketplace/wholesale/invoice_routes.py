@@ -205,6 +205,11 @@ def _quantities(invoice: Invoice) -> dict[int, int] | None:
 
 def _credit_refusal(exc: invoices.InvoiceError) -> str:
     """Why a credit note is refused; for a line, what is still creditable on it."""
+    typed_some = any((value or "").strip() not in ("", "0")
+                     for key, value in request.form.items() if key.startswith("qty-"))
+    if (exc.code == invoices.NOTHING_TO_CREDIT and request.form.get("whole") != "1"
+            and not typed_some):
+        return _("Type the units to credit on at least one line.")
     if exc.code == invoices.NOTHING_TO_CREDIT or exc.creditable is None:
         return _("Nothing left to credit on this invoice.")
     line = exc.creditable
@@ -245,7 +250,8 @@ def issue_credit_note(invoice_id: int):
         message = _credit_refusal(exc)
         invoice = _farm_invoice_or_404(invoice_id)
         return _page(invoice, side="farm", form=ConfirmForm(), credit_form=form,
-                     credited=invoices.credited_by_line(db.session, invoice), error=message), 400
+                     credited=invoices.credited_by_line(db.session, invoice), error=message,
+                     typed=request.form), 400
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
     if refunds:
         amount = format_currency(sum(r.amount_cents for r in refunds) / 100, note.currency)
