@@ -389,3 +389,19 @@ def test_large_demo_farms_have_identifiers_too(app, db):
     assert len(farms) == 7
     _check_identifiers([(f.siret, f.vat_number) for f in farms])
 
+
+
+def test_the_invoices_of_one_order_download_under_names_of_their_own(client, db, market,
+                                                                      login):
+    """Numbers run per farm: two farms' first invoices are both F-000001, so the file
+    name carries the farm too (saved side by side, neither overwrites the other)."""
+    m = market
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 1, m["eggs"].id: 1})
+    first, second = factories.invoices_of(order)
+    assert first.display_number == second.display_number
+    login(m["bistrot"])
+    names = [client.get(f"/restaurant/invoices/{inv.id}.pdf").headers["Content-Disposition"]
+             for inv in (first, second)]
+    assert names == ['inline; filename="F-000001_Ferme_A.pdf"',
+                     'inline; filename="F-000001_Ferme_B.pdf"']

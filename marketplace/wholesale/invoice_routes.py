@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from werkzeug.utils import secure_filename
 from wtforms import StringField, SubmitField
 
 from marketplace.accounts.decorators import admin_required, producer_required, role_required
@@ -55,8 +56,10 @@ def _pdf_response(invoice: Invoice):
     credited = invoice.credits_invoice if invoice.is_credit_note else None
     response = make_response(invoice_pdf.render(invoice, credited=credited))
     response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="{invoice.display_number}.pdf"')
+    # Numbers run per farm: the farm's name keeps the files of one order's invoices
+    # from overwriting each other when saved.
+    name = secure_filename(f"{invoice.display_number} {invoice.seller_name}.pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
     return response
 
 
