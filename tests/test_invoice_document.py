@@ -405,3 +405,16 @@ def test_the_invoices_of_one_order_download_under_names_of_their_own(client, db,
              for inv in (first, second)]
     assert names == ['inline; filename="F-000001_Ferme_A.pdf"',
                      'inline; filename="F-000001_Ferme_B.pdf"']
+
+
+def test_the_documents_say_how_a_line_total_is_rounded(app, client, db, market, login):
+    m = market
+    (inv,) = factories.invoices_of(factories.restaurant_order(m["bistrot"], m["slot"],
+                                                              {m["carrots"].id: 3}))
+    login(m["bistrot"])
+    set_language(client, "fr")
+    rule = ("Chaque ligne\u00a0: quantité × prix unitaire HT, arrondi au centime, "
+            "donne son total HT.")
+    assert flat(rule) in page_text(client.get(f"/restaurant/invoices/{inv.id}").get_data(
+        as_text=True))
+    assert flat(rule) in pdf_text(client.get(f"/restaurant/invoices/{inv.id}.pdf").data)

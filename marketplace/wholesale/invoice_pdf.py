@@ -151,7 +151,9 @@ def render(invoice: Invoice, *, credited: Invoice | None = None) -> bytes:
         ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]))
-    story += [lines, Spacer(1, 4 * mm)]
+    rounding = _("Each line: quantity × unit price excl. VAT, rounded to the cent, "
+                 "gives its total excl. VAT.")
+    story += [lines, Spacer(1, 2 * mm), Paragraph(escape(rounding), small), Spacer(1, 3 * mm)]
 
     summary = [[_("VAT rate"), _("Excl. VAT"), _("VAT"), _("Incl. VAT")]]
     for rate, excl, vat, incl in invoice.vat_by_rate:
