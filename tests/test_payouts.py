@@ -125,3 +125,24 @@ def test_only_an_admin_records_transfers(client, db, login, form_post, market):
     # No CSRF token: refused.
     farm_url = f"/admin/payments/payouts/{market['farm'].id}"
     assert client.post(farm_url, data={"amount_cents": "1"}).status_code == 400
+
+
+def test_the_farm_ledger_says_what_the_admin_can_pay_it_now(app, client, db, login,
+                                                            localstripe, market):
+    """The month's balance counts every paid order; the payout only those handed over:
+    the farm's page says both, and the second matches the admin's payouts page."""
+    m = market
+    first = factories.confirmed_card_order(app, localstripe, m, 0)
+    factories.confirmed_card_order(app, localstripe, m, 1, cart={m["carrots"].id: 1})
+    login(m["farm"].user)
+
+    def payable() -> str:
+        html = client.get("/farm/ledger").get_data(as_text=True)
+        return html.split('class="payable-now">')[1].split("</p>")[0]
+
+    assert "Payable now (orders handed over, not yet paid out, all months): €0.00." in payable()
+    collected(app, db, first)
+    assert "€6.30." in payable()
+    owed = {farm.id: amount for farm, amount, _count in payments.payouts_due(db.session,
+                                                                            app.config)}
+    assert owed[m["farm"].id] == 630

@@ -65,6 +65,7 @@ def index():
     return render_template(
         "farm/ledger.html", farm=farm, totals=totals, entries=entries, kinds=LedgerKind,
         balance=sum(totals.values()), month=date(year, month, 1),
+        payable_now=services.payable_now_cents(db.session, farm.id),
         month_param=f"{year}-{month:02d}", previous=previous, following=following,
     )
 

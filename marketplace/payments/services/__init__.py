@@ -50,6 +50,7 @@ from .ledger import (
 )
 from .payouts import (
     PayoutError,
+    payable_now_cents,
     payouts_due,
     record_bank_transfer,
     send_due_transfers,
@@ -77,7 +78,8 @@ __all__ = [
     "check_before_expiry", "commission_bp", "commission_of", "create_intent",
     "create_invoice_intent", "handle_event", "invoice_payment_by_intent",
     "invoice_payment_of", "ledger_entries", "ledger_totals", "line_refundable_cents",
-    "month_bounds", "open_invoice_intent", "payment_methods", "payment_of", "payouts_due",
+    "month_bounds", "open_invoice_intent", "payable_now_cents", "payment_methods",
+    "payment_of", "payouts_due",
     "reconcile", "record_bank_transfer", "record_failure", "record_invoice_sale",
     "record_sales", "refresh_from_stripe", "refund_entries", "refund_line_short",
     "refundable_by_farm", "refundable_cents", "refunded_cents", "refunds_of",

@@ -81,6 +81,13 @@ def payouts_due(session: Session, config: Mapping) -> list[tuple]:
     return [(farm, int(amount), int(count)) for farm, amount, count in rows]
 
 
+def payable_now_cents(session: Session, producer_id: int) -> int:
+    """What the platform can pay the farm now, in one query: the net of its sub-orders
+    handed over and not yet paid out (``_due``), whatever the month of their lines."""
+    due = _due(Producer.id == producer_id).subquery()
+    return int(session.scalar(select(func.coalesce(func.sum(due.c.net), 0))))
+
+
 class PayoutError(Exception):
     """The amount owed is not the one the admin saw (it changed, or was recorded)."""
 
