@@ -169,6 +169,19 @@ def test_the_cutoff_reminder_goes_to_those_without_an_order_and_stops_at_the_cut
     assert queue_due(app, db) == 0  # after the cut-off: too late to remind
 
 
+def test_no_opening_mail_to_a_buyer_who_already_ordered(app, db, point):
+    farm = factories.producer()
+    carrots = factories.product(farm).variants[0]
+    ordered, waiting = factories.user(), factories.user()
+    subscribe(db, ordered, point, "opening")
+    subscribe(db, waiting, point, "opening")
+    slot = factories.slot(point, starts_in=timedelta(days=4), cutoff_in=timedelta(days=3))
+    factories.delivery_round(farm, slot)
+    factories.order(ordered, slot, {carrots.id: 1})  # a standing order, say
+    assert queue_due(app, db) == 1
+    assert [m.to_address for m in market_mails(db, "opening")] == [waiting.email]
+
+
 def test_a_full_or_closed_market_day_is_not_announced(app, db, point):
     subscribe(db, factories.user(), point, "opening", "cutoff")
     factories.slot(point, cutoff_in=timedelta(hours=5), capacity=3, taken=3)
