@@ -2,7 +2,8 @@
 
 Every --interval seconds (default 60): expire unpaid orders past their hold (stock
 and places go back), queue the day-before reminders, send refunds still to send
-and what the outbox holds;
+and what the outbox holds; queue the market day e-mails buyers asked for (orders
+open, last call before the cut-off: notifications/market_days.py);
 every hour, generate the dated slots of the weekly openings; once a day (from 02:00
 local time, AUDIT_HOUR), the money audit, whose findings are e-mailed to the admins. Each task is
 idempotent, so two runners, a restart or a missed tick change nothing; `--once`
@@ -20,6 +21,7 @@ from flask.cli import with_appcontext
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.notifications import market_days
 from marketplace.notifications import orders as notify
 from marketplace.notifications import services as outbox
 from marketplace.orders.cli import expire_unpaid_now
@@ -77,6 +79,10 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
                 db.session, weeks=config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
                 tz=config["BABEL_DEFAULT_TIMEZONE"])
             db.session.commit()
+    # After the slots: a market day generated this round can be announced at once.
+    with write_intent():
+        done["market_day_mails"] = market_days.queue_due(db.session, config, now=utcnow())
+        db.session.commit()
     if gateway.is_configured(config):
         with write_intent():
             done["refunds"], done["refunds_failed"] = payments.send_pending_refunds(

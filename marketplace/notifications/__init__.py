@@ -1,5 +1,6 @@
 """E-mail notifications: an outbox written in the caller's transaction, sent by SMTP
-right after it commits (services), the order e-mails (orders), `flask notifications`."""
+right after it commits (services), the order e-mails (orders), the market day e-mails
+buyers subscribe to (market_days, routes), `flask notifications`."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
 """The outbox: e-mails written in the same transaction as the change they announce,
-sent after it commits (or later, by `flask notifications deliver`)."""
+sent after it commits (or later, by `flask notifications deliver`); and the buyers'
+market day e-mails they asked for, per pickup point."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.models import UTCDateTime, utcnow
+from marketplace.pickup.models import PickupPoint
 
 
 class OutboxMessage(db.Model):
@@ -32,7 +35,38 @@ class OutboxMessage(db.Model):
     # Tries so far, the one that succeeded included.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Headers besides From, To, Subject, Date and Message-ID, as a JSON object of
+    # name -> value (List-Unsubscribe), written verbatim: services.queue checks them.
+    headers: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
     def __repr__(self) -> str:
         state = "sent" if self.sent_at else f"pending, {self.attempts} attempt(s)"
         return f"<OutboxMessage {self.id} {self.dedupe_key or ''} {state}>"
+
+
+class MarketDaySubscription(db.Model):
+    """A buyer asked for the market day e-mails of a pickup point: when orders open
+    for its next market day, and a reminder before its cut-off (market_days.py)."""
+
+    __tablename__ = "market_day_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "pickup_point_id"),
+        # A subscription that wants nothing is deleted, not kept empty.
+        CheckConstraint("opening OR cutoff", name="some_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    pickup_point_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True)
+    # The kinds of e-mail wanted.
+    opening: Mapped[bool] = mapped_column(default=False)
+    cutoff: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+    pickup_point: Mapped[PickupPoint] = relationship()
+
+    def wants(self, kind: str) -> bool:
+        return bool(getattr(self, kind))

@@ -15,13 +15,16 @@ hook and a retry command) never both send it.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 
 from flask import current_app
@@ -49,14 +52,17 @@ _table = OutboxMessage.__table__
 # Queueing -------------------------------------------------------------------------------
 
 def queue(session: Session, *, to: str, subject: str, body: str,
-          key: str | None = None) -> OutboxMessage | None:
+          key: str | None = None,
+          headers: Mapping[str, str] | None = None) -> OutboxMessage | None:
     """Add a message to the outbox in the caller's transaction.
 
     With a ``key``, a message already queued under that key (in any transaction,
-    sent or not) wins: nothing is added and None is returned.
+    sent or not) wins: nothing is added and None is returned. ``headers`` are extra
+    headers (List-Unsubscribe), sent verbatim: ValueError for one that cannot be.
     """
     message = OutboxMessage(to_address=to, subject=subject, body_text=body, dedupe_key=key,
-                            created_at=utcnow(), attempts=0, last_error="")
+                            created_at=utcnow(), attempts=0, last_error="",
+                            headers=json.dumps(checked_headers(headers or {})))
     if key is None:
         session.add(message)
         session.flush()
@@ -74,6 +80,26 @@ def queue(session: Session, *, to: str, subject: str, body: str,
             return None
     session.info.setdefault(QUEUED_KEY, set()).add(message.id)
     return message
+
+
+# Set by build_message itself; an extra header never replaces them.
+OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "cc", "bcc",
+                         "content-type", "content-transfer-encoding", "mime-version"})
+# RFC 5322: a field name is printable ASCII but the colon; a line at most 998 characters.
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+_VERBATIM_VALUE = re.compile(r"[ -~]*")
+MAX_LINE = 998
+
+
+def checked_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` if each can be sent verbatim (printable ASCII on one line, not one
+    of the headers build_message writes), else ValueError."""
+    for name, value in headers.items():
+        if not _FIELD_NAME.fullmatch(name) or name.lower() in OWN_HEADERS:
+            raise ValueError(f"header {name!r} cannot be added")
+        if not _VERBATIM_VALUE.fullmatch(value) or len(name) + 2 + len(value) > MAX_LINE:
+            raise ValueError(f"the value of header {name} cannot be sent verbatim")
+    return dict(headers)
 
 
 def already_queued(session: Session, key: str) -> bool:
@@ -96,6 +122,7 @@ class _Outgoing:
     subject: str
     body_text: str
     created_at: datetime
+    headers: str
 
 
 SessionSource = Engine | Connection | Callable[[], Session]
@@ -137,7 +164,7 @@ def _claim(make_session: Callable[[], Session], *, limit: int, ids: Iterable[int
     t = _table
     stmt = (
         select(t.c.id, t.c.to_address, t.c.subject, t.c.body_text, t.c.created_at,
-               t.c.attempts)
+               t.c.headers, t.c.attempts)
         .where(t.c.sent_at.is_(None), t.c.attempts < max_attempts,
                or_(t.c.claimed_at.is_(None), t.c.claimed_at < now - CLAIM_TIMEOUT))
         .order_by(t.c.id)
@@ -156,7 +183,7 @@ def _claim(make_session: Callable[[], Session], *, limit: int, ids: Iterable[int
             )
             if result.rowcount == 1:
                 claimed.append(_Outgoing(row.id, row.to_address, row.subject, row.body_text,
-                                         row.created_at))
+                                         row.created_at, row.headers))
     return claimed
 
 
@@ -199,10 +226,28 @@ def _quit(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
+class _Policy(EmailPolicy):
+    """The default policy, but the extra headers are written as they are: folded or
+    encoded (RFC 2047), a long List-Unsubscribe <URL> would no longer be read."""
+
+    verbatim: frozenset[str] = frozenset()
+
+    def fold(self, name, value):
+        if name.lower() in self.verbatim:
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if name.lower() in self.verbatim:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
 def build_message(message: _Outgoing | OutboxMessage, sender: str) -> EmailMessage:
     """The e-mail of an outbox row. ValueError for a header that cannot be sent."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    mail = EmailMessage()
+    extra = checked_headers(json.loads(message.headers or "{}"))
+    mail = EmailMessage(policy=_Policy(verbatim=frozenset(name.lower() for name in extra)))
     mail["From"] = sender
     mail["To"] = message.to_address
     mail["Subject"] = message.subject
@@ -211,6 +256,8 @@ def build_message(message: _Outgoing | OutboxMessage, sender: str) -> EmailMessa
     mail["Message-ID"] = (
         f"<outbox.{message.id}.{int(message.created_at.timestamp())}@{domain}>"
     )
+    for name, value in extra.items():
+        mail[name] = value
     mail.set_content(message.body_text)
     return mail
 
