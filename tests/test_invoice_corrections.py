@@ -256,3 +256,22 @@ def test_a_credit_note_on_a_card_order_gives_back_only_what_is_left(
     credit_one_unit(login, form_post, m["farm_a"], invoice)
     assert len(notes_of(db, invoice)) == 1
     assert [r.amount_cents for r in refunds(db)] == [sub.subtotal_cents]
+
+
+def test_a_credit_note_on_an_unpaid_invoice_tells_the_restaurant_what_is_left_to_pay(
+        app, client, db, login, form_post, mailbox, market):
+    m = market
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 4})
+    (invoice,) = factories.invoices_of(order)
+    db.session.commit()
+    mailbox.clear()
+    credit_one_unit(login, form_post, m["farm_a"], invoice)
+    [mail] = mailbox.wait_for(1)
+    (note,) = notes_of(db, invoice)
+    assert mail["To"] == m["bistrot"].email
+    # In the restaurant's language (French).
+    assert mail["Subject"] == f"Commande {order.id}\u00a0: avoir {note.display_number}"
+    body = mail.get_content()
+    assert f"Ferme A a émis l’avoir {note.display_number} de 3,50\u00a0€" in body
+    assert "Abîmée" in body
+    assert "Reste à payer sur cette facture\u00a0: 10,50\u00a0€." in body

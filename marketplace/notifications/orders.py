@@ -276,3 +276,19 @@ def send_reminders(session: Session, now: datetime, *,
             selectinload(SubOrder.lines), joinedload(SubOrder.producer)))
     ).all()
     return sum(1 for order in orders if order_reminder(session, order) is not None)
+
+
+# Documents ---------------------------------------------------------------------------------
+
+def credit_note_issued(session: Session, order: Order, *, note_id: int, number: str,
+                       farm: str, amount_cents: int, due_cents: int, paid: bool,
+                       reason: str = "") -> OutboxMessage | None:
+    """A farm issued a credit note on an invoice of the order that was not paid by card
+    (one paid by card is told as a refund): what is left to pay on the invoice, or, the
+    invoice being paid another way, that the farm repays the amount."""
+    return _queue(
+        session, order, f"credit-note:{note_id}",
+        lambda: _("Order %(number)s: credit note %(note)s", number=order.id, note=number),
+        "mail/credit_note.txt", note_number=number, farm=farm, amount_cents=amount_cents,
+        due_cents=due_cents, paid=paid, reason=reason,
+    )

@@ -28,6 +28,8 @@ from marketplace.accounts.decorators import admin_required, producer_required, r
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
+from marketplace.notifications import orders as notify
+from marketplace.orders.models import Order
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.payments.services.stripe_objects import get as stripe_field
@@ -256,6 +258,13 @@ def issue_credit_note(invoice_id: int):
                      credited=invoices.credited_by_line(db.session, invoice), error=message,
                      typed=request.form), 400
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
+    if not refunds:  # a refund to the card is told to the restaurant as such
+        notify.credit_note_issued(
+            db.session, db.session.get(Order, invoice.order_id), note_id=note.id,
+            number=note.display_number,
+            farm=invoice.seller_name, amount_cents=note.total_cents,
+            due_cents=invoices.balance_cents(db.session, invoice),
+            paid=invoice.paid_at is not None, reason=note.reason or "")
     if refunds:
         amount = format_currency(sum(r.amount_cents for r in refunds) / 100, note.currency)
         flash(_("The restaurant paid this invoice by card: %(amount)s goes back to its card.",
