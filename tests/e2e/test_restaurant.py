@@ -50,13 +50,17 @@ def _kitchen(app) -> tuple[str, int, dict[str, int]]:
                                            "apples": apples.variants[0].id}
 
 
-def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
-    email, slot_id, ids = _kitchen(e2e_server.app)
-    page = browser_page
+def sign_in(page, email: str) -> None:
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", factories.PASSWORD)
     page.locator("form:has(#password) [type=submit]").click()
+
+
+def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
+    email, slot_id, ids = _kitchen(e2e_server.app)
+    page = browser_page
+    sign_in(page, email)
 
     page.goto("/restaurant/quick-order")
     page.select_option("#slot_id", value=str(slot_id))
@@ -101,10 +105,7 @@ def test_quick_order_on_a_phone(e2e_server, phone_page):
                               commit=False)
         db.session.commit()
     page = phone_page
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
+    sign_in(page, email)
     page.goto(f"/restaurant/quick-order?slot_id={slot_id}")
 
     page.fill(f"#q-{ids['leeks']}", "12")  # 12 x 2,80 = 33,60 with 1,75 of VAT inside
