@@ -3,7 +3,9 @@ in and placed in one request (200 lines must work); bad input keeps what was typ
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import Role
 from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders.cart import MAX_LINES
-from marketplace.orders.models import Order, OrderLine
+from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.wholesale import quick_routes
 from tests import factories
 from tests.pages import TOKEN_RE
@@ -69,7 +71,7 @@ def test_grid_lists_what_the_slot_can_deliver_and_places_the_order(client, db, l
 
 
 @pytest.mark.parametrize(("typed", "message"), [
-    ("3", "Sold by the case of 2"), ("-2", "whole number"), ("1.5", "whole number"),
+    ("3", "Sold by the case of 2"), ("-2", "cannot be negative"), ("1.5", "whole number"),
     ("abc", "whole number"), ("1000", "At most 999 units on one line"),
     ("9" * 5000, "At most 999 units on one line"), ("0" * 5000 + "1001", "At most 999"),
     ("\u00b2", "whole number")])
@@ -220,3 +222,166 @@ def test_the_grid_sent_twice_places_one_order(client, db, login, grid):
     assert first.location == again.location
     assert again.location.endswith(f"/orders/{order.id}")
     assert db.session.get(Variant, g["leeks"].id).stock == 490
+
+
+# Prices without VAT, totals, minimums, the filter and last week's quantities ----------------
+
+RECALCULATE = {"action": "recalculate"}
+
+
+def line_tag(html: str, variant_id: int) -> str:
+    """The opening <tr> tag of the variant's line."""
+    return re.search(rf'<tr class="quick-line[^>]*data-variant="{variant_id}"[^>]*>', html).group(0)
+
+
+def test_prices_are_shown_without_vat_with_the_rate(client, db, login, grid):
+    g = grid
+    login(g["restaurant"])
+    html = client.get(url(g["slot"])).get_data(as_text=True)
+    assert "€2.65" in html  # 2.80 with 5.5 % VAT
+    assert "VAT 5.5 %" in html
+    assert "from 10: €2.37 each" in html  # the tier, 2.50 with VAT
+
+
+def test_recalculate_shows_the_servers_totals_and_places_nothing(client, db, login, form_post,
+                                                                   grid):
+    g = grid
+    g["other"].wholesale_minimum_cents = 6000
+    db.session.commit()
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        **RECALCULATE, "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "10",
+        f"q-{g['crate'].id}": "2", "total": "1"}, page=url(g["slot"]))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    # 10 x 2.50 (the tier) + 2 x 15.00 = 55.00, VAT 1.30 + 1.56 inside.
+    assert '<dd data-total="ht">€52.14</dd>' in html
+    assert '<dd data-total="vat">€2.86</dd>' in html
+    assert '<dd data-total="ttc" class="fw-bold">€55.00</dd>' in html
+    assert "Ferme B: <span data-subtotal>€30.00</span> / €60.00 minimum (incl. VAT)" in html
+    assert f'name="q-{g["leeks"].id}" value="10"' in html  # what was typed, kept
+    assert "€23.70" in html  # the leeks' line without VAT
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+    response = form_post("/restaurant/quick-order", {
+        **RECALCULATE, "slot_id": str(g["slot"].id), f"q-{g['crate'].id}": "4"},
+        page=url(g["slot"]))
+    assert "Ferme B: <span data-subtotal>€60.00</span> / €60.00 minimum" in \
+        response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("action", [RECALCULATE, {}])
+@pytest.mark.parametrize(("typed", "message"), [
+    ("52", "Only 50 in stock."), ("3", "Sold by the case of 2: order 2, 4, 6..."),
+    ("-4", "A quantity cannot be negative: type 0 or leave it empty."),
+    ("douze", "Enter a whole number of units, such as 12.")])
+def test_bad_lines_are_refused_one_by_one(client, db, login, form_post, grid, action, typed,
+                                          message):
+    g = grid
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        **action, "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "7",
+        f"q-{g['crate'].id}": typed}, page=url(g["slot"]))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'<div class="small text-danger-emphasis" id="q-{g["crate"].id}-error">{message}' \
+        in html
+    assert f'name="q-{g["crate"].id}" value="{typed}"' in html
+    assert f'name="q-{g["leeks"].id}" value="7"' in html
+    assert '<dd data-total="ttc" class="fw-bold">€19.60</dd>' in html  # the good line
+    assert db.session.scalar(select(func.count(Order.id))) == 0
+
+
+def test_the_filter_hides_lines_on_the_server(client, db, login, form_post, grid):
+    g = grid
+    login(g["restaurant"])
+    html = client.get(url(g["slot"]) + "&filter=PÔMME").get_data(as_text=True)
+    assert not line_tag(html, g["crate"].id).endswith(" hidden>")
+    assert line_tag(html, g["leeks"].id).endswith(" hidden>")
+    assert 'name="filter" value="PÔMME"' in html
+    html = client.get(url(g["slot"]) + "&filter=ferme+a").get_data(as_text=True)
+    assert line_tag(html, g["crate"].id).endswith(" hidden>")
+    assert not line_tag(html, g["leeks"].id).endswith(" hidden>")
+    assert "No item matches" in client.get(url(g["slot"]) + "&filter=truffe").get_data(
+        as_text=True)
+    # A quantity on a hidden line stays in the form, the totals and the order.
+    response = form_post("/restaurant/quick-order", {
+        **RECALCULATE, "slot_id": str(g["slot"].id), "filter": "pomme",
+        f"q-{g['leeks'].id}": "2"}, page=url(g["slot"]))
+    html = response.get_data(as_text=True)
+    assert "1 line hidden by the filter has a quantity: it stays in the order." in html
+    assert '<dd data-total="ttc" class="fw-bold">€5.60</dd>' in html
+
+
+def _last_week(g, db, cart, starts_in=timedelta(days=3)):
+    """An order placed for a slot ``starts_in`` from now; the grid's slot a week later."""
+    point = g["slot"].pickup_point
+    then = g["slot"] if starts_in == timedelta(days=3) else factories.slot(
+        point, starts_in=starts_in, cutoff_in=timedelta(days=1))
+    order = factories.order(g["restaurant"], then, cart)
+    return then, order
+
+
+def test_last_weeks_quantities_are_the_starting_point(client, db, login, grid):
+    g = grid
+    then, _order = _last_week(g, db, {g["leeks"].id: 12, g["crate"].id: 4})
+    factories.delivery_round(g["farm"], factories.slot(
+        then.pickup_point, starts_in=timedelta(days=4), cutoff_in=timedelta(days=1)))
+    # A later order on another weekday: last week's same day comes first.
+    other_day = factories.slot(then.pickup_point, starts_in=timedelta(days=4),
+                               cutoff_in=timedelta(days=1))
+    factories.order(g["restaurant"], other_day, {g["leeks"].id: 1})
+    week_later = factories.slot(then.pickup_point, starts_in=timedelta(days=10),
+                                cutoff_in=timedelta(days=9))
+    login(g["restaurant"])
+    html = client.get(url(week_later)).get_data(as_text=True)
+    day = then.starts_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert f"Quantities of your order of {day:%A} {day.day} {day:%B}" in html
+    assert f'name="q-{g["leeks"].id}" value="12"' in html
+    assert f'name="q-{g["crate"].id}" value="4"' in html
+    assert '<dd data-total="ttc" class="fw-bold">€90.00</dd>' in html  # 12 x 2.50 + 4 x 15
+    cleared = client.get(url(week_later) + "&start=empty").get_data(as_text=True)
+    assert "Quantities of your order of" not in cleared
+    assert f'name="q-{g["leeks"].id}" value=""' in cleared
+    # The order of the slot itself is not a "last week".
+    assert "Quantities of your order of" not in client.get(url(then)).get_data(as_text=True)
+
+
+def test_a_cancelled_order_is_no_starting_point(client, db, login, grid):
+    g = grid
+    _then, order = _last_week(g, db, {g["leeks"].id: 12})
+    order.status = OrderStatus.CANCELLED
+    db.session.commit()
+    week_later = factories.slot(g["slot"].pickup_point, starts_in=timedelta(days=10),
+                                cutoff_in=timedelta(days=9))
+    login(g["restaurant"])
+    assert "Quantities of your order of" not in client.get(url(week_later)).get_data(
+        as_text=True)
+
+
+def test_the_page_queries_do_not_grow_with_its_lines(client, db, login, form_post, grid,
+                                                     count_queries):
+    g = grid
+    week_later = factories.slot(g["slot"].pickup_point, starts_in=timedelta(days=10),
+                                cutoff_in=timedelta(days=9))
+
+    def counts(cart):
+        factories.order(g["restaurant"], g["slot"], cart)
+        with count_queries() as shown:
+            html = client.get(url(week_later)).get_data(as_text=True)
+        assert "Quantities of your order of" in html
+        data = {**RECALCULATE, "slot_id": str(week_later.id)}
+        data.update({f"q-{k}": str(q) for k, q in cart.items()})
+        page = url(week_later) + "&start=empty"
+        form_post("/restaurant/quick-order", {}, page=page)  # the same session warmed up
+        with count_queries() as recalculated:
+            assert form_post("/restaurant/quick-order", data, page=page).status_code == 200
+        return len(shown), len(recalculated)
+
+    login(g["restaurant"])
+    few = counts({g["leeks"].id: 1})
+    products = [factories.product(g["farm"], name=f"Légume {n:02d}",
+                                  variants=(("1 kg", 300 + n, 20),), commit=False)
+                for n in range(30)]
+    db.session.commit()
+    many = counts({p.variants[0].id: 2 for p in products})
+    assert many == few

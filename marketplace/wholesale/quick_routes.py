@@ -42,6 +42,7 @@ from marketplace.producers.models import Producer
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
+from marketplace.wholesale import quick_order as quick
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 
@@ -49,6 +50,7 @@ bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
 # when a date offers more.
 MAX_GRID_LINES = 5000
 SLOTS_SHOWN = 60
+MAX_FILTER_LENGTH = 80
 
 
 def open_slots(now):
@@ -103,29 +105,57 @@ def grid_variants(slot: PickupSlot, buyer, *, limit: int | None = None,
     return [v for v in variants if pricing.visible_to(buyer, v)]
 
 
-def _grouped(variants):
+def _grouped(rows, shown_ids):
+    """farm id -> {producer, shown, categories: category id -> {category, shown, rows}};
+    ``shown``: some row of it is in ``shown_ids``."""
     groups: OrderedDict = OrderedDict()
-    for variant in variants:
-        product = variant.product
+    for row in rows:
+        product = row.variant.product
+        shown = row.variant.id in shown_ids
         farm = groups.setdefault(product.producer_id, {"producer": product.producer,
+                                                       "shown": False,
                                                        "categories": OrderedDict()})
-        farm["categories"].setdefault(product.category_id, {"category": product.category,
-                                                            "variants": []})
-        farm["categories"][product.category_id]["variants"].append(variant)
+        category = farm["categories"].setdefault(
+            product.category_id, {"category": product.category, "shown": False, "rows": []})
+        category["rows"].append(row)
+        category["shown"] = category["shown"] or shown
+        farm["shown"] = farm["shown"] or shown
     return groups
 
 
-def _render(slot, variants, *, cut=False, raw=None, errors=None, error=None, status=200):
-    """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``."""
-
+def _render(slot, variants, *, cut=False, typed=None, error=None, status=200,
+            start=None, words=""):
+    """The page; ``cut``: the date offers more than the MAX_GRID_LINES ``variants``;
+    ``typed``: the form as sent, else ``start``'s quantities; ``words``: the filter."""
+    typed = typed or quick.Typed()
+    quantities = typed.quantities
+    raw = typed.raw
+    if start is not None and not raw:
+        quantities = start.quantities
+        raw = {f"{quick.FIELD_PREFIX}{k}": str(q) for k, q in quantities.items()}
     tiers = pricing.tiers_for(db.session, [v.id for v in variants]) if variants else {}
+    # The filter hides lines, it does not drop them: what they hold stays in the form
+    # and the order. A line with a problem stays in sight.
+    shown_ids = {v.id for v in variants
+                 if not words or v.id in typed.errors or quick.matches(v, words)}
+    hidden_with_quantity = sum(
+        1 for key, value in raw.items()
+        if value.strip().lstrip("0") and quick.field_variant_id(key) not in shown_ids)
     return render_template(
         "wholesale/quick_order.html", slot=slot, slots=open_slots(utcnow()),
-        groups=_grouped(variants), tiers=tiers, raw=raw or {}, errors=errors or {},
-        error=error, cut=cut,
+        groups=_grouped(quick.rows(variants, tiers, current_user), shown_ids), raw=raw,
+        shown_ids=shown_ids, hidden_with_quantity=hidden_with_quantity, errors=typed.errors,
+        error=error, cut=cut, words=words, start=start,
+        totals=quick.totals(db.session, quantities, current_user),
+        minimums={v.product.producer_id: v.product.producer for v in variants
+                  if v.product.producer.wholesale_minimum_cents},
         methods=payments.payment_methods(db.session, current_user, current_app.config),
         max_grid_lines=MAX_GRID_LINES,
     ), status
+
+
+def _words() -> str:
+    return request.values.get("filter", "").strip()[:MAX_FILTER_LENGTH]
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -140,55 +170,38 @@ def grid():
         return _render(None, [])
     listed = grid_variants(slot, current_user, limit=MAX_GRID_LINES + 1)
     variants = listed[:MAX_GRID_LINES]
-    render = partial(_render, slot, variants, cut=len(listed) > MAX_GRID_LINES)
+    render = partial(_render, slot, variants, cut=len(listed) > MAX_GRID_LINES,
+                     words=_words())
     if request.method == "GET":
-        return render()
+        start = None
+        if request.args.get("start") != "empty":
+            start = quick.starting_point(db.session, current_user.id, slot, display_tz(),
+                                         [v.id for v in variants])
+        return render(start=start)
 
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    by_id = {v.id: v for v in variants}
-    raw = {key: value for key, value in request.form.items() if key.startswith("q-")}
-    cart: dict[str, int] = {}
-    errors: dict[int, str] = {}
-    for key, value in raw.items():
-        # "007" is 7; and thousands of zeros typed must not reach int().
-        digits = value.strip().lstrip("0")
-        if not digits:
-            continue  # empty or 0: not ordered
-        variant = by_id.get(parse_id(key[2:]))
-        if variant is None:
-            return render(raw=raw, status=400, error=_(
-                "An item of the form is not sold for this slot any more: reload the page."))
-        if not (digits.isascii() and digits.isdigit()):
-            errors[variant.id] = _("Enter a whole number of units, such as 12.")
-            continue
-        try:
-            quantity = cart_service.parse_quantity(digits)
-        except cart_service.CartError:  # digits, not 0: too large
-            errors[variant.id] = _("At most %(max)d units on one line.",
-                                   max=cart_service.MAX_QUANTITY)
-            continue
-        # Cases bind wholesale sales only, as in the cart (a retail-only item is sold
-        # by the unit, whatever case size the farm typed).
-        problem = pricing.buyer_case_problem(current_user, variant, quantity)
-        if problem:
-            errors[variant.id] = str(problem)
-            continue
-        cart[str(variant.id)] = quantity
-    if len(cart) + len(errors) > cart_service.MAX_LINES:
+    typed = quick.read_quantities(request.form, {v.id: v for v in variants}, current_user)
+    render = partial(render, typed=typed)
+    if typed.unknown:
+        return render(status=400, error=_(
+            "An item of the form is not sold for this slot any more: reload the page."))
+    if len(typed.quantities) + len(typed.errors) > cart_service.MAX_LINES:
         # Checkout keeps the first MAX_LINES lines of a cart: refuse rather than drop.
-        return render(raw=raw, errors=errors, status=400, error=_(
+        return render(status=400, error=_(
             "More than %(max)d lines have a quantity: one order holds at most %(max)d "
             "items. Place two orders.", max=cart_service.MAX_LINES))
-    if errors:
-        return render(raw=raw, errors=errors, status=400,
-                      error=_("Some quantities need a look: see the marked lines."))
-    if not cart:
-        return render(raw=raw, status=400, error=_("Type a quantity for at least one item."))
+    if typed.errors:
+        return render(status=400, error=_("Some quantities need a look: see the marked lines."))
+    if request.form.get("action") == "recalculate":
+        return render()  # the totals, computed here; nothing placed
+    if not typed.quantities:
+        return render(status=400, error=_("Type a quantity for at least one item."))
+    cart = {str(k): q for k, q in typed.quantities.items()}
     method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value
 
     if method not in payments.payment_methods(db.session, current_user, current_app.config):
-        return render(raw=raw, status=400, error=_("Choose how to pay."))
+        return render(status=400, error=_("Choose how to pay."))
     try:
         order, placed = orders.place_once(db.session, lambda token: orders.checkout(
             db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
@@ -198,8 +211,9 @@ def grid():
         ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
     except orders.CheckoutError as exc:
         db.session.rollback()
-        line_errors = {exc.line.variant_id: str(exc.message)} if exc.line else {}
-        return render(raw=raw, errors=line_errors, error=str(exc.message), status=exc.status)
+        if exc.line:
+            typed.errors[exc.line.variant_id] = str(exc.message)
+        return render(error=str(exc.message), status=exc.status)
     if not placed:
         return show_placed_before(order)
     if order.payment_method == PaymentMethod.CARD:

@@ -18,6 +18,7 @@ from marketplace.extensions import db
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.pickup.models import DeliveryRound, PickupKind, PickupPoint, PickupSlot
 from marketplace.pickup.rounds import local_weekday
+from marketplace.producers.models import Producer
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests.clock import now
@@ -49,13 +50,17 @@ def _kitchen(app) -> tuple[str, int, dict[str, int]]:
                                            "apples": apples.variants[0].id}
 
 
-def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
-    email, slot_id, ids = _kitchen(e2e_server.app)
-    page = browser_page
+def sign_in(page, email: str) -> None:
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", factories.PASSWORD)
     page.locator("form:has(#password) [type=submit]").click()
+
+
+def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
+    email, slot_id, ids = _kitchen(e2e_server.app)
+    page = browser_page
+    sign_in(page, email)
 
     page.goto("/restaurant/quick-order")
     page.select_option("#slot_id", value=str(slot_id))
@@ -87,3 +92,49 @@ def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
         invoice = db.session.scalars(select(Invoice)).one()
         assert invoice.number == 1
         assert invoice.total_cents == order.total_cents == 12 * 280 + 4 * 1500
+
+
+def test_quick_order_on_a_phone(e2e_server, phone_page):
+    """At 390 px: the total follows what is typed, the column headers stay in sight as
+    the grid scrolls, the filter works as one types, and nothing scrolls sideways."""
+    email, slot_id, ids = _kitchen(e2e_server.app)
+    with e2e_server.app.app_context():
+        farm = db.session.scalars(select(Producer)).one()
+        for n in range(40):
+            factories.product(farm, name=f"Légume {n:02d}", variants=(("1 kg", 300, 20),),
+                              commit=False)
+        db.session.commit()
+    page = phone_page
+    sign_in(page, email)
+    page.goto(f"/restaurant/quick-order?slot_id={slot_id}")
+
+    page.fill(f"#q-{ids['leeks']}", "12")  # 12 x 2,80 = 33,60 with 1,75 of VAT inside
+    expect(page.locator("[data-total=ttc]")).to_have_text(re.compile(r"^33,60\s€$"))
+    expect(page.locator("[data-total=ht]")).to_have_text(re.compile(r"^31,85\s€$"))
+    expect(page.locator(f"tr[data-variant='{ids['leeks']}'] .quick-line-total")).to_have_text(
+        re.compile(r"^31,85\s€$"))
+    page.fill(f"#q-{ids['apples']}", "4")
+    expect(page.locator("[data-total=ttc]")).to_have_text(re.compile(r"^93,60\s€$"))
+
+    box = page.locator(".quick-scroll")
+    box.evaluate("box => { box.scrollTop = 900; }")
+    header = page.locator(".quick-table thead").first
+    sticks = header.evaluate("""head => {
+        const box = head.closest('.quick-scroll').getBoundingClientRect();
+        const cell = head.querySelector('th').getBoundingClientRect();
+        const first = head.closest('table').querySelector('tbody tr').getBoundingClientRect();
+        const seen = document.elementFromPoint(cell.left + 5, cell.top + cell.height / 2);
+        return {offset: cell.top - box.top, firstRowBelowTop: first.bottom > box.top,
+                headerOnTop: head.contains(seen)};
+    }""")
+    assert abs(sticks["offset"]) <= 2, sticks  # at the top of the scrolled box
+    assert not sticks["firstRowBelowTop"], sticks  # its first line scrolled away
+    assert sticks["headerOnTop"], sticks  # drawn above the lines
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+
+    page.fill("#quick-filter", "pomm")
+    expect(page.locator(f"tr[data-variant='{ids['leeks']}']")).to_be_hidden()
+    expect(page.locator(f"tr[data-variant='{ids['apples']}']")).to_be_visible()
+    expect(page.locator("[data-total=ttc]")).to_have_text(re.compile(r"^93,60\s€$"))
