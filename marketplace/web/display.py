@@ -6,9 +6,12 @@ settings (BABEL_DEFAULT_TIMEZONE, from TIMEZONE), in the current language.
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from babel.dates import get_day_names
 from flask import current_app
-from flask_babel import get_locale
+from flask_babel import format_date, format_time, get_locale, to_user_timezone
+from flask_babel import gettext as _
 
 
 def display_tz() -> str:
@@ -20,3 +23,22 @@ def weekday_names() -> list[tuple[int, str]]:
     """(0, 'Monday') ... (6, 'Sunday') in the current language."""
     names = get_day_names("wide", locale=str(get_locale() or "en"))
     return [(day, names[day].capitalize()) for day in range(7)]
+
+
+def hour_people_say(wall: time) -> str:
+    """A wall-clock time as said in the current language: "18 h", "18 h 30" in French,
+    "6 pm", "6:30 pm" in English (no-break spaces, so a phone never splits it)."""
+    language = str(get_locale() or "en")
+    if language.startswith("fr"):
+        minutes = f"\u00a0{wall.minute:02d}" if wall.minute else ""
+        return f"{wall.hour}\u00a0h{minutes}"
+    pattern = "h:mm\u00a0a" if wall.minute else "h\u00a0a"
+    return format_time(wall, pattern, rebase=False).lower()
+
+
+def cutoff_people_say(instant: datetime) -> str:
+    """An instant (a cut-off) as people say it, in the display time zone and the current
+    language: "mercredi 9 décembre à 18 h", "Wednesday 9 December at 6 pm"."""
+    local = to_user_timezone(instant)
+    return _("%(day)s at %(time)s", day=format_date(local, "EEEE d MMMM"),
+             time=hour_people_say(local.time()))
