@@ -323,6 +323,8 @@ def test_closing_a_date_closed_already_is_409_and_keeps_its_reason(client, host,
     ("fr", paris(2026, 12, 9, 18, 30), "mercredi 9 décembre à 18\u00a0h\u00a030"),
     ("en", paris(2026, 12, 9, 18), "Wednesday 9 December at 6\u00a0pm"),
     ("en", paris(2026, 12, 9, 9, 5), "Wednesday 9 December at 9:05\u00a0am"),
+    ("fr", paris(2027, 1, 1, 0), "vendredi 1er janvier à 0\u00a0h"),
+    ("en", paris(2027, 1, 1, 12), "Friday 1 January at 12\u00a0pm"),
     # Summer time: 16:00 UTC is 18:00 in Paris.
     ("fr", paris(2027, 6, 2, 18), "mercredi 2 juin à 18\u00a0h"),
 ])
@@ -388,7 +390,7 @@ def test_see_the_effect_saves_nothing(client, host, form_post, db, clock):
     preview = page[page.index('id="cutoff-preview"'):]
     preview = preview[:preview.index("</div>")]
     # 25 December and 1 January are holidays: the next two are 8 and 15 January.
-    assert "orders until Thursday 7 January at 6\u00a0pm" in preview
+    assert "Friday 8 January, 17:00: orders until Thursday 7 January at 6\u00a0pm" in preview
     assert "orders until Thursday 14 January at 6\u00a0pm" in preview
     assert "December" not in preview
     assert db.session.scalar(select(PickupSchedule)) is None
@@ -453,6 +455,7 @@ def test_host_opens_and_closes_a_holiday(client, host, form_post, db):
     assert "2027-01-01" not in days
     page = client.get(url).get_data(as_text=True)
     assert "Open all the same" in page
+    assert "Close again on 25 December" in page
     response = form_post(f"{url}/holidays/2026-12-25/close", {}, page=url)
     assert response.status_code == 302
     db.session.expire_all()

@@ -6,7 +6,7 @@ settings (BABEL_DEFAULT_TIMEZONE, from TIMEZONE), in the current language.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from babel.dates import get_day_names
 from flask import current_app
@@ -36,9 +36,19 @@ def hour_people_say(wall: time) -> str:
     return format_time(wall, pattern, rebase=False).lower()
 
 
+def date_people_say(day: date, *, weekday: bool = True, year: bool = False) -> str:
+    """A date as written in the current language: "mercredi 9 décembre", "vendredi
+    1er janvier" (French writes the first of the month so), "Wednesday 9 December"."""
+    number = "d"
+    if day.day == 1 and str(get_locale() or "en").startswith("fr"):
+        number = "d'er'"
+    pattern = ("EEEE " if weekday else "") + number + " MMMM" + (" y" if year else "")
+    return format_date(day, pattern, rebase=False)
+
+
 def cutoff_people_say(instant: datetime) -> str:
     """An instant (a cut-off) as people say it, in the display time zone and the current
     language: "mercredi 9 décembre à 18 h", "Wednesday 9 December at 6 pm"."""
     local = to_user_timezone(instant)
-    return _("%(day)s at %(time)s", day=format_date(local, "EEEE d MMMM"),
+    return _("%(day)s at %(time)s", day=date_people_say(local.date()),
              time=hour_people_say(local.time()))
