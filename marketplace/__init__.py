@@ -27,6 +27,7 @@ from marketplace.config import load_settings
 from marketplace.extensions import babel, csrf, db, login_manager, migrate
 from marketplace.models import MAX_ID
 from marketplace.transactions import commit_per_request
+from marketplace.web.display import cutoff_people_say, date_people_say
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -279,6 +280,10 @@ def register_template_helpers(app: Flask) -> None:
         if value is None:
             return ""
         return format_decimal(value, format="#,##0.0")
+
+    # A cut-off as people say it ("mercredi 9 décembre à 18 h"): wherever one is shown.
+    app.add_template_filter(cutoff_people_say, "cutoff")
+    app.add_template_filter(date_people_say, "longdate")
 
     @app.template_filter("vat")
     def vat(bp: int) -> str:

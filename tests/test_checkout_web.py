@@ -74,6 +74,7 @@ def test_checkout_page_lists_open_slots_and_unservable_lines(client, db, shop):
     page = client.get("/checkout").get_data(as_text=True)
     assert "Café de la gare" in page
     assert page.count('name="slot_id"') == 1  # the full slot is not offered
+    assert "Orders until Wednesday 18 November at 10\u00a0am" in page  # a day from now
     response = client.get(f"/checkout?slot_id={shop['slot'].id}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200

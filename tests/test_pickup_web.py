@@ -184,8 +184,10 @@ def test_host_generates_dates(client, host, form_post, db):
 
 
 # Mondays 09:00 over the next three weeks of local dates (today's included): three,
-# unless today is a Monday past 09:00. The command reads the (frozen) clock itself.
-GENERATED_ON_MONDAYS = {"monday-evening": 2}
+# unless today is a Monday past 09:00 or the next Monday is a public holiday (Easter
+# Monday, 29 March 2027). The command reads the (frozen) clock itself.
+GENERATED_ON_MONDAYS = {"monday-evening": 2, "before-spring-forward": 2,
+                        "after-spring-forward": 2}
 
 
 @pytest.mark.parametrize(("clock", "expected"), [
@@ -210,7 +212,8 @@ def test_cli_generate_slots(app, db, clock, expected):
     assert all(later - earlier == timedelta(days=7)
                for (earlier, _), (later, _) in zip(local, local[1:], strict=False))
     assert slots[0].starts_at > clock.start
-    assert slots[0].starts_at - clock.start <= timedelta(days=7)
+    first_monday = 7 if clock.start.astimezone(PARIS).month != 3 else 14  # Easter Monday
+    assert slots[0].starts_at - clock.start <= timedelta(days=first_monday)
     result = runner.invoke(args=["pickup", "generate-slots", "--weeks", "3"])
     assert "0 slot(s) created." in result.output
 
@@ -311,3 +314,183 @@ def test_closing_a_date_closed_already_is_409_and_keeps_its_reason(client, host,
     assert "This date is closed already." in empty.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(PickupSlot, slot.id).closed_reason == "Jour férié"
+
+
+# Cut-offs as people say them -------------------------------------------------------------
+
+@pytest.mark.parametrize(("lang", "instant", "said"), [
+    ("fr", paris(2026, 12, 9, 18), "mercredi 9 décembre à 18\u00a0h"),
+    ("fr", paris(2026, 12, 9, 18, 30), "mercredi 9 décembre à 18\u00a0h\u00a030"),
+    ("en", paris(2026, 12, 9, 18), "Wednesday 9 December at 6\u00a0pm"),
+    ("en", paris(2026, 12, 9, 9, 5), "Wednesday 9 December at 9:05\u00a0am"),
+    ("fr", paris(2027, 1, 1, 0), "vendredi 1er janvier à 0\u00a0h"),
+    ("en", paris(2027, 1, 1, 12), "Friday 1 January at 12\u00a0pm"),
+    # Summer time: 16:00 UTC is 18:00 in Paris.
+    ("fr", paris(2027, 6, 2, 18), "mercredi 2 juin à 18\u00a0h"),
+])
+def test_cut_off_as_people_say_it(app, lang, instant, said):
+    from flask_babel import force_locale
+
+    from marketplace.web.display import cutoff_people_say
+
+    with app.test_request_context(), force_locale(lang):
+        assert cutoff_people_say(instant) == said
+
+
+def test_host_page_shows_cut_offs_in_words(client, host, db):
+    point = factories.pickup_point(host=host)
+    starts = paris(2026, 12, 10, 17)
+    db.session.add(PickupSlot(pickup_point_id=point.id, starts_at=starts,
+                              ends_at=starts + timedelta(hours=2),
+                              cutoff_at=paris(2026, 12, 9, 18), capacity=4))
+    services.add_schedule(db.session, point, weekday=3, starts_at=time(17), ends_at=time(19),
+                          capacity=4, cutoff_days=2, cutoff_time=time(18, 30))
+    db.session.commit()
+    page = client.get(f"/pickup/points/{point.id}").get_data(as_text=True)
+    assert "Orders until Wednesday 9 December at 6\u00a0pm" in page
+    assert "Tuesday at 6:30\u00a0pm (2 days before)" in page
+    with client.session_transaction() as session:
+        session["lang"] = "fr"
+    page = client.get(f"/pickup/points/{point.id}").get_data(as_text=True)
+    assert "Commandes jusqu’au mercredi 9 décembre à 18\u00a0h" in page
+    assert "Mardi à 18\u00a0h\u00a030 (2 jours avant)" in page
+
+
+def test_host_sets_a_cut_off_the_day_before_at_18(client, host, form_post, db):
+    point = factories.pickup_point(host=host)
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(
+        cutoff_mode="days", cutoff_days="1", cutoff_time="18:00"), page=url)
+    assert response.status_code == 302
+    schedule = db.session.scalar(select(PickupSchedule))
+    assert (schedule.cutoff_days, schedule.cutoff_time) == (1, time(18))
+    assert "the day before at 6\u00a0pm" in client.get(url).get_data(as_text=True)
+
+
+def test_host_sets_a_cut_off_on_a_weekday(client, host, form_post, db):
+    point = factories.pickup_point(host=host)
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(
+        cutoff_mode="weekday", cutoff_weekday="1", cutoff_time="18:00",
+        cutoff_days="garbage", cutoff_hours=""), page=url)   # other ways: ignored
+    assert response.status_code == 302
+    schedule = db.session.scalar(select(PickupSchedule))
+    assert (schedule.weekday, schedule.cutoff_days, schedule.cutoff_time) == (3, 2, time(18))
+
+
+@pytest.mark.parametrize("clock", [paris(2026, 12, 21, 9)], indirect=True)  # a Monday
+def test_see_the_effect_saves_nothing(client, host, form_post, db, clock):
+    point = factories.pickup_point(host=host, postcode="56000")
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(
+        weekday="4", cutoff_mode="days", cutoff_days="1", cutoff_time="18:00",
+        preview="See the effect"), page=url)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    preview = page[page.index('id="cutoff-preview"'):]
+    preview = preview[:preview.index("</div>")]
+    # 25 December and 1 January are holidays: the next two are 8 and 15 January.
+    assert "Friday 8 January, 17:00: orders until Thursday 7 January at 6\u00a0pm" in preview
+    assert "orders until Thursday 14 January at 6\u00a0pm" in preview
+    assert "December" not in preview
+    assert db.session.scalar(select(PickupSchedule)) is None
+    # What was typed stays in the form, ready to be saved.
+    assert re.search(r'value="days"[^>]*checked|checked[^>]*value="days"', page)
+    assert 'value="18:00"' in page
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"cutoff_mode": "days", "cutoff_days": "15", "cutoff_time": "18:00"},
+     "Between 0 days (the same day) and 14 days."),
+    ({"cutoff_mode": "days", "cutoff_days": "-1", "cutoff_time": "18:00"},
+     "Between 0 days (the same day) and 14 days."),
+    ({"cutoff_mode": "days", "cutoff_days": "", "cutoff_time": "18:00"},
+     "Please enter a number of days."),
+    ({"cutoff_mode": "days", "cutoff_days": "1", "cutoff_time": "25:00"},
+     "Please enter a time as HH:MM"),
+    ({"cutoff_mode": "days", "cutoff_days": "1", "cutoff_time": ""},
+     "Please enter the time orders close."),
+    ({"cutoff_mode": "days", "cutoff_days": "0", "cutoff_time": "18:00"},
+     "On the day itself, orders must close by the opening time."),
+    ({"cutoff_mode": "weekday", "cutoff_weekday": "8", "cutoff_time": "18:00"},
+     "Please choose a day."),
+    ({"cutoff_mode": "someday"}, "Not a valid choice."),
+])
+@pytest.mark.parametrize("button", ["submit", "preview"])
+def test_impossible_cut_offs_are_refused_and_kept(client, host, form_post, db, overrides,
+                                                  message, button):
+    point = factories.pickup_point(host=host)
+    url = f"/pickup/points/{point.id}"
+    response = form_post(f"{url}/schedules", schedule_data(**overrides, **{button: "x"}),
+                         page=url)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert 'id="cutoff-preview"' not in page
+    for name in ("cutoff_days", "cutoff_time"):
+        if overrides.get(name):
+            assert f'value="{overrides[name]}"' in page
+    assert db.session.scalar(select(PickupSchedule)) is None
+
+
+# Public holidays on the host's page --------------------------------------------------------
+
+def test_host_opens_and_closes_a_holiday(client, host, form_post, db):
+    point = factories.pickup_point(host=host, postcode="56000")
+    services.add_schedule(db.session, point, weekday=4, starts_at=time(17), ends_at=time(19),
+                          capacity=5)
+    db.session.commit()
+    url = f"/pickup/points/{point.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Friday 25 December 2026 — Christmas Day" in page
+    assert "Friday 1 January 2027 — New Year&#39;s Day" in page
+    assert "Open on 25 December all the same" in page
+    response = form_post(f"{url}/holidays/2026-12-25/open", {}, page=url)
+    assert response.status_code == 302
+    assert services.coming_holidays(db.session, point, now=now(), tz="Europe/Paris")[0].opened
+    services.generate_slots(db.session, weeks=8, now=now(), tz="Europe/Paris")
+    db.session.commit()
+    days = [s.starts_at.astimezone(PARIS).date().isoformat() for s in factories.slots_of(point)]
+    assert "2026-12-25" in days
+    assert "2027-01-01" not in days
+    page = client.get(url).get_data(as_text=True)
+    assert "Open all the same" in page
+    assert "Close again on 25 December" in page
+    response = form_post(f"{url}/holidays/2026-12-25/close", {}, page=url)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert not services.coming_holidays(db.session, point, now=now(), tz="Europe/Paris")[0].opened
+
+
+@pytest.mark.parametrize(("day", "action", "status"), [
+    ("2026-12-24", "open", 400),       # not a holiday
+    ("2026-11-11", "open", 400),       # past
+    ("2026-12-25", "close", 400),      # not open
+    ("2026-13-01", "open", 404),
+    ("christmas", "open", 404),
+    ("9" * 500, "close", 404),
+])
+def test_bad_holidays_are_refused(client, host, form_post, db, day, action, status):
+    point = factories.pickup_point(host=host, postcode="56000")
+    url = f"/pickup/points/{point.id}"
+    assert form_post(f"{url}/holidays/{day}/{action}", {}, page=url).status_code == status
+    assert client.post(f"{url}/holidays/2026-12-25/open").status_code == 400   # no CSRF
+
+
+def test_a_holiday_an_order_holds_cannot_be_closed_again(client, host, form_post, db):
+    point = factories.pickup_point(host=host, postcode="56000")
+    services.add_schedule(db.session, point, weekday=4, starts_at=time(17), ends_at=time(19),
+                          capacity=5)
+    url = f"/pickup/points/{point.id}"
+    db.session.commit()
+    assert form_post(f"{url}/holidays/2026-12-25/open", {}, page=url).status_code == 302
+    services.generate_slots(db.session, weeks=8, now=now(), tz="Europe/Paris")
+    christmas = next(s for s in factories.slots_of(point)
+                     if s.starts_at.astimezone(PARIS).date().isoformat() == "2026-12-25")
+    christmas.taken = 1
+    db.session.commit()
+    response = form_post(f"{url}/holidays/2026-12-25/close", {}, page=url)
+    assert response.status_code == 409
+    assert "An order holds this holiday" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PickupSlot, christmas.id) is not None

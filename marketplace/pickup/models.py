@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     String,
@@ -92,6 +93,11 @@ class PickupSchedule(TimestampMixin, db.Model):
         CheckConstraint("ends_at > starts_at", name="times"),
         CheckConstraint("capacity > 0", name="capacity"),
         CheckConstraint("cutoff_hours >= 0", name="cutoff"),
+        # Either hours counted back (no day, no time), or a day before at a local time.
+        CheckConstraint(
+            "(cutoff_days IS NULL AND cutoff_time IS NULL) OR "
+            "(cutoff_days >= 0 AND cutoff_days <= 14 AND cutoff_time IS NOT NULL)",
+            name="cutoff_day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,7 +108,12 @@ class PickupSchedule(TimestampMixin, db.Model):
     starts_at: Mapped[time] = mapped_column(Time())
     ends_at: Mapped[time] = mapped_column(Time())
     capacity: Mapped[int]
+    # The cut-off is either `cutoff_hours` before the opening, or, when `cutoff_time`
+    # is set, `cutoff_days` days before the opening's date at that local wall-clock
+    # time ("the day before at 18:00", "Tuesday at 18:00" for a Thursday).
     cutoff_hours: Mapped[int] = mapped_column(default=36)
+    cutoff_days: Mapped[int | None]
+    cutoff_time: Mapped[time | None] = mapped_column(Time())
     active: Mapped[bool] = mapped_column(default=True)
 
     pickup_point: Mapped[PickupPoint] = relationship()
@@ -151,6 +162,20 @@ class PickupSlot(TimestampMixin, db.Model):
     @property
     def places_left(self) -> int:
         return self.capacity - self.taken
+
+
+class HolidayOpening(TimestampMixin, db.Model):
+    """A public holiday on which the host opens the point all the same: slots are
+    generated for it like any other day (holidays are skipped otherwise)."""
+
+    __tablename__ = "pickup_holiday_openings"
+    __table_args__ = (UniqueConstraint("pickup_point_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pickup_point_id: Mapped[int] = mapped_column(
+        ForeignKey("pickup_points.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[date] = mapped_column(Date())
 
 
 class DeliveryRound(TimestampMixin, db.Model):

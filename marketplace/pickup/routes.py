@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,7 +15,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.pickup import rounds as rounds_service
 from marketplace.producers.views import current_farm
-from marketplace.web.display import display_tz, weekday_names
+from marketplace.web.display import display_tz, hour_people_say, weekday_names
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
@@ -33,17 +36,37 @@ def point_or_404(point_id: int):
     return point
 
 
+def describe_cutoff(schedule) -> str:
+    """A schedule's cut-off in words: "36 h before", "the day before at 18 h",
+    "Tuesday at 18 h (2 days before)"."""
+    if schedule.cutoff_time is None:
+        return _("%(h)d h before", h=schedule.cutoff_hours)
+    at = hour_people_say(schedule.cutoff_time)
+    days = schedule.cutoff_days
+    if days == 0:
+        return _("the same day at %(time)s", time=at)
+    if days == 1:
+        return _("the day before at %(time)s", time=at)
+    day = dict(weekday_names())[(schedule.weekday - days) % 7]
+    return ngettext("%(day)s at %(time)s (%(num)d day before)",
+                    "%(day)s at %(time)s (%(num)d days before)", days, day=day, time=at)
+
+
 def render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
-                  status=200):
+                  preview=None, status=200):
     slots = services.upcoming_slots(db.session, point, utcnow())
     return render_template(
         "pickup/point.html",
         point=point,
         error=error,
+        preview=preview,
+        holidays=services.coming_holidays(db.session, point, now=utcnow(), tz=display_tz(),
+                                          language=str(get_locale() or "fr")),
+        describe_cutoff=describe_cutoff,
         schedules=services.schedules_of(db.session, point),
         slots=slots,
         open_slots=[s for s in slots if s.status == SlotStatus.OPEN],
-        form=form or ScheduleForm(formdata=None),
+        form=form or ScheduleForm(formdata=None, cutoff_mode="days"),
         close_form=close_form or CloseSlotForm(formdata=None),
         close_slot_id=close_slot_id,
         confirm_form=ConfirmForm(formdata=None),
@@ -72,10 +95,15 @@ def add_schedule(point_id: int):
     form = ScheduleForm()
     if not form.validate_on_submit():
         return render_point(point, form=form, status=400)
+    if form.preview.data:  # "See the effect": the next two dates, nothing saved
+        return render_point(point, form=form, preview=services.next_openings(
+            db.session, point, weekday=form.weekday.data, starts_at=form.starts_at.data,
+            ends_at=form.ends_at.data, rule=form.cutoff(), now=utcnow(), tz=display_tz()))
+    rule = form.cutoff()
     services.add_schedule(
         db.session, point, weekday=form.weekday.data, starts_at=form.starts_at.data,
-        ends_at=form.ends_at.data, capacity=form.capacity.data,
-        cutoff_hours=form.cutoff_hours.data,
+        ends_at=form.ends_at.data, capacity=form.capacity.data, cutoff_hours=rule.hours,
+        cutoff_days=rule.days, cutoff_time=rule.at,
     )
     flash(_("Opening added. Its dated slots appear once they are generated."), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
@@ -105,6 +133,56 @@ def generate(point_id: int):
     )
     flash(_("%(n)d date(s) created.", n=created), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
+
+
+# Public holidays ---------------------------------------------------------------------
+
+def holiday_post(point_id: int, raw_day: str):
+    """The point and the date a holiday form names (404 for a date that is none)."""
+    point = point_or_404(point_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        return point, date.fromisoformat(raw_day)
+    except ValueError:
+        abort(404)
+
+
+@bp.route("/pickup/points/<int:point_id>/holidays/<day>/open", methods=["POST"])
+@host_required
+def open_holiday(point_id: int, day: str):
+    point, when = holiday_post(point_id, day)
+    try:
+        services.open_holiday(db.session, point, when, now=utcnow(), tz=display_tz())
+    except services.HolidayError:
+        return render_point(point, status=400, error=_(
+            "This day is not a coming public holiday of this point: nothing was changed."))
+    created = services.generate_slots(
+        db.session, weeks=current_app.config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
+        tz=display_tz(), point_ids=[point.id])
+    flash(ngettext(
+        "The point opens on this holiday. %(num)d date created.",
+        "The point opens on this holiday. %(num)d dates created.", created)
+        if created else _("The point opens on this holiday. Its dates are created with "
+                          "the coming weeks."), "success")
+    return redirect(url_for("pickup.point", point_id=point.id, _anchor="holidays-title"))
+
+
+@bp.route("/pickup/points/<int:point_id>/holidays/<day>/close", methods=["POST"])
+@host_required
+def close_holiday(point_id: int, day: str):
+    point, when = holiday_post(point_id, day)
+    try:
+        services.close_holiday(db.session, point, when, now=utcnow(), tz=display_tz())
+    except services.HolidayHeld:
+        return render_point(point, status=409, error=_(
+            "An order holds this holiday: close that date in the list of dates, where its "
+            "orders can be moved or cancelled."))
+    except services.HolidayError:
+        return render_point(point, status=400, error=_(
+            "This holiday is not open at this point: nothing was changed."))
+    flash(_("The point stays closed on this holiday."), "success")
+    return redirect(url_for("pickup.point", point_id=point.id, _anchor="holidays-title"))
 
 
 # Producer rounds ---------------------------------------------------------------------
