@@ -2,7 +2,7 @@
 outbox (List-Unsubscribe).
 
 Revision ID: 7b1e4c2d9a60
-Revises: 5c35e5d63d8a
+Revises: b7c41d2e9a10
 Create Date: 2026-12-07 23:50:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7b1e4c2d9a60'
-down_revision = '5c35e5d63d8a'
+down_revision = 'b7c41d2e9a10'
 branch_labels = None
 depends_on = None
 
