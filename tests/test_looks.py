@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from marketplace.catalogue import illustrations
@@ -186,3 +187,17 @@ def test_no_demo_page_points_at_a_missing_file(app, db, territory):
     assert not missing
     assert any("fluent-emoji" in path for path in checked)
     assert any(path.startswith("/media/farms/") for path in checked)
+
+
+PLAIN_SPACE = re.compile(r" [;:!?»]|« |\)[sdf] (km|kg|h)\b")
+
+
+def test_french_catalogue_keeps_punctuation_and_units_with_their_word():
+    """A no-break space before : ; ! ? », after «, and between a number and its unit."""
+    with (ROOT / "translations" / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po)
+    loose = [text for message in catalog if message.id
+             for text in (message.string if isinstance(message.string, tuple)
+                          else (message.string,))
+             if text and PLAIN_SPACE.search(text)]
+    assert not loose
