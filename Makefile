@@ -126,6 +126,11 @@ bench-checkout: install
 bench-pick-list: install
 	$(BIN)/python bench/pick_list.py
 
+# Category illustrations, the farm fallback and the favicon (marketplace/catalogue/illustrations.py
+# names the same files; a test checks that each exists and that no other is kept).
+ILLUSTRATIONS := carrot red-apple glass-of-milk cheese-wedge cut-of-meat poultry-leg fish egg \
+	baguette-bread honey-pot beverage-box jar basket seedling
+
 # Refresh vendored front-end files from the npm registry (needs Node.js; running the app does not).
 vendor:
 	npm install --no-audit --no-fund
@@ -135,6 +140,7 @@ vendor:
 	mkdir -p static/vendor/leaflet/images
 	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE static/vendor/leaflet/
 	cp node_modules/leaflet/dist/images/*.png static/vendor/leaflet/images/
+	node scripts/vendor_illustrations.mjs static/vendor/fluent-emoji-flat $(ILLUSTRATIONS)
 
 clean:
 	rm -rf $(VENV) instance/circuit_court.db*

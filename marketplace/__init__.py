@@ -292,6 +292,11 @@ def register_template_helpers(app: Flask) -> None:
     # Domain modules are imported when the app is built, not when marketplace is:
     # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.catalogue.forms import MONTH_NAMES
+    from marketplace.catalogue.illustrations import favicon_file, illustration_url, main_category
+
+    app.add_template_global(favicon_file)
+    app.add_template_global(illustration_url)
+    app.add_template_global(main_category)
 
     @app.context_processor
     def inject_cart_count():

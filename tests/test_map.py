@@ -48,7 +48,7 @@ def _map_data(html: str) -> dict:
 
 
 def _french_km(a, b) -> str:
-    return f"{geodesic(a, b).km:.1f}".replace(".", ",") + " km"
+    return f"{geodesic(a, b).km:.1f}".replace(".", ",") + "\u00a0km"
 
 
 @pytest.fixture

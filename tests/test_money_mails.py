@@ -102,7 +102,7 @@ def test_ready_email_of_an_order_paid_at_pickup_says_what_is_left_to_pay(
     # Ferme B first, nothing missing: the whole order, 3 lettuces and the eggs.
     mark_ready(app, db, next(sub for sub in order.sub_orders if sub != farm_a_part(order)))
     first = mailbox.wait_for(1)[0].get_content()
-    assert f"toute votre commande : {euros(360 + 597, 'fr')}" in first
+    assert f"toute votre commande\u00a0: {euros(360 + 597, 'fr')}" in first
     assert "Manquants" not in first
     sub = farm_a_part(order)
     mark_ready(app, db, sub, {sub.lines[0].id: 1})

@@ -58,6 +58,8 @@ def seed_demo_command(if_empty: bool, size: str, producers: int | None, products
                 result = seeding.seed_demo(
                     db.session, hash_method=hash_method, seed=random_seed,
                     tz=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+                    upload_folder=current_app.config["UPLOAD_FOLDER"],
+                    thumb_size=current_app.config["THUMBNAIL_SIZE"],
                 )
             else:
                 producers = LARGE_PRODUCERS if producers is None else producers

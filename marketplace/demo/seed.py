@@ -30,6 +30,7 @@ from marketplace.accounts.business_ids import (
 from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
 from marketplace.catalogue.models import Category, Product, Variant, months_to_mask
 from marketplace.catalogue.reference import ensure_reference_data
+from marketplace.media import save_photo
 from marketplace.models import CURRENCY, utcnow
 from marketplace.orders.models import PaymentMethod
 from marketplace.orders.services import CheckoutError, checkout
@@ -48,6 +49,7 @@ from marketplace.wholesale import door
 from marketplace.wholesale.models import RestaurantProfile
 
 from . import france
+from .photos import paint_farm
 from .products import FARM_KINDS, POOLS, QUALIFIERS, Template
 from .territory import (
     COMMUNES,
@@ -340,8 +342,11 @@ def business_ids(seed: int, count: int) -> list[tuple[str, str]]:
 # Demo size ---------------------------------------------------------------------------
 
 def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
-              tz: str = "Europe/Paris") -> SeedResult:
-    """The Vannes territory: 30 approved farms, one waiting, and every kind of account."""
+              tz: str = "Europe/Paris", upload_folder: str | None = None,
+              thumb_size: int = 400) -> SeedResult:
+    """The Vannes territory: 30 approved farms, one waiting, and every kind of account.
+
+    With an upload folder, each farm gets a painted picture as its photo."""
     started = perf_counter()
     rng = random.Random(seed)
     categories, label_ids = _reference_ids(session)
@@ -363,6 +368,10 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
                                                 strict=True):
         commune = COMMUNES[farm.commune]
         lat, lon = _jitter(rng, commune.latitude, commune.longitude, JITTER_KM)
+        photo_path = thumb_path = None
+        if upload_folder:
+            photo_path, thumb_path = save_photo(paint_farm(farm.name), upload_folder, "farms",
+                                                thumb_size)
         producer_rows.append({
             "user_id": user_id,
             "name": farm.name,
@@ -375,8 +384,8 @@ def seed_demo(session, *, hash_method: str, seed: int = DEFAULT_SEED,
             "latitude": lat,
             "longitude": lon,
             "delivery_radius_km": _radius_reaching_vannes(rng, lat, lon),
-            "photo_path": None,
-            "thumb_path": None,
+            "photo_path": photo_path,
+            "thumb_path": thumb_path,
         })
     producer_ids = w.insert_ids(Producer.__table__, producer_rows)
     w.insert(producer_labels, [

@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from marketplace.catalogue.illustrations import favicon_file
 from marketplace.catalogue.services import all_categories
 from marketplace.extensions import db
 from marketplace.web.redirects import safe_next
@@ -37,6 +38,14 @@ def set_language():
 @bp.route("/media/<path:filename>")
 def media(filename: str):
     return send_from_directory(current_app.config["UPLOAD_FOLDER"], filename, max_age=86400)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on pages without <link rel="icon"> (a PDF, an error
+    # from the server in front): give them the same SVG as base.html links to.
+    return send_from_directory(current_app.static_folder, favicon_file(),
+                               mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.route("/healthz")
