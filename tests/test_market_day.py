@@ -268,3 +268,40 @@ def test_another_restaurants_door_and_tampered_ids_are_refused(client, db, login
     assert post_choice(client, "9" * 40).status_code == 400
     assert client.post("/market-day", data={"slot_id": str(market["friday"].id)}
                        ).status_code == 400  # no CSRF token
+
+
+def test_a_market_day_past_its_cut_off_is_no_longer_applied_and_the_header_says_so(
+        client, db, english, market, clock):
+    pages.choose_market_day(client, market["friday"])
+    clock.move_to(market["friday"].cutoff_at + timedelta(minutes=1), tick=False)
+    page = client.get("/catalogue").get_data(as_text=True)
+    assert "Your market day is no longer open for orders." in page
+    assert pages.names_on(page) == {"Carottes", "Poireaux", "Fraises", "Pommes"}
+
+
+def test_checking_a_slot_at_checkout_keeps_it_as_the_market_day_by_post(
+        client, db, login, english, market):
+    login(factories.user())
+    pages.set_cart(client, {market["carrots"].variants[0].id: 1})
+    page = client.get("/checkout").get_data(as_text=True)
+    assert 'class="card mb-3 pickup-choice"' in page  # no market day yet: the slots
+    assert 'formaction="/market-day"' in page
+    token = CSRF_RE.search(page).group(1)
+    response = client.post("/market-day", data={
+        "csrf_token": token, "slot_id": str(market["friday"].id), "next": "/checkout",
+        "checkout_token": pages.TOKEN_RE.search(page).group(1), "payment_method": "card"})
+    assert response.status_code == 303
+    assert response.location.endswith("/checkout")
+    assert "market-day-confirm" in client.get("/checkout").get_data(as_text=True)
+
+
+def test_a_line_kept_aside_can_be_removed(client, db, english, market, form_post):
+    apples = market["apples"].variants[0].id
+    pages.set_cart(client, {apples: 3})
+    post_choice(client, market["friday"].id)
+    assert cart_of(client) == ({}, {str(apples): 3})
+    assert form_post("/market-day/aside/remove", {"variant_id": str(apples)},
+                     page="/cart").status_code == 303
+    assert cart_of(client) == ({}, {})
+    assert form_post("/market-day/aside/remove", {"variant_id": str(apples)},
+                     page="/cart").status_code == 404

@@ -35,6 +35,9 @@ def current_market_day() -> MarketDay | None:
     if isinstance(slot_id, int):
         day = market_days.market_day_of(db.session, slot_id, user_id=user_id, now=utcnow(),
                                         tz=display_tz())
+    # Chosen, but no longer open for orders (cut-off passed, closed, full): the header
+    # asks for another one.
+    g.market_day_lapsed = isinstance(slot_id, int) and day is None
     g.market_day = day
     return day
 
