@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, user_logged_in
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
@@ -100,6 +100,7 @@ def register_extensions(app: Flask) -> None:
     from marketplace.geo import models as _geo  # noqa: F401
     from marketplace.orders import models as _orders  # noqa: F401
     from marketplace.payments import models as _payments  # noqa: F401
+    from marketplace.pickup import market_day_models as _market_days  # noqa: F401
     from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
     from marketplace.wholesale import invoice_models as _invoices  # noqa: F401
@@ -164,6 +165,7 @@ def register_receivers() -> None:
     # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.notifications.receivers import connect_receivers as notifications
     from marketplace.payments.receivers import connect_receivers as payments
+    from marketplace.pickup.market_day_views import load_on_login
     from marketplace.producers.receivers import connect_receivers as producers
     from marketplace.wholesale.receivers import connect_receivers as wholesale
 
@@ -171,6 +173,8 @@ def register_receivers() -> None:
     payments()
     wholesale()
     notifications()
+    # Signing in brings back the market day kept on the account.
+    user_logged_in.connect(load_on_login)
 
 
 def register_url_converters(app: Flask) -> None:
@@ -188,6 +192,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.catalogue.routes import bp as catalogue_bp
     from marketplace.catalogue.routes import farm_bp
     from marketplace.discover.map_routes import bp as geo_bp
+    from marketplace.discover.market_day_routes import bp as market_day_bp
     from marketplace.discover.near_routes import bp as near_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.notifications.routes import bp as market_day_mails_bp
@@ -219,6 +224,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(farm_bp)
     app.register_blueprint(csv_bp)
     app.register_blueprint(near_bp)
+    app.register_blueprint(market_day_bp)
     app.register_blueprint(geo_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(orders_bp)
@@ -301,8 +307,10 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_cart_count():
         from marketplace.orders.routes import cart_count  # a domain: see above
+        from marketplace.pickup.market_day_views import current_market_day, day_name  # idem
 
-        return {"cart_count": cart_count}
+        return {"cart_count": cart_count, "current_market_day": current_market_day,
+                "market_day_name": day_name}
 
     @app.context_processor
     def inject_locale():

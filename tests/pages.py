@@ -22,6 +22,21 @@ def set_cart(client, cart: dict) -> None:
         session["cart"] = {str(k): v for k, v in cart.items()}
 
 
+def browse_first(client) -> None:
+    """The buyer chose to fill the cart before choosing a market day: adding to the
+    cart no longer asks where and when first."""
+    with client.session_transaction() as session:
+        session["market_day_asked"] = True
+
+
+def choose_market_day(client, slot) -> None:
+    """Keep ``slot`` as the client's market day, as the chooser's button does."""
+    page = client.get("/market-day").get_data(as_text=True)
+    token = CSRF_RE.search(page).group(1)
+    response = client.post("/market-day", data={"csrf_token": token, "slot_id": str(slot.id)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+
+
 def sign_out(client) -> None:
     """Forget who is signed in; keep the session in English."""
     with client.session_transaction() as session:

@@ -8,7 +8,7 @@ import pytest
 from marketplace.catalogue.models import Product, Variant
 from marketplace.extensions import db as _db
 from marketplace.orders import cart as cart_service
-from tests import factories
+from tests import factories, pages
 from tests.clock import now
 
 
@@ -25,6 +25,12 @@ def orders_blueprint(app):
 def english(client):
     with client.session_transaction() as session:
         session["lang"] = "en"
+
+
+@pytest.fixture(autouse=True)
+def browsing_first(client):
+    # These tests fill the cart without a market day (tests/test_market_day.py has them).
+    pages.browse_first(client)
 
 
 def session_cart(client) -> dict:

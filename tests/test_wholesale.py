@@ -10,7 +10,7 @@ from marketplace.catalogue import pricing
 from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders import cart as cart_service
 from marketplace.wholesale.models import RestaurantProfile
-from tests import factories
+from tests import factories, pages
 
 
 @pytest.fixture
@@ -193,6 +193,7 @@ def test_adding_part_of_a_case_is_refused_with_the_case_size(client, db, login, 
                                                               english):
     variant = wholesale_product(db, case_size=6)
     login(restaurant())
+    pages.browse_first(client)
     page = f"/products/{variant.product_id}"
     response = form_post("/cart/add", {"variant_id": str(variant.id), "quantity": "4"},
                          page=page)

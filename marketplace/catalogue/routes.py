@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import pricing, services
 from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
+from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.models import SaleMode, months_to_mask
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
@@ -70,6 +71,8 @@ def index():
     producer_ids, reach = _reach_filter()
     if reach.get("needs_location"):
         return redirect(url_for("near.location", next=request.full_path))
+    show_all = bool(request.args.get("all"))
+    market_day, available, only = market_day_view(show_all)
     filters = services.CatalogueFilters(
         q=(request.args.get("q") or "")[:100],
         category=(request.args.get("category") or "")[:40],
@@ -78,6 +81,7 @@ def index():
         page=max(request.args.get("page", 1, type=int), 1),
         producer_ids=producer_ids,
         wholesale=is_wholesale_buyer(current_user),
+        available=only,
     )
     pagination = services.browse(db.session, filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
@@ -92,7 +96,11 @@ def index():
         labels=services.all_labels(db.session),
         filter_producer=producer,
         reach=reach,
-        month=services.current_month(utcnow(), display_tz()),
+        month=market_day.day.month if market_day else services.current_month(
+            utcnow(), display_tz()),
+        market_day=market_day,
+        show_all=show_all,
+        marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
     )
 
 
@@ -105,6 +113,7 @@ def product(product_id: int):
     if item.active_variants and not variants:
         abort(404)  # sold to restaurants only
     wholesale = is_wholesale_buyer(current_user)
+    market_day, available, _only = market_day_view(True)
     return render_template(
         "catalogue/product.html",
         product=item,
@@ -112,7 +121,10 @@ def product(product_id: int):
         wholesale=wholesale,
         tiers=tiers_for(db.session, [v.id for v in variants if v.sold_wholesale])
         if wholesale else {},
-        month=services.current_month(utcnow(), display_tz()),
+        month=market_day.day.month if market_day else services.current_month(
+            utcnow(), display_tz()),
+        market_day=market_day,
+        mark=market_day_marks([item], market_day, available).get(item.id),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue import search
+from marketplace.catalogue.market_day import Availability
 from marketplace.catalogue.models import Category, Product, ProductPhoto, SaleMode, Variant
 from marketplace.producers.models import Label, Producer, producer_labels
 
@@ -50,6 +51,9 @@ class CatalogueFilters:
     producer_ids: frozenset[int] | None = None
     # An approved restaurant also sees products sold to restaurants only.
     wholesale: bool = False
+    # Only what can be collected at the buyer's market day (market_day.Availability):
+    # its farms, in stock, in season that month.
+    available: Availability | None = None
 
 
 def _with_card_data(stmt):
@@ -71,6 +75,18 @@ def sold_retail():
         (Variant.sale_mode == SaleMode.WHOLESALE) & Variant.is_active.is_(True)
     ) | Product.variants.any(
         (Variant.sale_mode != SaleMode.WHOLESALE) & Variant.is_active.is_(True)
+    )
+
+
+def collectable(available: Availability, *, wholesale: bool):
+    """WHERE criteria on Product: collectable at the market day of ``available``."""
+    in_stock = Variant.is_active.is_(True) & (Variant.stock > 0)
+    if not wholesale:
+        in_stock &= Variant.sale_mode != SaleMode.WHOLESALE
+    return (
+        Product.producer_id.in_(sorted(available.producer_ids)),
+        Product.season_months.op("&")(1 << (available.month - 1)) != 0,
+        Product.variants.any(in_stock),
     )
 
 
@@ -100,6 +116,8 @@ def browse(session: Session, filters: CatalogueFilters, per_page: int):
         stmt = stmt.where(Product.producer_id.in_(sorted(filters.producer_ids)))
     if not filters.wholesale:
         stmt = stmt.where(sold_retail())
+    if filters.available is not None:
+        stmt = stmt.where(*collectable(filters.available, wholesale=filters.wholesale))
     # Text: an indexed substring match on the product's or the farm's name, ignoring
     # case and accents; every character typed is plain text (see search.py).
     matches = search.name_matches(filters.q, session.get_bind().dialect.name)
@@ -115,11 +133,13 @@ def get_public_product(session: Session, product_id: int) -> Product | None:
     return session.scalar(_with_card_data(_public_products().where(Product.id == product_id)))
 
 
-def products_of_producer(session: Session, producer_id: int, *,
-                         wholesale: bool = False) -> list[Product]:
+def products_of_producer(session: Session, producer_id: int, *, wholesale: bool = False,
+                         available: Availability | None = None) -> list[Product]:
     stmt = _public_products().where(Product.producer_id == producer_id)
     if not wholesale:
         stmt = stmt.where(sold_retail())
+    if available is not None:
+        stmt = stmt.where(*collectable(available, wholesale=wholesale))
     stmt = _with_card_data(stmt.order_by(Product.name))
     return list(session.scalars(stmt).unique())
 

@@ -37,6 +37,7 @@ from marketplace.orders.cart import CART_KEY
 from marketplace.orders.models import Actor, Order, OrderStatus, PaymentMethod, SubOrder
 from marketplace.orders.routes import session_cart
 from marketplace.orders.views import show_placed_before
+from marketplace.pickup.market_day_views import current_market_day
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
@@ -99,6 +100,9 @@ def _choices(now) -> list[PointChoice]:
 
 def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
     now = utcnow()
+    market_day = current_market_day()
+    if slot_id is None and market_day is not None:
+        slot_id = market_day.slot_id
     view = cart_service.price_cart(session_cart(), db.session, buyer=current_user)
     chosen = db.session.get(PickupSlot, slot_id, options=[joinedload(PickupSlot.pickup_point)]
                             ) if slot_id else None
@@ -114,10 +118,13 @@ def _render_checkout(*, slot_id=None, error=None, error_line=None, status=200):
             standing_days_ahead=services.standing_days(current_app.config))
         problem = services.slot_problem(chosen, now)
         slot_problem = str(problem.message) if problem else None
+    # With a market day, checkout confirms it: no list of slots to choose from.
+    confirming = market_day is not None and chosen is not None and chosen.id == market_day.slot_id
     return render_template(
         "orders/checkout.html",
         cart=view,
-        choices=_choices(now),
+        market_day=market_day if confirming else None,
+        choices=[] if confirming else _choices(now),
         chosen=chosen,
         problems=problems,
         slot_problem=slot_problem,
@@ -146,6 +153,8 @@ def new_checkout_token() -> str:
 @login_required
 def place():
     slot_id = parse_id(request.form.get("slot_id"))
+    if slot_id is None and current_market_day() is not None:
+        slot_id = current_market_day().slot_id
     # A form without the field means pay at pickup (the form before card payment
     # existed); a method not offered is refused with a message.
     payment_method = request.form.get("payment_method") or PaymentMethod.AT_PICKUP.value

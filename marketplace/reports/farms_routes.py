@@ -3,11 +3,12 @@ travel) and the farm's own home."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import services as catalogue
+from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.pricing import is_wholesale_buyer
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -25,15 +26,21 @@ def show(producer_id: int):
     producer = producers.get_public_producer(db.session, producer_id)
     if producer is None:
         abort(404)
+    show_all = bool(request.args.get("all"))
+    market_day, available, only = market_day_view(show_all)
     products = catalogue.products_of_producer(
-        db.session, producer.id, wholesale=is_wholesale_buyer(current_user)
+        db.session, producer.id, wholesale=is_wholesale_buyer(current_user), available=only,
     )
     return render_template(
         "producers/show.html",
         producer=producer,
         products=products,
         food_miles=food_miles_of_producer(db.session, producer.id),
-        month=catalogue.current_month(utcnow(), display_tz()),
+        month=market_day.day.month if market_day else catalogue.current_month(
+            utcnow(), display_tz()),
+        market_day=market_day,
+        show_all=show_all,
+        marks=market_day_marks(products, market_day, available) if show_all else {},
     )
 
 
