@@ -1,7 +1,7 @@
 """Chosen market days: the pickup slot a signed-in buyer shops for.
 
 Revision ID: 7d1a5e3c9b20
-Revises: 5c35e5d63d8a
+Revises: 7b1e4c2d9a60
 Create Date: 2026-12-07 23:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7d1a5e3c9b20'
-down_revision = '5c35e5d63d8a'
+down_revision = '7b1e4c2d9a60'
 branch_labels = None
 depends_on = None
 
