@@ -23,7 +23,9 @@
     manual.open = false;  // the pin does it; the fields stay one click away
   }
 
-  var map = L.map(container, { scrollWheelZoom: false });
+  // On a phone one finger scrolls the page, not the map: the pin is dragged, and the
+  // map follows it, so the zoom buttons zoom around the farm.
+  var map = L.map(container, { scrollWheelZoom: false, dragging: !L.Browser.mobile });
   if (data.tiles && data.tiles.url) {
     // An unreachable tile server only leaves grey squares; the pin stays.
     L.tileLayer(data.tiles.url, {
@@ -72,6 +74,7 @@
     pin = L.marker(point, { draggable: true, keyboard: true, title: name, alt: name });
     pin.on("dragend", function () {
       toFields(pin.getLatLng());
+      map.panTo(pin.getLatLng());
     });
     pin.addTo(map);
   }
