@@ -221,8 +221,8 @@ def test_approve_service_refuses_a_restaurant_without_details(app, db):
     with app.test_request_context(), pytest.raises(services.ApprovalRefused):
         services.approve(db.session, waiting, by=admin, now=now())
     db.session.rollback()
-    producer = factories.user(Role.PRODUCER, approved=False)
-    # A farm needs no restaurant details.
+    producer = factories.producer(approved=False).user
+    # A farm needs no restaurant details (its location: see test_farm.py).
     services.approve(db.session, producer, by=admin, now=now())
     db.session.commit()
     assert db.session.get(User, producer.id).is_approved

@@ -1,13 +1,22 @@
 import io
+import re
 from pathlib import Path
 
 import pytest
+from geopy.location import Location
+from geopy.point import Point
 from PIL import Image
 from sqlalchemy import select
 
+from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Role
 from marketplace.catalogue.models import Product, ProductPhoto, Variant, months_to_mask
+from marketplace.geo.gazetteer import load_gazetteer
+from marketplace.geo.services import distance_km, geocoder_for
+from marketplace.producers import services as farms
+from marketplace.producers.models import Producer
 from tests import factories
+from tests.clock import now
 
 
 def jpeg_bytes(size=(1200, 800), color=(200, 60, 30)) -> bytes:
@@ -23,6 +32,13 @@ def farm(app, login, client):
     with client.session_transaction() as session:
         session["lang"] = "en"
     return producer
+
+
+@pytest.fixture
+def gazetteer(db):
+    """Morbihan, and the two départements of Valence (a homonym)."""
+    load_gazetteer(db.session, departments={"56", "26", "82"})
+    db.session.commit()
 
 
 def product_data(**overrides):
@@ -261,13 +277,13 @@ def test_a_request_over_the_server_limit_gets_413_not_500(app, client, farm, for
     assert response.status_code == 413
 
 
-def test_farm_profile(client, db, farm, form_post):
+def test_farm_profile(client, db, farm, form_post, gazetteer):
     labels = {lb.code: lb.id for lb in db.session.scalars(
         select(factories.Label))}
     data = {
         "name": "Ferme du Lindin", "description": "Maraîchage sur sol vivant.",
         "commune": "Elven", "postcode": "56250", "address": "Lieu-dit Le Lindin",
-        "latitude": "47,7325", "longitude": " -2.5894", "delivery_radius_km": "25",
+        "latitude": "47,7411", "longitude": " -2.5750", "delivery_radius_km": "25",
         "labels": [str(labels["AB"]), str(labels["HVE"])],
         "photo": (io.BytesIO(jpeg_bytes()), "ferme.png"),
         "siret": "732 829 320 00074", "vat_number": "fr 44 732829320",
@@ -278,7 +294,8 @@ def test_farm_profile(client, db, farm, form_post):
     producer = db.session.get(type(farm), farm.id)
     assert producer.postcode == "56250"
     assert producer.delivery_radius_km == 25
-    assert (producer.latitude, producer.longitude) == (47.7325, -2.5894)
+    # The point the farmer gave (a moved pin, typed by hand) wins over the commune's.
+    assert (producer.latitude, producer.longitude) == (47.7411, -2.575)
     assert {lb.code for lb in producer.labels} == {"AB", "HVE"}
     assert producer.thumb_path
     assert producer.photo_path
@@ -305,7 +322,8 @@ def test_farm_profile(client, db, farm, form_post):
          "must end with the SIREN"),
     ],
 )
-def test_farm_profile_bad_input(client, db, farm, form_post, overrides, field, message):
+def test_farm_profile_bad_input(client, db, farm, form_post, gazetteer, overrides, field,
+                                message):
     data = {"name": "Ferme du Lindin", "commune": "Elven", "latitude": "47.73",
             "longitude": "-2.58", "delivery_radius_km": "25"}
     data.update(overrides)
@@ -324,3 +342,230 @@ def test_unapproved_producer_prepares_but_is_not_public(client, db, login):
     assert "Miel en attente" not in client.get("/catalogue").get_data(as_text=True)
     assert client.get(f"/products/{product.id}").status_code == 404
     assert client.get(f"/producers/{waiting.id}").status_code == 404
+
+
+# Where the farm is --------------------------------------------------------------------
+
+def profile(**overrides):
+    data = {"name": "Ferme du Lindin", "address": "", "postcode": "", "commune": "Elven",
+            "latitude": "", "longitude": "", "delivery_radius_km": "25"}
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def unplaced(app, login, client):
+    """A new farm, not approved yet, that has not said where it is."""
+    producer = factories.producer(name="Ferme de Kerdréan", approved=False, commune="",
+                                  lat=None, lon=None)
+    login(producer.user)
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    return producer
+
+
+def saved(farm):
+    from marketplace.extensions import db
+
+    db.session.expire_all()
+    return db.session.get(Producer, farm.id)
+
+
+def test_saving_geocodes_the_commune_with_the_offline_gazetteer(client, db, unplaced,
+                                                                 form_post, gazetteer):
+    response = form_post("/farm/profile", profile(commune="ploemeur"))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/farm/profile#location")
+    farm = saved(unplaced)
+    # The gazetteer's spelling and the commune's only postcode are kept.
+    assert (farm.commune, farm.postcode) == ("Ploemeur", "56270")
+    assert distance_km((farm.latitude, farm.longitude), (47.73, -3.42)) < 3
+    page = client.get("/farm/profile").get_data(as_text=True)
+    assert "We placed your farm at Ploemeur (56), 47.74, -3.43" in page
+    # Without JavaScript: the place in words, and the fields to correct it by hand.
+    assert re.search(r'id="farm-place"[^>]*>Ploemeur \(56\), 47.74, -3.43<', page)
+    assert re.search(r'<input[^>]*id="latitude"[^>]*value="47.7', page)
+    assert re.search(r'<details id="farm-coordinates"[^>]*open>', page)
+    # With it: the map (hidden until the script shows it) and the pin's data.
+    assert '<div id="farm-map"' in page
+    assert "vendor/leaflet/leaflet.js" in page
+    assert "js/farm_location.js" in page
+    assert '"point": {"lat": 47.7' in page
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("Xyzzyville", "We cannot find this commune or postcode: check the spelling"),
+    ("99999", "We cannot find this commune or postcode"),
+    ("Ploemer", "Did you mean"),
+])
+def test_an_unknown_commune_is_refused_and_what_was_typed_kept(client, db, unplaced,
+                                                                form_post, gazetteer, typed,
+                                                                message):
+    response = form_post("/farm/profile", profile(commune=typed, address="Kerdréan"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="commune-error"' in html
+    assert message in html
+    assert f'value="{typed}"' in html
+    assert 'value="Kerdréan"' in html
+    farm = saved(unplaced)
+    assert (farm.commune, farm.latitude) == ("", None)
+
+
+def test_a_suggestion_can_be_picked(client, db, unplaced, form_post, gazetteer):
+    html = form_post("/farm/profile", profile(commune="Ploemer")).get_data(as_text=True)
+    choices = dict(re.findall(r'name="place_id" value="(\d+)"[^>]*>([^<]+)<', html))
+    place_id = next(pid for pid, label in choices.items() if label == "Ploemeur (56, Morbihan)")
+    response = form_post("/farm/profile", profile(commune="Ploemer", place_id=place_id))
+    assert response.status_code == 302
+    assert saved(unplaced).commune == "Ploemeur"
+
+
+def test_homonyms_are_offered_with_their_departement(client, db, unplaced, form_post,
+                                                     gazetteer):
+    response = form_post("/farm/profile", profile(commune="Valence"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Several communes have this name: pick yours below." in html
+    choices = dict(re.findall(r'name="place_id" value="(\d+)"[^>]*>([^<]+)<', html))
+    assert sorted(choices.values()) == ["Valence (26, Drôme)", "Valence (82, Tarn-et-Garonne)"]
+    assert saved(unplaced).latitude is None
+    # A place that is not one of the homonyms is no answer.
+    response = form_post("/farm/profile", profile(commune="Valence", place_id="1"))
+    assert response.status_code == 400
+    assert saved(unplaced).latitude is None
+    place_id = next(pid for pid, label in choices.items() if "(82," in label)
+    response = form_post("/farm/profile", profile(commune="Valence", place_id=place_id))
+    assert response.status_code == 302
+    farm = saved(unplaced)
+    assert farm.commune == "Valence"
+    assert distance_km((farm.latitude, farm.longitude), (44.11, 0.89)) < 5  # on the Garonne
+    # Saved again as it is, the farm stays in Tarn-et-Garonne without asking.
+    again = profile(commune="Valence", postcode=farm.postcode, latitude=str(farm.latitude),
+                    longitude=str(farm.longitude))
+    assert form_post("/farm/profile", again).status_code == 302
+    assert "Valence (82)" in client.get("/farm/profile").get_data(as_text=True)
+
+
+def test_a_moved_pin_is_saved(client, db, farm, form_post, gazetteer):
+    # What the map's script posts when the pin is dragged: the fields, to 6 decimals.
+    response = form_post("/farm/profile", profile(latitude="47.741234", longitude="-2.561234"))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/farm")
+    moved = saved(farm)
+    assert (moved.latitude, moved.longitude) == (47.741234, -2.561234)
+    assert moved.commune == "Elven"
+
+
+def test_a_point_far_from_the_commune_is_refused(client, db, farm, form_post, gazetteer):
+    # The minus sign dropped: east of Greenwich, hundreds of km away.
+    response = form_post("/farm/profile", profile(latitude="47.74", longitude="2.56"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "km from Elven (56)" in html
+    assert 'id="latitude-error"' in html
+    assert 'value="2.56"' in html
+    assert saved(farm).longitude == -2.5894
+
+
+def test_emptied_coordinates_put_the_farm_back_on_its_commune(client, db, farm, form_post,
+                                                              gazetteer):
+    response = form_post("/farm/profile", profile())
+    assert response.status_code == 302
+    back = saved(farm)
+    assert back.latitude is not None
+    assert distance_km((back.latitude, back.longitude), (47.73, -2.59)) < 3
+
+
+def test_a_new_commune_moves_the_farm_there(client, db, farm, form_post, gazetteer):
+    # The old coordinates come back with the form: they belong to the old commune.
+    data = profile(commune="Ploemeur", latitude="47.7325", longitude="-2.5894")
+    assert form_post("/farm/profile", data).status_code == 302
+    moved = saved(farm)
+    assert distance_km((moved.latitude, moved.longitude), (47.73, -3.42)) < 3
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), [
+    ({"commune": "", "postcode": ""}, "commune",
+     "without a location your farm would not appear in searches"),
+    ({"delivery_radius_km": "0"}, "delivery_radius_km",
+     "With a delivery radius of 0 km your farm would no longer appear in searches"),
+])
+def test_a_public_farm_cannot_leave_the_searches(client, db, farm, form_post, gazetteer,
+                                                 overrides, field, message):
+    response = form_post("/farm/profile", profile(**overrides))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in html
+    assert message in html
+    kept = saved(farm)
+    assert (kept.commune, kept.latitude, kept.delivery_radius_km) == ("Elven", 47.7325, 30)
+
+
+def test_the_rule_a_public_farm_has_coordinates(db):
+    public = factories.producer()
+    for fields in ({"latitude": None}, {"longitude": None}, {"delivery_radius_km": 0}):
+        with pytest.raises(farms.ProfileRefused):
+            farms.update_profile(db.session, public, label_ids=[], **fields)
+        assert (public.latitude, public.delivery_radius_km) == (47.7325, 30)
+    # A farm waiting for approval is not public: it may not be placed yet.
+    waiting = factories.producer(approved=False)
+    farms.update_profile(db.session, waiting, label_ids=[], latitude=None, longitude=None)
+    assert waiting.latitude is None
+
+
+def test_a_farm_is_approved_only_once_placed(client, db, login, form_post):
+    waiting = factories.producer(name="Ferme de Kerdréan", approved=False, commune="",
+                                 lat=None, lon=None)
+    admin = factories.user(Role.ADMIN)
+    with pytest.raises(accounts.ApprovalRefused):
+        accounts.approve(db.session, waiting.user, admin, now=now())
+    db.session.rollback()
+    login(admin)
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    page = client.get("/admin/approvals").get_data(as_text=True)
+    assert "Farm not placed yet" in page
+    response = form_post(f"/admin/approvals/{waiting.user_id}", {}, page="/admin/approvals")
+    assert response.status_code == 400
+    assert saved(waiting).user.approved_at is None
+    farm = saved(waiting)
+    farm.latitude, farm.longitude = 47.73, -3.42
+    db.session.commit()
+    response = form_post(f"/admin/approvals/{waiting.user_id}", {}, page="/admin/approvals")
+    assert response.status_code == 302
+    assert saved(waiting).user.approved_at is not None
+
+
+def test_the_dashboard_warns_an_unplaced_farm(client, unplaced):
+    html = client.get("/farm").get_data(as_text=True)
+    assert "Your farm is not placed yet: it does not appear in searches" in html
+
+
+class StreetGeocoder:
+    """A geocoder that knows streets (as Nominatim does), for one address."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.asked = []
+
+    def geocode(self, query, exactly_one=True, **_kw):
+        self.asked.append(query)
+        return Location(query, Point(*self.answer), {"source": "nominatim"})
+
+
+def test_a_geocoder_that_knows_streets_places_the_address(app, db, gazetteer):
+    farm = factories.producer(approved=False, commune="", lat=None, lon=None)
+    where = {"address": "12 rue de Lorient", "postcode": "", "commune": "Ploemeur",
+             "latitude": None, "longitude": None}
+    street = StreetGeocoder((47.7460, -3.4100))
+    found = farms.locate_farm(db.session, street, farm, **where)
+    assert street.asked == ["12 rue de Lorient, 56270 Ploemeur"]
+    assert (found.latitude, found.longitude, found.geocoded) == (47.7460, -3.4100, True)
+    # Another street of that name far away: the commune's point is kept.
+    far = farms.locate_farm(db.session, StreetGeocoder((48.85, 2.35)), farm, **where)
+    assert distance_km((far.latitude, far.longitude), (47.73, -3.42)) < 3
+    # The offline default knows communes only: it is not asked for the street.
+    offline = farms.locate_farm(db.session, geocoder_for(app.config, lambda: db.session), farm,
+                                **where)
+    assert (offline.latitude, offline.longitude) == (far.latitude, far.longitude)

@@ -339,7 +339,8 @@ def test_wholesale_minimum_may_be_zero_but_not_negative(client, db, login, form_
     login(farm.user)
     set_language(client, "en")
     response = form_post("/farm/profile", {
-        "name": "Ferme du Lindin", "delivery_radius_km": "30", "wholesale_minimum_cents": typed})
+        "name": "Ferme du Lindin", "delivery_radius_km": "30", "wholesale_minimum_cents": typed,
+        "commune": "Elven", "latitude": "47.7325", "longitude": "-2.5894"})
     assert response.status_code == status
     db.session.expire_all()
     saved = db.session.get(Producer, farm.id).wholesale_minimum_cents

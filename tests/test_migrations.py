@@ -163,6 +163,35 @@ def test_rebuilding_a_parent_table_keeps_its_children(migration_app):
     flask_migrate.downgrade(revision="base")
 
 
+def test_approved_farms_without_a_location_wait_for_approval_again(migration_app):
+    """A public farm must appear in the radius searches: the migration puts an approved
+    farm that has no coordinates back among the accounts waiting for approval, its
+    data kept; placed farms stay approved."""
+    flask_migrate.upgrade(revision="5c35e5d63d8a")
+    farms = {}
+    with _db.engine.begin() as conn:
+        for name, lat, lon in (("placed", 47.73, -3.42), ("unplaced", None, None),
+                               ("half", 47.73, None)):
+            user_id = conn.execute(sa.text(
+                "INSERT INTO users (email, password_hash, display_name, role, approved_at,"
+                " created_at, updated_at)"
+                " VALUES (:email, 'x', :name, 'producer', :now, :now, :now) RETURNING id"
+            ), {"email": f"{name}@example.org", "name": name, "now": _now()}).scalar_one()
+            conn.execute(sa.text(
+                "INSERT INTO producers (user_id, name, description, commune, postcode, address,"
+                " latitude, longitude, delivery_radius_km, created_at, updated_at)"
+                " VALUES (:u, :name, '', 'Ploemeur', '', '', :lat, :lon, 30, :now, :now)"
+            ), {"u": user_id, "name": name, "lat": lat, "lon": lon, "now": _now()})
+            farms[name] = user_id
+    flask_migrate.upgrade(revision="7b1e4c2a9f30")
+    with _db.engine.connect() as conn:
+        approved = dict(conn.execute(sa.text(
+            "SELECT display_name, approved_at IS NOT NULL FROM users")).all())
+        assert conn.execute(sa.text("SELECT count(*) FROM producers")).scalar_one() == 3
+    assert approved == {"placed": True, "unplaced": False, "half": False}
+    flask_migrate.downgrade(revision="base")
+
+
 def _now():
     from tests.clock import now
 

@@ -262,6 +262,7 @@ def test_the_farm_chooses_on_its_profile(client, db, login, form_post, english):
     assert "Serve restaurants' standing orders first" in html.unescape(box)
     assert "checked" not in box
     data = {"name": "Ferme du Lindin", "delivery_radius_km": "30",
+            "commune": "Elven", "latitude": "47.7325", "longitude": "-2.5894",
             "standing_orders_first": "y"}
     # Without the form's token nothing changes.
     assert client.post("/farm/profile", data=data).status_code == 400

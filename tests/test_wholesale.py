@@ -421,6 +421,7 @@ def test_bad_wholesale_settings_are_refused_and_kept(client, db, farm, form_post
 def test_farm_sets_its_wholesale_minimum(client, db, farm, form_post):
     response = form_post("/farm/profile", {
         "name": "Ferme du Lindin", "delivery_radius_km": "30", "wholesale_minimum_cents": "150",
+        "commune": "Elven", "latitude": "47.7325", "longitude": "-2.5894",
     })
     assert response.status_code == 302
     db.session.expire_all()

@@ -12,11 +12,21 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from marketplace.accounts import business_ids
 from marketplace.forms import EuroField, check_photo_size, photo_field
 from marketplace.models import MoneyError, parse_euros
+from marketplace.producers.services import RADIUS_ZERO
+
+MAX_RADIUS_KM = 300
 
 
 class CoordinateField(DecimalField):
@@ -65,6 +75,8 @@ class FarmProfileForm(FlaskForm):
     commune = StringField(_l("Commune"), validators=[Optional(), _length(120)])
     postcode = StringField(_l("Postcode"), validators=[Optional(), _length(10)])
     address = StringField(_l("Address"), validators=[Optional(), _length(255)])
+    # Sent by the button of a homonym (or suggestion) the farmer picks.
+    place_id = IntegerField(validators=[Optional()])
     latitude = CoordinateField(
         _l("Latitude"),
         places=None,
@@ -72,7 +84,7 @@ class FarmProfileForm(FlaskForm):
             Optional(),
             NumberRange(min=-90, max=90, message=_l("Between -90 and 90.")),
         ],
-        description=_l("In decimal degrees, e.g. 47,6582."),
+        description=_l("In decimal degrees, e.g. 47,6582. Empty: the centre of the commune."),
     )
     longitude = CoordinateField(
         _l("Longitude"),
@@ -86,10 +98,7 @@ class FarmProfileForm(FlaskForm):
     delivery_radius_km = IntegerField(
         _l("Delivery radius (km)"),
         default=30,
-        validators=[
-            DataRequired(message=_l("Please enter a distance in km.")),
-            NumberRange(min=1, max=300, message=_l("Between %(min)s and %(max)s km.")),
-        ],
+        validators=[InputRequired(message=_l("Please enter a distance in km."))],
     )
     wholesale_minimum_cents = MinimumAmountField(
         _l("Minimum wholesale order (€)"),
@@ -116,6 +125,15 @@ class FarmProfileForm(FlaskForm):
 
     def validate_photo(self, field):
         check_photo_size(field)
+
+    def validate_delivery_radius_km(self, field):
+        if field.data is None:  # not a number: the field says so already
+            return
+        if field.data == 0:
+            raise ValidationError(RADIUS_ZERO)
+        if not 1 <= field.data <= MAX_RADIUS_KM:
+            raise ValidationError(_l("Between %(min)s and %(max)s km.", min=1,
+                                     max=MAX_RADIUS_KM))
 
     def validate_siret(self, field):
         if field.data and field.data.strip() and not business_ids.valid_siret(field.data):
