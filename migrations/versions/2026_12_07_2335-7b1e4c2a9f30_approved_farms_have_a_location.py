@@ -9,7 +9,7 @@ dashboard says so). The demo data always places its farms: nothing changes there
 Downgrade: nothing to undo (which accounts were approved is not kept).
 
 Revision ID: 7b1e4c2a9f30
-Revises: 5c35e5d63d8a
+Revises: 7d1a5e3c9b20
 Create Date: 2026-12-07 23:35:00.000000
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7b1e4c2a9f30'
-down_revision = '5c35e5d63d8a'
+down_revision = '7d1a5e3c9b20'
 branch_labels = None
 depends_on = None
 
