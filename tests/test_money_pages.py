@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Role
 from marketplace.notifications import orders as notify
-from marketplace.orders import fulfilment
+from marketplace.ordered_signals import OrderedSignal
+from marketplace.orders import fulfilment, signals
 from marketplace.orders.models import Order, PaymentMethod
 from marketplace.payments import services as payments
 from marketplace.payments.models import Refund
@@ -208,7 +209,7 @@ def test_a_credit_note_refund_reads_as_a_credit_note(
                      page=url).status_code == 303
     [mail] = mailbox.wait_for(1)
     reason = line_with(mail.get_content(), "Motif")
-    assert re.search(r"avoir A-\d+", reason)
+    assert re.search(r"avoir A-\d+ \(Abîmée\)", reason)  # the farm's reason too
     assert "credit note" not in reason
 
     sign_in_as(client, login, m["cantine"])
@@ -225,3 +226,19 @@ def test_farm_messages_count_units_in_french(app):
                         "buyer is told.", 1, number=12).startswith(
             "La commande 12 est prête, avec 1 unité manquante")
         assert ngettext("%(num)d missing", "%(num)d missing", 2) == "2 manquants"
+
+
+def test_receivers_run_in_the_order_they_were_connected(app):
+    """Money first, then documents, then the e-mail that tells of both: the cancellation
+    e-mail sees the refunds whatever the memory layout of the process."""
+    modules = [receiver.__module__ for receiver in
+               signals.order_cancelled.receivers_for(object())]
+    assert modules == ["marketplace.payments.receivers", "marketplace.wholesale.receivers",
+                       "marketplace.notifications.receivers"]
+    calls = []
+    signal = OrderedSignal("test-order")
+    receivers = [lambda _s, n=n: calls.append(n) for n in range(20)]
+    for receiver in receivers:
+        signal.connect(receiver)
+    signal.send(None)
+    assert calls == list(range(20))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blinker import Namespace
+from marketplace.ordered_signals import Namespace
 
 _signals = Namespace()
 

@@ -173,7 +173,10 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
     if invoice is None:
         return []
     sub = session.get(SubOrder, invoice.sub_order_id)
+    # The note's number and the farm's own reason for it (refund_label shows both).
     reason = f"{payments.CREDIT_NOTE_REASON}{note.display_number}"
+    if note.reason:
+        reason = f"{reason}: {note.reason}"[:255]
     payment = payments.invoice_payment_of(session, invoice)
     if payment is not None and payment.status == PaymentStatus.SUCCEEDED:
         session.execute(select(InvoicePayment.id).where(InvoicePayment.id == payment.id)

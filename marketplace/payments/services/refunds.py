@@ -336,13 +336,18 @@ def cancelled_reason(reason: str = "") -> str:
 def refund_label(reason: str) -> LazyString | str:
     """A refund's reason as people read it, in their language: the units missing, a
     credit note, a cancelled order, a payment that came after the order expired; an
-    admin's own words as typed."""
+    admin's own words as typed. Stored reasons: "short", "credit note <number>" with
+    ": <the farm's reason>" if it gave one, "cancelled" with ": <the cancellation's
+    reason>" if any, "paid after the order expired", or an admin's text."""
     if reason == SHORT_REASON:
         return _("missing units")
     if reason == PAID_LATE_REASON:
         return _("payment received after the order expired")
     if reason.startswith(CREDIT_NOTE_REASON):
-        return _("credit note %(number)s", number=reason[len(CREDIT_NOTE_REASON):])
+        number, _sep, why = reason[len(CREDIT_NOTE_REASON):].partition(": ")
+        if why:  # the farm's reason for its credit note, in its words
+            return _("credit note %(number)s (%(reason)s)", number=number, reason=why)
+        return _("credit note %(number)s", number=number)
     if reason == CANCELLED_REASON:
         return _("order cancelled")
     if reason.startswith(CANCELLED_REASON + ": "):
