@@ -154,7 +154,8 @@ def test_cancelling_a_paid_order_asks_first_naming_the_refund(
     body = mail.get_content()
     assert euros(1297, lang) in body
     assert DELAY[lang] in body
-    assert {"fr": "Remboursé sur votre carte", "en": "Refunded to your card"}[lang] in body
+    assert {"fr": "Cette annulation vous rembourse",
+            "en": "This cancellation refunds"}[lang] in body
 
 
 def test_cancelling_an_order_paid_at_pickup_says_nothing_is_charged(

@@ -6,7 +6,7 @@ business details (wholesale) hang on an account without accounts knowing them.
 
 from __future__ import annotations
 
-from blinker import Namespace
+from marketplace.ordered_signals import Namespace
 
 _signals = Namespace()
 

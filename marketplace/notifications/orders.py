@@ -143,14 +143,38 @@ def order_reminder(session: Session, order: Order, *,
 
 
 def order_cancelled(session: Session, order: Order, reason: str = "") -> OutboxMessage | None:
-    """The order is cancelled: what was paid by card is refunded (payments recorded
-    the refunds before this e-mail), or nothing was charged."""
+    """The order is cancelled: what the cancellation gives back to the card (payments
+    and wholesale recorded those refunds before this e-mail), apart from what earlier
+    refunds, each told by its own e-mail, gave back; or nothing was charged."""
+    refunds = [refund for refund in payments.refunds_of(session, order)
+               if refund.status != RefundStatus.FAILED]
+    told = _told_refunds(session, refunds)
     return _queue(
         session, order, f"{CANCELLED_KEY}{order.id}",
         lambda: _("Order %(number)s cancelled", number=order.id),
         "mail/order_cancelled.txt", reason=reason,
-        refunded_cents=payments.refunded_cents(session, order.id),
+        refunded_cents=sum(r.amount_cents for r in refunds if r.id not in told),
+        earlier_cents=sum(r.amount_cents for r in refunds if r.id in told),
     )
+
+
+def _told_refunds(session: Session, refunds: list[Refund]) -> set[int]:
+    """The refunds another e-mail told already: by one of their own, or (the missing
+    units') by the ready e-mail of their farm's part."""
+    if not refunds:
+        return set()
+    keys = set(session.scalars(select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.in_(
+            [f"{REFUND_KEY}{r.id}" for r in refunds]
+            + [f"{READY_KEY}{r.sub_order_id}" for r in refunds if r.order_line_id]))))
+    told = set()
+    for refund in refunds:
+        if f"{REFUND_KEY}{refund.id}" in keys:
+            told.add(refund.id)
+        elif refund.order_line_id and refund.reason == payments.SHORT_REASON and \
+                f"{READY_KEY}{refund.sub_order_id}" in keys:
+            told.add(refund.id)
+    return told
 
 
 def refund_recorded(session: Session, refund: Refund) -> OutboxMessage | None:
@@ -166,31 +190,47 @@ def refund_recorded(session: Session, refund: Refund) -> OutboxMessage | None:
             not already_queued(session, f"{READY_KEY}{line.sub_order_id}"):
         return None  # the ready e-mail, queued next, states it
     sub = session.get(SubOrder, refund.sub_order_id) if refund.sub_order_id else None
-    # Our own reasons ("short", a cancelled order's) say nothing more than the purpose;
-    # an admin's or a credit note's does.
-    told = order.status == OrderStatus.CANCELLED or (line is not None and line.quantity_short)
+    short = line is not None and refund.reason == payments.SHORT_REASON
+    # Our own reasons (missing units, a cancelled order's) say nothing more than the
+    # purpose; an admin's or a credit note's does, in the buyer's words (refund_label).
+    told = order.status == OrderStatus.CANCELLED or short
     return _queue(
         session, order, f"{REFUND_KEY}{refund.id}",
         lambda: _("Order %(number)s: %(amount)s refunded", number=order.id,
                   amount=format_currency(refund.amount_cents / 100, refund.currency)),
-        "mail/refund.txt", refund=refund, purpose=lambda: _refund_purpose(order, sub, line),
-        reason="" if told else refund.reason,
+        "mail/refund.txt", refund=refund,
+        purpose=lambda: _refund_purpose(order, sub, line if not short else None,
+                                        short_line=line if short else None,
+                                        amount_cents=refund.amount_cents),
+        reason=None if told else lambda: str(payments.refund_label(refund.reason)),
     )
 
 
-def _refund_purpose(order: Order, sub: SubOrder | None, line: OrderLine | None) -> str:
-    """What a refund is for, in the buyer's words (called in the buyer's language)."""
+def _refund_purpose(order: Order, sub: SubOrder | None, line: OrderLine | None, *,
+                    short_line: OrderLine | None = None, amount_cents: int = 0) -> str:
+    """What a refund is for, in the buyer's words (called in the buyer's language):
+    for missing units, the units this refund covers (more missing units than an
+    earlier refund covered are told as such)."""
     if order.status == OrderStatus.CANCELLED:
         return _("your payment for an order that was already cancelled")
+    if short_line is not None:
+        item = f"{short_line.product_name} ({short_line.variant_label})"
+        producer = short_line.sub_order.producer.name
+        units = amount_cents // short_line.unit_price_cents \
+            if short_line.unit_price_cents else short_line.quantity_short
+        if 0 < units < short_line.quantity_short:
+            return ngettext("%(num)d more missing unit of %(item)s from %(producer)s "
+                            "(%(total)d missing in all)",
+                            "%(num)d more missing units of %(item)s from %(producer)s "
+                            "(%(total)d missing in all)", units, item=item,
+                            producer=producer, total=short_line.quantity_short)
+        return ngettext("%(num)d × %(item)s from %(producer)s, which the farm could not "
+                        "supply", "%(num)d × %(item)s from %(producer)s, which the farm "
+                        "could not supply", short_line.quantity_short, item=item,
+                        producer=producer)
     if line is not None:
         item = f"{line.product_name} ({line.variant_label})"
-        producer = line.sub_order.producer.name
-        if line.quantity_short:
-            return ngettext("%(num)d × %(item)s from %(producer)s, which the farm could not "
-                            "supply", "%(num)d × %(item)s from %(producer)s, which the farm "
-                            "could not supply", line.quantity_short, item=item,
-                            producer=producer)
-        return _("%(item)s from %(producer)s", item=item, producer=producer)
+        return _("%(item)s from %(producer)s", item=item, producer=line.sub_order.producer.name)
     if sub is not None:
         return _("your items from %(producer)s", producer=sub.producer.name)
     return _("your order")

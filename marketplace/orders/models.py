@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
 from marketplace.models import CURRENCY, LabelledEnum, UTCDateTime, enum_column, labels, utcnow
+from marketplace.orders.cart import vat_included
 
 
 @labels(pending_payment=_l("Waiting for payment"), confirmed=_l("Confirmed"),
@@ -151,6 +152,16 @@ class Order(db.Model):
         return sum(sub.supplied_cents for sub in self.active_sub_orders)
 
     @property
+    def supplied_cents(self) -> int:
+        """What the order comes to once the units the farms could not supply are left
+        out (every farm's part, cancelled or not: what the lines say)."""
+        return sum(sub.supplied_cents for sub in self.sub_orders)
+
+    @property
+    def supplied_vat_cents(self) -> int:
+        return sum(sub.supplied_vat_cents for sub in self.sub_orders)
+
+    @property
     def food_km_total(self) -> float:
         return sum(sub.food_km for sub in self.sub_orders)
 
@@ -191,6 +202,10 @@ class SubOrder(db.Model):
     @property
     def supplied_cents(self) -> int:
         return sum(line.supplied_total_cents for line in self.lines)
+
+    @property
+    def supplied_vat_cents(self) -> int:
+        return sum(line.supplied_vat_cents for line in self.lines)
 
     @property
     def short_cents(self) -> int:
@@ -238,3 +253,10 @@ class OrderLine(db.Model):
         if not self.quantity_short:
             return self.line_total_cents
         return self.unit_price_cents * self.supplied_quantity
+
+    @property
+    def supplied_vat_cents(self) -> int:
+        """The VAT in ``supplied_total_cents`` (the line's own when nothing is short)."""
+        if not self.quantity_short:
+            return self.vat_cents
+        return vat_included(self.supplied_total_cents, self.vat_rate_bp)

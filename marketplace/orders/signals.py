@@ -13,7 +13,7 @@ were connected): money first, then documents, then the e-mail that tells of both
 
 from __future__ import annotations
 
-from blinker import Namespace
+from marketplace.ordered_signals import Namespace
 
 _signals = Namespace()
 

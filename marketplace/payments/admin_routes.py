@@ -19,7 +19,7 @@ from marketplace.web.forms import ConfirmForm
 
 from . import services
 from .cli import CommissionRateError, parse_commission_percent
-from .models import AuditRun, InvoicePayment, Payment, Refund, RefundStatus
+from .models import AuditRun, InvoicePayment, Payment, PaymentStatus, Refund, RefundStatus
 
 bp = Blueprint("payments_admin", __name__, url_prefix="/admin/payments")
 
@@ -36,11 +36,20 @@ def _render(*, error=None, error_order=None, typed=None, status=200):
         .order_by(Payment.created_at.desc(), Payment.id.desc()).limit(SHOWN)
     ).all()
     order_ids = [p.order_id for p in payments]
-    refunded = dict(db.session.execute(
-        select(Refund.order_id, func.sum(Refund.amount_cents))
-        .where(Refund.order_id.in_(order_ids), Refund.status != RefundStatus.FAILED)
-        .group_by(Refund.order_id)
-    ).all()) if order_ids else {}
+    # Each order's refunds on its own payment, labelled; what they add up to (failed
+    # ones left out) and the payment's state once they are counted.
+    refunds: dict[int, list] = {}
+    refunded: dict[int, int] = {}
+    for refund in db.session.scalars(
+            select(Refund).where(Refund.order_id.in_(order_ids),
+                                 Refund.invoice_payment_id.is_(None)).order_by(Refund.id)
+    ) if order_ids else ():
+        refunds.setdefault(refund.order_id, []).append(
+            (refund, services.refund_label(refund.reason)))
+        if refund.status != RefundStatus.FAILED:
+            refunded[refund.order_id] = refunded.get(refund.order_id, 0) + refund.amount_cents
+    states = {p.id: services.payment_state(p.amount_cents, refunded.get(p.order_id, 0))
+              for p in payments if p.status == PaymentStatus.SUCCEEDED}
     pending = db.session.scalar(select(func.count(Refund.id)).where(
         Refund.status == RefundStatus.PENDING))
     # Invoices paid by card (restaurants): their state, an error to look into (a card
@@ -55,11 +64,15 @@ def _render(*, error=None, error_order=None, typed=None, status=200):
         .where(Refund.invoice_payment_id.in_(ids), Refund.status != RefundStatus.FAILED)
         .group_by(Refund.invoice_payment_id)
     ).all()) if ids else {}
+    states.update({("invoice", p.id): services.payment_state(
+        p.amount_cents, invoice_refunded.get(p.id, 0))
+        for p in invoice_payments if p.status == PaymentStatus.SUCCEEDED})
     # The last money audit (`flask payments audit` or the nightly job; reports writes it).
     audit = db.session.scalar(select(AuditRun).order_by(AuditRun.ran_at.desc(),
                                                         AuditRun.id.desc()).limit(1))
     return render_template(
         "payments/admin.html", audit=audit, payments=payments, refunded=refunded, pending=pending,
+        refunds=refunds, states=states,
         invoice_payments=invoice_payments, invoice_refunded=invoice_refunded,
         form=ConfirmForm(formdata=None), error=error, error_order=error_order,
         typed=typed or {},

@@ -44,7 +44,9 @@ from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
 from . import services as payments
+from .models import RefundStatus
 from .services.delays import REFUND_DELAY
+from .signals import cancel_card_refunds_of, invoices_of
 
 bp = Blueprint("checkout", __name__)
 
@@ -217,6 +219,47 @@ def _own_order_or_404(order_id: int, options=()):
     return order
 
 
+@dataclass
+class Money:
+    """What the order's page says of the buyer's money: for a card order what was
+    paid, each refund (with its label) and what is left paid; for an order on invoice
+    the invoices' due dates."""
+
+    refunds: list  # (Refund, label): on the card payment, for a card order
+    other_refunds: list = field(default_factory=list)  # an invoice's, for a card order
+    paid_cents: int = 0
+    refunded_cents: int = 0
+    state: object = None  # payments.payment_state: refunded in full or in part
+    invoices: list = field(default_factory=list)
+
+    @property
+    def net_cents(self) -> int:
+        return self.paid_cents - self.refunded_cents
+
+    @property
+    def unpaid_due(self):
+        """The last due date of the invoices still to pay, or None."""
+        due = [due_at for due_at, paid in self.invoices if not paid]
+        return max(due) if due else None
+
+
+def order_money(order) -> Money:
+    refunds = payments.refunds_of(db.session, order)
+    labelled = [(refund, payments.refund_label(refund.reason)) for refund in refunds]
+    money = Money(refunds=labelled)
+    if order.payment_method == PaymentMethod.CARD and order.is_paid:
+        # The order's own payment and its refunds; an invoice's are listed apart.
+        money.refunds = [(r, label) for r, label in labelled if r.invoice_payment_id is None]
+        money.other_refunds = [(r, label) for r, label in labelled if r.invoice_payment_id]
+        money.paid_cents = order.total_cents
+        money.refunded_cents = sum(refund.amount_cents for refund, _label in money.refunds
+                                   if refund.status != RefundStatus.FAILED)
+        money.state = payments.payment_state(money.paid_cents, money.refunded_cents)
+    elif order.payment_method == PaymentMethod.INVOICE:
+        money.invoices = invoices_of(db.session, order)
+    return money
+
+
 @bp.get("/orders/<int:order_id>")
 @login_required
 def order(order_id: int):
@@ -228,7 +271,7 @@ def order(order_id: int):
     return render_template(
         "orders/order.html", order=order,
         can_cancel=services.can_cancel(order, Actor.BUYER, utcnow()),
-        refunds=payments.refunds_of(db.session, order),
+        money=order_money(order),
     )
 
 
@@ -236,7 +279,7 @@ def _cannot_cancel(order):
     flash(_("This order can no longer be cancelled: the cut-off has passed or it "
             "was already cancelled."), "danger")
     return render_template("orders/order.html", order=order, can_cancel=False,
-                           refunds=payments.refunds_of(db.session, order)), 409
+                           money=order_money(order)), 409
 
 
 @bp.route("/orders/<int:order_id>/cancel", methods=["GET", "POST"])
@@ -253,7 +296,8 @@ def cancel(order_id: int):
     if request.method == "GET" or "confirm" not in request.form:
         return render_template(
             "orders/cancel.html", order=order, form=form,
-            refund_cents=payments.refundable_cents(db.session, order),
+            refund_cents=payments.refundable_cents(db.session, order)
+            + cancel_card_refunds_of(db.session, order),
             refund_delay=REFUND_DELAY)
     if not form.validate_on_submit():
         abort(400)

@@ -13,7 +13,7 @@ def _refund_cancelled(order, *, session, now, config, reason="", expired=False, 
     left = services.refundable_cents(session, order)
     if left > 0:
         services.request_refund(session, order, left, config,
-                                reason=str(reason or "cancelled")[:255], now=now)
+                                reason=services.cancelled_reason(str(reason or "")), now=now)
 
 
 def _refund_short_line(line, *, session, now, config, lowered=False, **_kw):

@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 
 from marketplace.accounts.decorators import producer_required
@@ -122,8 +122,9 @@ def mark_ready(sub_order_id: int):
         return _render_slot(slot, farm, error=str(exc.message), error_sub=sub.id, status=400)
     missing = sum(line.quantity_short for line in sub.lines)
     if missing:
-        flash(_("Order %(number)s is ready, with %(num)d missing unit(s): the buyer is told.",
-                number=sub.order_id, num=missing), "success")
+        flash(ngettext("Order %(number)s is ready, with %(num)d missing unit: the buyer is "
+                       "told.", "Order %(number)s is ready, with %(num)d missing units: the "
+                       "buyer is told.", missing, number=sub.order_id), "success")
     else:
         flash(_("Order %(number)s is ready: the buyer is told.", number=sub.order_id), "success")
     return redirect(url_for("farm_orders.slot", slot_id=slot.id, _anchor=f"sub-{sub.id}"),

@@ -173,7 +173,10 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
     if invoice is None:
         return []
     sub = session.get(SubOrder, invoice.sub_order_id)
-    reason = f"credit note {note.display_number}"
+    # The note's number and the farm's own reason for it (refund_label shows both).
+    reason = f"{payments.CREDIT_NOTE_REASON}{note.display_number}"
+    if note.reason:
+        reason = f"{reason}: {note.reason}"[:255]
     payment = payments.invoice_payment_of(session, invoice)
     if payment is not None and payment.status == PaymentStatus.SUCCEEDED:
         session.execute(select(InvoicePayment.id).where(InvoicePayment.id == payment.id)
@@ -215,6 +218,25 @@ def refund_credit_note(session: Session, note, config: Mapping, *, now: datetime
         left -= amount
     return refunds
 
+
+
+def card_refund_on_cancel(session: Session, order: Order) -> int:
+    """What a cancellation of ``order`` would give back to the card on its invoices
+    paid by card (credit_cancelled credits what is left of each; refund_credit_note
+    gives back at most what is left of the payment)."""
+    total = 0
+    for invoice in session.scalars(select(Invoice).where(
+            Invoice.order_id == order.id, Invoice.kind == InvoiceKind.INVOICE)):
+        payment = payments.invoice_payment_of(session, invoice)
+        if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+            continue
+        refunded = int(session.scalar(
+            select(func.coalesce(func.sum(Refund.amount_cents), 0))
+            .where(Refund.invoice_payment_id == payment.id,
+                   Refund.status != RefundStatus.FAILED)))
+        creditable = invoice.total_cents - invoices.credited_cents(session, invoice)
+        total += max(0, min(creditable, payment.amount_cents - refunded))
+    return total
 
 
 def apply_received_intent(intent, *, session, config, now, **_kw):

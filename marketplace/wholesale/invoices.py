@@ -478,6 +478,13 @@ def invoice_of_producer(session: Session, producer_id: int, invoice_id: int) -> 
     return invoice if invoice is not None and invoice.producer_id == producer_id else None
 
 
+def due_dates_of(session: Session, order: Order) -> list[tuple[datetime, bool]]:
+    """(due date, paid) of each invoice (not credit note) of the order."""
+    return [(invoice.due_at, invoice.paid_at is not None) for invoice in session.scalars(
+        select(Invoice).where(Invoice.order_id == order.id, Invoice.kind == InvoiceKind.INVOICE)
+        .order_by(Invoice.id))]
+
+
 def credit_notes_of(session: Session, invoice: Invoice) -> list[Invoice]:
     return list(session.scalars(
         select(Invoice).where(Invoice.credits_invoice_id == invoice.id).order_by(Invoice.number)

@@ -49,6 +49,14 @@ def _invoice_terms(buyer, *, session, **_kw):
     return invoices.payment_terms_days(session, buyer)
 
 
+def _cancel_card_refunds(order, *, session, **_kw):
+    return invoice_payments.card_refund_on_cancel(session, order)
+
+
+def _order_invoices(order, *, session, **_kw):
+    return invoices.due_dates_of(session, order)
+
+
 def _approval_problem(user, *, session, details=None, **_kw):
     return services.approval_problem(session, user, details)
 
@@ -66,4 +74,6 @@ def connect_receivers() -> None:
     signals.order_collected.connect(_paid_at_counter, weak=False)
     signals.counter_payment_undone.connect(_counter_payment_undone, weak=False)
     signals.invoice_terms.connect(_invoice_terms, weak=False)
+    payment_signals.cancel_card_refunds.connect(_cancel_card_refunds, weak=False)
+    payment_signals.order_invoices.connect(_order_invoices, weak=False)
     payment_signals.intent_received.connect(invoice_payments.apply_received_intent, weak=False)

@@ -13,7 +13,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import Actor
-from marketplace.payments import services as payments
+from marketplace.payments.checkout_routes import order_money
 from marketplace.web.display import display_tz, weekday_names
 from marketplace.web.forms import ConfirmForm
 
@@ -71,7 +71,7 @@ def from_order(order_id: int):
         return render_template(
             "orders/order.html", order=order,
             can_cancel=orders.can_cancel(order, Actor.BUYER, utcnow()),
-            refunds=payments.refunds_of(db.session, order),
+            money=order_money(order),
         ), 400
     try:
         service.from_order(db.session, order, tz=display_tz())

@@ -57,10 +57,16 @@ from .payouts import (
     transfers_due,
 )
 from .refunds import (
+    CREDIT_NOTE_REASON,
+    PAID_LATE_REASON,
+    SHORT_REASON,
     RefundError,
     apply_refund_object,
+    cancelled_reason,
     line_refundable_cents,
+    payment_state,
     refund_entries,
+    refund_label,
     refund_line_short,
     refundable_by_farm,
     refundable_cents,
@@ -73,6 +79,8 @@ from .refunds import (
 from .webhooks import handle_event
 
 __all__ = [
+    "CREDIT_NOTE_REASON", "PAID_LATE_REASON", "SHORT_REASON", "cancelled_reason", "payment_state",
+    "refund_label",
     "DEFAULT_COMMISSION_BP", "OPEN_STATUSES", "PayoutError", "RefundError", "add_entry",
     "apply_intent", "apply_refund_object", "apply_unsettled", "cancel_or_retrieve",
     "check_before_expiry", "commission_bp", "commission_of", "create_intent",

@@ -27,7 +27,7 @@ from ..models import (
 )
 from .invoice_payments import OPEN_STATUSES, invoice_payment_by_intent
 from .ledger import record_sales
-from .refunds import request_refund
+from .refunds import PAID_LATE_REASON, request_refund
 from .stripe_objects import get as _get
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def apply_intent(session: Session, intent, config: Mapping, *, now: datetime) ->
             order.paid_at = now
             record_sales(session, order, config, now=now, cancelled_too=True)
             request_refund(session, order, order.total_cents, config,
-                           reason="paid after the order expired", now=now)
+                           reason=PAID_LATE_REASON, now=now)
             return "refund_late"
         return "unchanged"
     return apply_unsettled(session, payment, intent)

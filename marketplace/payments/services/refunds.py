@@ -260,7 +260,7 @@ def refund_line_short(session: Session, line: OrderLine, config: Mapping, *,
                             item=line.product_name))
     if due <= done:
         return None
-    return request_refund(session, order, due - done, config, reason="short",
+    return request_refund(session, order, due - done, config, reason=SHORT_REASON,
                           now=now, sub_order=line.sub_order, line=line)
 
 
@@ -318,6 +318,51 @@ def send_pending_refunds(session: Session, config: Mapping, *, now: datetime,
         sent += 1
     session.flush()
     return sent, failed
+
+
+# What the code stores in Refund.reason (English, for the records); refund_label says
+# it to people. An admin's refund stores what the admin typed.
+SHORT_REASON = "short"
+CANCELLED_REASON = "cancelled"
+PAID_LATE_REASON = "paid after the order expired"
+CREDIT_NOTE_REASON = "credit note "
+
+
+def cancelled_reason(reason: str = "") -> str:
+    """The stored reason of a cancelled order's refund (with the cancellation's own)."""
+    return f"{CANCELLED_REASON}: {reason}"[:255] if reason else CANCELLED_REASON
+
+
+def refund_label(reason: str) -> LazyString | str:
+    """A refund's reason as people read it, in their language: the units missing, a
+    credit note, a cancelled order, a payment that came after the order expired; an
+    admin's own words as typed. Stored reasons: "short", "credit note <number>" with
+    ": <the farm's reason>" if it gave one, "cancelled" with ": <the cancellation's
+    reason>" if any, "paid after the order expired", or an admin's text."""
+    if reason == SHORT_REASON:
+        return _("missing units")
+    if reason == PAID_LATE_REASON:
+        return _("payment received after the order expired")
+    if reason.startswith(CREDIT_NOTE_REASON):
+        number, _sep, why = reason[len(CREDIT_NOTE_REASON):].partition(": ")
+        if why:  # the farm's reason for its credit note, in its words
+            return _("credit note %(number)s (%(reason)s)", number=number, reason=why)
+        return _("credit note %(number)s", number=number)
+    if reason == CANCELLED_REASON:
+        return _("order cancelled")
+    if reason.startswith(CANCELLED_REASON + ": "):
+        return _("order cancelled: %(reason)s", reason=reason[len(CANCELLED_REASON) + 2:])
+    return reason
+
+
+def payment_state(paid_cents: int, refunded_cents: int) -> LazyString | None:
+    """A paid payment's state once refunds are counted: refunded in full, in part, or
+    None (nothing refunded: the payment's own state says it)."""
+    if paid_cents <= 0 or refunded_cents <= 0:
+        return None
+    if refunded_cents >= paid_cents:
+        return _("Refunded")
+    return _("Partially refunded")
 
 
 def refunds_of(session: Session, order: Order) -> list[Refund]:
