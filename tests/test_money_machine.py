@@ -497,10 +497,10 @@ class MoneyMachine(RuleBasedStateMachine):
         refund = 0
         if order.method == PaymentMethod.CARD and order.applied:
             due = line.unit * short
-            if due < line.refunded:  # lowered below what was given back
+            if due < line.refunded and short < line.short:  # lowered below what was refunded
                 self.refused(act, fulfilment.FulfilmentError)
                 return
-            refund = due - line.refunded
+            refund = max(0, due - line.refunded)  # (a credit note may have refunded more)
             if refund > self.left(order):
                 self.refused(act, fulfilment.FulfilmentError)
                 return
@@ -993,6 +993,18 @@ def steps(machine, *calls):
 # Carrots (Ferme A, 3.50) and eggs (Ferme B, 5.97) by card, paid through the webhook.
 CARROTS_AND_EGGS = [("place", HOUSEHOLD, PaymentMethod.CARD, {0: 1, 2: 1}),
                     ("pay", 0, CARD_OK, "webhook")]
+
+
+def test_a_short_after_a_credit_note_refunds_nothing_more(machine):
+    """The farm credits all three kilos of carrots (refunded to the card), then marks one
+    short: nothing more goes back, and lowering it again is refused."""
+    steps(machine, ("place", RESTAURANT, PaymentMethod.CARD, {0: 3}),
+          ("pay", 0, CARD_OK, "webhook"),
+          ("farm_credits_invoice", 0, [3, 0], False),
+          ("mark_short", 0, 1, True),
+          ("mark_short", 0, 0, True))
+    assert machine.orders[0].refunded == 1050
+    assert machine.orders[0].lines[0].short == 1
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
