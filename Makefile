@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev db gazetteer demo test e2e lint bench vendor translations messages bench-geo bench-catalogue bench-checkout bench-pick-list clean
+.PHONY: run install install-dev db gazetteer demo test test-money e2e lint bench vendor translations messages bench-geo bench-catalogue bench-checkout bench-pick-list clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -100,6 +100,11 @@ ensure-chromium:
 
 test: install-dev translations ensure-chromium
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS) tests
+
+# The stateful test of money (tests/test_money_machine.py) at length: 300 random
+# sequences of 50 steps (`make test` runs 25 of 30). A few minutes.
+test-money: install-dev translations
+	HYPOTHESIS_PROFILE=money-long $(BIN)/python -m pytest -q -ra $(PYTEST_ARGS) tests/test_money_machine.py
 
 # ruff, then the import contracts of pyproject.toml (domains depend downhill, no cycles).
 lint: install-dev

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import event
 
 from marketplace import create_app
@@ -30,6 +31,13 @@ from tests.clock import now
 
 # smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe
 pytest_plugins = ["tests.mailbox", "tests.stripe_server"]
+
+# The stateful test of money (test_money_machine.py): a few examples in `make test`, a
+# long run in `make test-money` (HYPOTHESIS_PROFILE=money-long). Each step is real
+# database and localstripe work: no deadline.
+_MONEY = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("money", max_examples=25, stateful_step_count=30, **_MONEY)
+settings.register_profile("money-long", max_examples=300, stateful_step_count=50, **_MONEY)
 
 CSRF_RE = re.compile(r'<input[^>]*name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"')
 
