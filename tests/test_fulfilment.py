@@ -116,7 +116,7 @@ def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
     assert all(s.status == OrderStatus.COLLECTED and s.collected_at for s in order.sub_orders)
     # Ticked twice: nothing changes. Undone: ready and to pay again.
     fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
-    fulfilment.undo_collected(db.session, order)
+    fulfilment.undo_collected(db.session, order, now=now())
     db.session.commit()
     assert order.status == OrderStatus.READY
     assert order.paid_at is None

@@ -218,7 +218,7 @@ def test_paid_at_the_counter_pays_the_invoices(app, db, market):
         Invoice.order_id == order.id, Invoice.paid_at.is_(None))) == 0
     # The check-off undone (ticked by mistake): due again.
     with app.test_request_context():
-        fulfilment.undo_collected(db.session, db.session.get(Order, order.id))
+        fulfilment.undo_collected(db.session, db.session.get(Order, order.id), now=now())
         db.session.commit()
     assert len(invoices.overdue_invoices(db.session, now())) == 2
 

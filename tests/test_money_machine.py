@@ -55,23 +55,6 @@ from tests import factories
 from tests.clock import now
 from tests.stripe_server import CARD_DECLINED, CARD_OK, event_payload
 
-# The refunds' allocation over farms is being fixed: an order-wide refund is spread over
-# every farm in proportion to its subtotal, even one already refunded in full, and a
-# refund naming a farm is capped by the order only, so a farm gives back more than it
-# sold. While True, the machine skips the refunds the current code would misallocate
-# (the regression tests below keep the bug in sight); set False once it is fixed.
-KNOWN_REFUND_SPLIT_BUG = True
-# A card payment that lands after its order was cancelled is refunded in full, and that
-# refund is written in the farms' ledgers as money they give back, though they never
-# sold anything: each farm then owes the platform. While True, the machine leaves such
-# a payment untold (the regression test below keeps it in sight).
-KNOWN_LATE_PAYMENT_LEDGER_BUG = True
-# An order paid at the counter whose check-off is undone keeps the sales of its first
-# check-off in the farms' ledgers: handed over again after a change of short units,
-# or cancelled, the ledger still says what was sold the first time. While True, such
-# an order's shorts are left alone and it is not cancelled.
-KNOWN_COUNTER_UNDO_BUG = True
-
 HOLD = timedelta(minutes=30)  # PAYMENT_HOLD_MINUTES, as the checkout view passes it
 CAPACITY = 5
 # name, commission (basis points), variants (label, unit price, stock)
@@ -143,13 +126,11 @@ class MOrder:
     expires_at: object = None
     captured: int = 0  # money Stripe took for the order
     refunded: int = 0  # money given back to the card
-    refunded_late: int = 0  # of which a payment landing after the cancellation: no farm's
     paid_at_stripe: bool = False  # the intent succeeded at Stripe
     applied: bool = False  # and we know it
     intent: dict | None = None
     events: list[dict] = field(default_factory=list)
     invoiced: bool = False
-    counted: bool = False  # paid at the counter once (the ledger has its sales)
 
     @property
     def total(self) -> int:
@@ -245,18 +226,6 @@ class MoneyMachine(RuleBasedStateMachine):
     def farm_left(self, sub: MSub) -> int:
         """What the farm may still give back on this sub-order: its sale, less refunds."""
         return sub.sale - self.sub_refunds().get(sub.id, (0, 0))[0]
-
-    def spread_overdraws(self, order: MOrder, amount: int) -> bool:
-        """Whether today's order-wide spread (refunds._split) would take more from a farm
-        than it has left: the known bug."""
-        subs = [s for s in order.subs if s.subtotal > 0]
-        total, given = sum(s.subtotal for s in subs), 0
-        for index, sub in enumerate(subs):
-            share = amount - given if index == len(subs) - 1 else amount * sub.subtotal // total
-            given += share
-            if share > self.farm_left(sub):
-                return True
-        return False
 
     def left(self, order: MOrder) -> int:
         return order.captured - order.refunded
@@ -419,8 +388,6 @@ class MoneyMachine(RuleBasedStateMachine):
     def late_news_of_payment(self, index, via):
         """The webhook of a payment arrives late (or the buyer's return page asks)."""
         order = self.pick(index, self.paid_not_told())
-        if KNOWN_LATE_PAYMENT_LEDGER_BUG and order.status == OrderStatus.CANCELLED:
-            return
         self.touched.add(order.id)
         outcome = self.deliver(order, via)
         if order.status == OrderStatus.PENDING_PAYMENT:
@@ -429,9 +396,11 @@ class MoneyMachine(RuleBasedStateMachine):
         else:  # cancelled by its buyer, or expired, meanwhile: refunded in full
             assert order.status == OrderStatus.CANCELLED
             assert outcome == "refund_late"
+            # Each farm sold its part and gives it back: its ledger nets to zero.
             order.applied, order.captured = True, order.total
             order.refunded += order.total
-            order.refunded_late += order.total
+            for sub in order.subs:
+                sub.sale = sub.subtotal
 
     def with_events(self):
         return [o for o in self.orders if o.events]
@@ -496,8 +465,6 @@ class MoneyMachine(RuleBasedStateMachine):
         if sub.status not in (OrderStatus.CONFIRMED, OrderStatus.READY):
             self.refused(act, fulfilment.FulfilmentError)
             return
-        if KNOWN_COUNTER_UNDO_BUG and order.counted:
-            return
         refund = 0
         if order.method == PaymentMethod.CARD and order.applied:
             due = line.unit * short
@@ -509,8 +476,6 @@ class MoneyMachine(RuleBasedStateMachine):
                 self.refused(act, fulfilment.FulfilmentError)
                 return
             if refund > self.farm_left(sub):  # the farm gave its part back already
-                if KNOWN_REFUND_SPLIT_BUG:
-                    return  # the current code takes it from the farm anyway
                 self.refused(act, fulfilment.FulfilmentError)
                 return
         act()
@@ -542,8 +507,6 @@ class MoneyMachine(RuleBasedStateMachine):
         if amount > self.left(order):
             self.refused(act, payments.RefundError)
             return
-        if KNOWN_REFUND_SPLIT_BUG and self.spread_overdraws(order, amount):
-            return
         act()
         order.refunded += amount
 
@@ -568,8 +531,6 @@ class MoneyMachine(RuleBasedStateMachine):
             self.refused(act, payments.RefundError)
             return
         if part > self.farm_left(sub):
-            if KNOWN_REFUND_SPLIT_BUG:
-                return  # accepted today: the farm would give back more than it sold
             self.refused(act, payments.RefundError)
             return
         act()
@@ -607,19 +568,15 @@ class MoneyMachine(RuleBasedStateMachine):
             return
         refunds = {}
         if order.method == PaymentMethod.CARD and order.applied:
-            left = self.left(order)
+            # The note corrects the invoice whatever was refunded before; the card gets
+            # back only what the farm's part and each line still have.
+            left = min(self.left(order), self.farm_left(sub))
             for line_id, units_ in wanted.items():
-                amount = min(lines[line_id].unit * units_, left)
-                if units_ and amount <= 0:
-                    break
-                if units_:
+                line = lines[line_id]
+                amount = min(line.unit * units_, left, line.total - line.refunded)
+                if units_ and amount > 0:
                     refunds[line_id] = amount
                     left -= amount
-            if sum(refunds.values()) > self.farm_left(sub):
-                if KNOWN_REFUND_SPLIT_BUG:
-                    return  # the current code takes it from the farm anyway
-                self.refused(act, invoices.InvoiceError, payments.RefundError)
-                return
         act()
         for line_id, units_ in wanted.items():
             lines[line_id].credited += units_
@@ -647,10 +604,6 @@ class MoneyMachine(RuleBasedStateMachine):
             self.refused(act, orders.TransitionError)
             return
         refund = self.left(order)
-        if KNOWN_REFUND_SPLIT_BUG and refund and self.spread_overdraws(order, refund):
-            return
-        if KNOWN_COUNTER_UNDO_BUG and order.counted:
-            return
         act()
         order.move(OrderStatus.CANCELLED)
         order.refunded += refund
@@ -714,7 +667,6 @@ class MoneyMachine(RuleBasedStateMachine):
         act()
         order.move(OrderStatus.COLLECTED)
         if order.method == PaymentMethod.AT_PICKUP:  # the farms' sales: what they supplied
-            order.counted = True
             for sub in order.subs:
                 sub.sale = sub.at_pickup = sum(line.unit * (line.quantity - line.short)
                                                for line in sub.lines)
@@ -729,7 +681,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.touched.add(order.id)
 
         def act():
-            fulfilment.undo_collected(self.session, self.order_row(order))
+            fulfilment.undo_collected(self.session, self.order_row(order), now=now())
             self.commit()
 
         if order.status != OrderStatus.COLLECTED:
@@ -737,6 +689,9 @@ class MoneyMachine(RuleBasedStateMachine):
             return
         act()
         order.move(OrderStatus.READY)
+        if order.method == PaymentMethod.AT_PICKUP:  # to pay again: its sales go back
+            for sub in order.subs:
+                sub.sale = sub.at_pickup = 0
 
     @precondition(lambda self: any(o.status == OrderStatus.PENDING_PAYMENT for o in self.orders))
     @rule(minutes=st.sampled_from([1, 10, 31]), stripe_answers=st.booleans())
@@ -891,7 +846,7 @@ class MoneyMachine(RuleBasedStateMachine):
                 farm_expected[sub.farm] += (sub.sale - commission(sub.sale, bp) - refunded + back
                                             - sub.at_pickup - sub.transfer)
             assert int(by_order.get(order.id, 0)) == order.refunded, order.id
-            assert refunded_subs == order.refunded - order.refunded_late, order.id
+            assert refunded_subs == order.refunded, order.id
             # What the buyer paid: captured less refunded, never below zero.
             assert 0 <= order.captured - order.refunded <= order.total
             row = self.order_row(order)
@@ -1007,10 +962,6 @@ def test_a_short_after_a_credit_note_refunds_nothing_more(machine):
     assert machine.orders[0].lines[0].short == 1
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="refunds are not allocated to what each farm still has: an "
-                          "order-wide one is spread in proportion to the subtotals, one "
-                          "naming a farm is capped by the order only")
 @pytest.mark.parametrize("then", [
     # Ferme A's whole part (3.50), then 1.01 on the order, of which 0.37 from Ferme A again.
     [("admin_refunds_farm", 0, 0, 100), ("admin_refunds_order", 0, 17, False)],
@@ -1022,16 +973,11 @@ def test_a_short_after_a_credit_note_refunds_nothing_more(machine):
     [("admin_refunds_order", 0, 1, False), ("mark_short", 0, 1, True)],
 ], ids=["order-wide-after-farm", "cancel-after-short", "farm-over-its-part",
         "short-after-order-wide"])
-def test_refunds_never_take_more_from_a_farm_than_it_sold(machine, monkeypatch, then):
-    monkeypatch.setitem(globals(), "KNOWN_REFUND_SPLIT_BUG", False)
+def test_refunds_never_take_more_from_a_farm_than_it_sold(machine, then):
     steps(machine, *CARROTS_AND_EGGS, *then)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a payment landing after its order was cancelled is refunded "
-                          "with ledger lines taking it from farms that sold nothing")
-def test_a_payment_after_cancellation_leaves_the_farms_ledgers_alone(machine, monkeypatch):
-    monkeypatch.setitem(globals(), "KNOWN_LATE_PAYMENT_LEDGER_BUG", False)
+def test_a_payment_after_cancellation_nets_to_zero_in_the_farms_ledgers(machine):
     steps(machine, ("place", HOUSEHOLD, PaymentMethod.CARD, {0: 1, 2: 1}),
           ("pay", 0, CARD_OK, "lost"),  # paid at Stripe; the webhook is late
           ("cancel", 0, Actor.BUYER, False),
@@ -1072,15 +1018,11 @@ def test_at_pickup_and_invoice_orders_then_payouts(machine):
     assert machine.orders[2].subs[0].transfer == 700 - 70
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="an undone check-off keeps the farms' sales of the first one")
 @pytest.mark.parametrize("then", [
     [("mark_short", 0, 1, True), ("host_checks_off", 0, CounterPayment.CASH, True)],
     [("cancel", 0, Actor.ADMIN, True)],
 ], ids=["short-then-handed-over-again", "cancelled"])
-def test_an_undone_counter_check_off_leaves_the_ledger_as_the_order_ends(
-        machine, monkeypatch, then):
-    monkeypatch.setitem(globals(), "KNOWN_COUNTER_UNDO_BUG", False)
+def test_an_undone_counter_check_off_leaves_the_ledger_as_the_order_ends(machine, then):
     steps(machine, ("place", HOUSEHOLD, PaymentMethod.AT_PICKUP, {0: 2}),
           ("host_checks_off", 0, CounterPayment.CASH, True),
           ("host_undoes_check_off", 0, True), *then)

@@ -497,18 +497,38 @@ def test_coming_back_after_a_late_payment_says_refunded_not_confirmed(
 
 
 def test_pay_at_pickup_ledger_is_written_at_check_off(app, db, market):
+    """Each check-off writes what the farm supplied; undoing one takes its lines back
+    with opposite lines (none is changed or deleted), so the ledger always says what the
+    order ends as."""
     order = factories.order(market["buyers"][0], market["slot"], {market["carrots"].id: 2})
+
+    def by_kind() -> dict:
+        return {kind: int(total) for kind, total in db.session.execute(
+            select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
+            .group_by(LedgerEntry.kind))}
+
     with app.test_request_context():
         fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
             config=current_app.config)
         db.session.commit()
-        fulfilment.undo_collected(db.session, order)
+        assert by_kind() == {LedgerKind.SALE: 700, LedgerKind.COMMISSION: -70,
+                             LedgerKind.PAID_AT_PICKUP: -700}
+        fulfilment.undo_collected(db.session, order, now=now())
+        db.session.commit()
+        assert by_kind() == {LedgerKind.SALE: 0, LedgerKind.COMMISSION: 0,
+                             LedgerKind.PAID_AT_PICKUP: 0}
+        # Undone twice (a double tap): refused, nothing more taken back.
+        with pytest.raises(fulfilment.FulfilmentError):
+            fulfilment.undo_collected(db.session, order, now=now())
+        # One kilo was missing after all: handed over again, the farm sold one.
+        fulfilment.set_shorts(db.session, order.sub_orders[0], {order.sub_orders[0].lines[0].id: 1},
+                              now=now(), config=current_app.config)
         fulfilment.mark_collected(db.session, order, now=now(), paid_with="cash",
             config=current_app.config)
         db.session.commit()
-    kinds = {e.kind: e.amount_cents for e in db.session.scalars(select(LedgerEntry))}
-    assert kinds == {LedgerKind.SALE: 700, LedgerKind.COMMISSION: -70,
-                     LedgerKind.PAID_AT_PICKUP: -700}
+    assert by_kind() == {LedgerKind.SALE: 350, LedgerKind.COMMISSION: -35,
+                         LedgerKind.PAID_AT_PICKUP: -350}
+    assert db.session.scalar(select(func.count(LedgerEntry.id))) == 9
 
 
 def test_another_buyers_payment_pages_are_not_found(client, db, login, localstripe,

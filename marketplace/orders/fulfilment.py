@@ -168,7 +168,8 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
     return order
 
 
-def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST) -> Order:
+def undo_collected(session: Session, order: Order, *, now: datetime,
+                   actor: Actor = Actor.HOST) -> Order:
     """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter:
     ``signals.counter_payment_undone``)."""
 
@@ -181,7 +182,7 @@ def undo_collected(session: Session, order: Order, *, actor: Actor = Actor.HOST)
     if order.payment_method == PaymentMethod.AT_PICKUP and order.paid_with is not None:
         order.paid_with = None
         order.paid_at = None
-        signals.counter_payment_undone.send(order, session=session)
+        signals.counter_payment_undone.send(order, session=session, now=now)
     session.flush()
     return order
 

@@ -39,7 +39,7 @@ sub_order_ready = _signals.signal("sub-order-ready")
 order_collected = _signals.signal("order-collected")
 
 #: A check-off was undone on an order paid at the counter: it is to pay again.
-#: kwargs: session.
+#: kwargs: session, now.
 counter_payment_undone = _signals.signal("counter-payment-undone")
 
 #: The order moved to another date of its point. kwargs: session, old_slot, new_slot,

@@ -23,11 +23,17 @@ def _refund_short_line(line, *, session, now, config, lowered=False, **_kw):
 def _record_counter_sales(order, *, session, now, config, **_kw):
     if order.payment_method == PaymentMethod.AT_PICKUP:
         # Paid at the counter: the farms' sales (what they supplied) and the commission
-        # they owe go in the ledger once (an undo and a second check-off add nothing).
+        # they owe go in the ledger (once per check-off; an undo takes them back).
         services.record_sales(session, order, config, now=now, supplied=True)
+
+
+def _undo_counter_sales(order, *, session, now, **_kw):
+    # Checked off by mistake: what that check-off wrote in the farms' ledger goes back.
+    services.undo_counter_sales(session, order, now=now)
 
 
 def connect_receivers() -> None:
     signals.order_cancelled.connect(_refund_cancelled, weak=False)
     signals.line_short_changed.connect(_refund_short_line, weak=False)
     signals.order_collected.connect(_record_counter_sales, weak=False)
+    signals.counter_payment_undone.connect(_undo_counter_sales, weak=False)

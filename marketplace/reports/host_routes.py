@@ -117,7 +117,7 @@ def undo(slot_id: int, order_id: int):
     slot = _managed_slot_or_404(slot_id)
     order = _order_or_404(slot, order_id)
     try:
-        fulfilment.undo_collected(db.session, order, actor=_actor())
+        fulfilment.undo_collected(db.session, order, now=utcnow(), actor=_actor())
     except fulfilment.FulfilmentError as exc:
         db.session.rollback()
         return _render(slot, error=str(exc.message), error_order=order.id, status=409)

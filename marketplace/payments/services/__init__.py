@@ -47,6 +47,7 @@ from .ledger import (
     month_bounds,
     record_invoice_sale,
     record_sales,
+    undo_counter_sales,
 )
 from .payouts import (
     PayoutError,
@@ -80,7 +81,7 @@ from .webhooks import handle_event
 
 __all__ = [
     "CREDIT_NOTE_REASON", "PAID_LATE_REASON", "SHORT_REASON", "cancelled_reason", "payment_state",
-    "refund_label",
+    "refund_label", "undo_counter_sales",
     "DEFAULT_COMMISSION_BP", "OPEN_STATUSES", "PayoutError", "RefundError", "add_entry",
     "apply_intent", "apply_refund_object", "apply_unsettled", "cancel_or_retrieve",
     "check_before_expiry", "commission_bp", "commission_of", "create_intent",

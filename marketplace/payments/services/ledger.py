@@ -63,13 +63,56 @@ def record_sales(session: Session, order: Order, config: Mapping, *, now: dateti
     for sub in order.sub_orders if cancelled_too else order.active_sub_orders:
         amount = sub.supplied_cents if supplied else sub.subtotal_cents
         bp = commission_bp(sub.producer, config)
-        add_entry(session, key=f"sale:{sub.id}", sub=sub, kind=LedgerKind.SALE,
+        # A check-off undone took its lines back (``undo_counter_sales``): the next one
+        # writes its own, under keys of its own.
+        again = _counter_undos(session, sub) if supplied else 0
+        suffix = f":{again}" if again else ""
+        add_entry(session, key=f"sale:{sub.id}{suffix}", sub=sub, kind=LedgerKind.SALE,
                amount_cents=amount, now=now, bp=bp)
-        add_entry(session, key=f"commission:{sub.id}", sub=sub, kind=LedgerKind.COMMISSION,
-               amount_cents=-commission_of(amount, bp), now=now, bp=bp)
+        add_entry(session, key=f"commission:{sub.id}{suffix}", sub=sub,
+               kind=LedgerKind.COMMISSION, amount_cents=-commission_of(amount, bp), now=now,
+               bp=bp)
         if order.payment_method == PaymentMethod.AT_PICKUP:
-            add_entry(session, key=f"at-pickup:{sub.id}", sub=sub, kind=LedgerKind.PAID_AT_PICKUP,
-                   amount_cents=-amount, now=now)
+            add_entry(session, key=f"at-pickup:{sub.id}{suffix}", sub=sub,
+                   kind=LedgerKind.PAID_AT_PICKUP, amount_cents=-amount, now=now)
+    session.flush()
+
+
+COUNTER_KINDS = (LedgerKind.SALE, LedgerKind.COMMISSION, LedgerKind.PAID_AT_PICKUP)
+UNDO_PREFIX = "undo:"
+
+
+def _counter_undos(session: Session, sub: SubOrder) -> int:
+    """How many check-offs of the sub-order were undone (one reversed sale line each)."""
+    return int(session.scalar(
+        select(func.count(LedgerEntry.id))
+        .where(LedgerEntry.sub_order_id == sub.id, LedgerEntry.kind == LedgerKind.SALE,
+               LedgerEntry.entry_key.startswith(UNDO_PREFIX))))
+
+
+def undo_counter_sales(session: Session, order: Order, *, now: datetime) -> None:
+    """A check-off of an order paid at the counter was undone: its sale, commission and
+    paid-at-pickup lines are cancelled by opposite lines (key ``undo:<line id>``), so the
+    farm's account is as before it; the next check-off writes what is then supplied."""
+    entries = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.order_id == order.id, LedgerEntry.kind.in_(COUNTER_KINDS),
+               ~LedgerEntry.entry_key.startswith(UNDO_PREFIX))
+        .order_by(LedgerEntry.id)
+    ).all()
+    undone = set(session.scalars(
+        select(LedgerEntry.entry_key)
+        .where(LedgerEntry.order_id == order.id,
+               LedgerEntry.entry_key.startswith(UNDO_PREFIX))))
+    for entry in entries:
+        key = f"{UNDO_PREFIX}{entry.id}"
+        if key in undone:
+            continue
+        session.add(LedgerEntry(
+            entry_key=key, producer_id=entry.producer_id, order_id=entry.order_id,
+            sub_order_id=entry.sub_order_id, kind=entry.kind,
+            amount_cents=-entry.amount_cents, currency=entry.currency,
+            commission_bp=entry.commission_bp, created_at=now))
     session.flush()
 
 
