@@ -114,12 +114,22 @@ def test_collected_needs_the_payment_of_a_pay_at_pickup_order(db, market):
     assert order.status == OrderStatus.COLLECTED
     assert order.paid_with == CounterPayment.CHEQUE
     assert all(s.status == OrderStatus.COLLECTED and s.collected_at for s in order.sub_orders)
-    # Ticked twice: nothing changes. Undone: ready and to pay again.
+    # Ticked twice: nothing changes. Undone: back to prepare (the farm never said it was
+    # ready) and to pay again.
     fulfilment.mark_collected(db.session, order, now=now(), config=current_app.config)
     fulfilment.undo_collected(db.session, order, now=now())
     db.session.commit()
-    assert order.status == OrderStatus.READY
+    assert order.status == OrderStatus.CONFIRMED
+    assert [s.status for s in order.sub_orders] == [OrderStatus.CONFIRMED]
     assert order.paid_at is None
+    # Marked ready by its farm, handed over, undone: ready again.
+    fulfilment.mark_ready(db.session, order.sub_orders[0], now=now(), config=current_app.config)
+    fulfilment.mark_collected(db.session, order, now=now(), paid_with=CounterPayment.CASH,
+        config=current_app.config)
+    fulfilment.undo_collected(db.session, order, now=now())
+    db.session.commit()
+    assert order.status == OrderStatus.READY
+    assert [s.status for s in order.sub_orders] == [OrderStatus.READY]
 
 
 def test_move_orders_takes_all_places_or_none(app, db, market):
@@ -305,7 +315,9 @@ def test_host_distribution_sheet_and_check_off(client, db, login, form_post, mar
     undo = form_post(f"/pickup/slots/{m['slot'].id}/orders/{zoe.id}/undo", {}, page=url)
     assert undo.status_code == 303
     db.session.expire_all()
-    assert db.session.get(Order, zoe.id).status == OrderStatus.READY
+    # Back to where it was: confirmed (its farm had not marked it ready), to pay again.
+    assert db.session.get(Order, zoe.id).status == OrderStatus.CONFIRMED
+    assert db.session.get(Order, zoe.id).paid_at is None
 
 
 def test_sheet_of_another_hosts_point_is_not_found(client, db, login, form_post, market):

@@ -110,6 +110,7 @@ class MSub:
     sale: int = 0  # the farm's SALE line
     at_pickup: int = 0  # what the host took for the farm
     transfer: int = 0  # what the platform sent the farm
+    marked_ready: bool = False  # the farm pressed "ready"
 
     @property
     def subtotal(self) -> int:
@@ -634,7 +635,7 @@ class MoneyMachine(RuleBasedStateMachine):
             self.refused(act, fulfilment.FulfilmentError)
             return
         act()
-        sub.status = OrderStatus.READY
+        sub.status, sub.marked_ready = OrderStatus.READY, True
         if all(s.status == OrderStatus.READY for s in order.subs):
             order.status = OrderStatus.READY
 
@@ -688,7 +689,11 @@ class MoneyMachine(RuleBasedStateMachine):
             self.refused(act, fulfilment.FulfilmentError)
             return
         act()
-        order.move(OrderStatus.READY)
+        # Back to where each part was: ready if its farm said so, else to prepare.
+        for sub in order.subs:
+            sub.status = OrderStatus.READY if sub.marked_ready else OrderStatus.CONFIRMED
+        order.status = (OrderStatus.READY if all(s.marked_ready for s in order.subs)
+                        else OrderStatus.CONFIRMED)
         if order.method == PaymentMethod.AT_PICKUP:  # to pay again: its sales go back
             for sub in order.subs:
                 sub.sale = sub.at_pickup = 0

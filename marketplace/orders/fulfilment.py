@@ -170,15 +170,18 @@ def mark_collected(session: Session, order: Order, *, now: datetime, actor: Acto
 
 def undo_collected(session: Session, order: Order, *, now: datetime,
                    actor: Actor = Actor.HOST) -> Order:
-    """A check-off ticked by mistake: back to ready (and to pay, if paid at the counter:
-    ``signals.counter_payment_undone``)."""
+    """A check-off ticked by mistake: each farm's part goes back to where it was (ready
+    if the farm marked it so, else to prepare), the order with them (and to pay, if
+    paid at the counter: ``signals.counter_payment_undone``)."""
 
     if order.status != OrderStatus.COLLECTED:
         raise FulfilmentError(_("This order is not marked as collected."))
-    for sub in order.active_sub_orders:
-        transition(sub, OrderStatus.READY, actor)
+    parts = order.active_sub_orders
+    for sub in parts:
+        transition(sub, OrderStatus.READY if sub.ready_at else OrderStatus.CONFIRMED, actor)
         sub.collected_at = None
-    transition(order, OrderStatus.READY, actor)
+    transition(order, OrderStatus.READY if all(sub.ready_at for sub in parts)
+               else OrderStatus.CONFIRMED, actor)
     if order.payment_method == PaymentMethod.AT_PICKUP and order.paid_with is not None:
         order.paid_with = None
         order.paid_at = None

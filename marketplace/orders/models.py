@@ -68,8 +68,10 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], frozenset[Actor]] = {
     (S.READY, S.COLLECTED): frozenset({A.HOST, A.ADMIN}),
     # The farm brought the order but did not press "ready": the host may still hand it over.
     (S.CONFIRMED, S.COLLECTED): frozenset({A.HOST, A.ADMIN}),
-    # Undo a check-off ticked by mistake on the distribution sheet.
+    # Undo a check-off ticked by mistake on the distribution sheet: back to ready, or to
+    # prepare when the farm had not said it was ready.
     (S.COLLECTED, S.READY): frozenset({A.HOST, A.ADMIN}),
+    (S.COLLECTED, S.CONFIRMED): frozenset({A.HOST, A.ADMIN}),
     (S.READY, S.CANCELLED): frozenset({A.ADMIN}),
     (S.CANCELLED, S.REFUNDED): frozenset({A.SYSTEM, A.ADMIN}),
     (S.COLLECTED, S.REFUNDED): frozenset({A.ADMIN}),
