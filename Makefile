@@ -39,8 +39,10 @@ db: install translations
 gazetteer: db
 	$(BIN)/flask geo load-gazetteer --if-empty
 
+# The demo's orders are confirmed by e-mails whose links lead to the site: its address
+# (PUBLIC_URL, by default the one `make run` serves) is set before they are written.
 demo: gazetteer
-	$(BIN)/flask seed-demo --if-empty
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/flask seed-demo --if-empty
 
 # The server, with the scheduled jobs (expiry of unpaid orders, reminders, e-mail
 # retries, slot generation: `flask jobs run`) beside it for as long as it runs.

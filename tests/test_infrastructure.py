@@ -1,6 +1,8 @@
 """Settings, the generated secret key and SQLite's write transactions."""
 
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -112,3 +114,13 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/nowhere")
     assert response.status_code == 404
     assert "<html" in response.get_data(as_text=True)
+
+
+def test_the_demo_is_seeded_with_the_address_make_run_serves():
+    """The demo's confirmation e-mails are written by `make demo`, before `make run`
+    starts the server: their links must already lead to the port it will serve."""
+    root = Path(__file__).resolve().parent.parent
+    dry = subprocess.run(["make", "-n", "demo", "PORT=5077"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    seed = next(line for line in dry.splitlines() if "seed-demo" in line)
+    assert "PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:5077}" in seed
