@@ -190,6 +190,8 @@ def test_admin_partial_refund_sends_one_email_per_refund(
     assert euros(250, "fr") in body
     assert "Salade abîmée" in body
     assert DELAY["fr"] in body
+    # An order-wide refund needs no "for: your order" line: the first sentence says it.
+    assert "Pour" not in body
     # The same refund announced again (an event applied twice): still one e-mail.
     refund = db.session.scalar(select(Refund))
     with write_intent():

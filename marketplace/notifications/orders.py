@@ -233,7 +233,7 @@ def _refund_purpose(order: Order, sub: SubOrder | None, line: OrderLine | None, 
         return _("%(item)s from %(producer)s", item=item, producer=line.sub_order.producer.name)
     if sub is not None:
         return _("your items from %(producer)s", producer=sub.producer.name)
-    return _("your order")
+    return ""  # the whole order: the first sentence says so already
 
 
 def slot_moved(session: Session, order: Order, old_slot: PickupSlot, new_slot: PickupSlot,
