@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from marketplace.catalogue import market_day as catalogue_market_day
@@ -16,6 +17,7 @@ from marketplace.orders.models import Order
 from marketplace.pickup import market_days
 from marketplace.pickup.market_day_models import ChosenMarketDay
 from marketplace.pickup.models import SlotStatus
+from marketplace.web.display import cutoff_people_say
 from tests import factories, pages
 from tests.clock import PARIS, PARIS_TZ, now
 from tests.conftest import CSRF_RE
@@ -121,6 +123,10 @@ def test_choosing_a_market_day_shows_it_in_the_header_and_keeps_it_on_the_accoun
     chooser = client.get("/market-day").get_data(as_text=True)
     assert "Épicerie Le Relais" in chooser
     assert day(market["friday"]) in chooser
+    # Cut-offs read as people say them, as on the host's page and in the e-mails.
+    with app.test_request_context(), force_locale("en"):
+        assert f"Orders until {cutoff_people_say(market['friday'].cutoff_at)}" in chooser
+    assert re.search(r"Orders until \w+ \d+ \w+ at \d+(:\d\d)?\s[ap]m", chooser)
     buyer = login(factories.user())
     response = post_choice(client, market["friday"].id, "/catalogue")
     assert response.status_code == 303

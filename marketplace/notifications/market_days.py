@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 from marketplace.accounts.models import User
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
+from marketplace.web.display import cutoff_people_say
 
 from .models import MarketDaySubscription, OutboxMessage
 from .orders import public_url
@@ -47,7 +48,6 @@ CUTOFF_REMINDER_LEAD = timedelta(hours=24)
 LIVE_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.READY,
                  OrderStatus.COLLECTED)
 DAY_FORMAT = "EEEE d MMMM"
-TIME_FORMAT = "EEEE d MMMM, HH:mm"
 _SALT = "market-day-mails.unsubscribe"
 
 
@@ -237,7 +237,7 @@ def market_day_mail(session: Session, config: Mapping, subscription: MarketDaySu
             subject = _("Orders are open: %(point)s, %(day)s", point=point.name, day=day)
         else:
             subject = _("Last call: order before %(when)s for %(day)s at %(point)s",
-                        when=format_datetime(slot.cutoff_at, TIME_FORMAT), day=day,
+                        when=cutoff_people_say(slot.cutoff_at), day=day,
                         point=point.name)
         body = render_template(f"mail/market_day_{kind}.txt", buyer=user, slot=slot,
                                point=point, shop_url=public_url("catalogue.index"),
