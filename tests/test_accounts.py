@@ -226,3 +226,13 @@ def test_approve_service_refuses_a_restaurant_without_details(app, db):
     services.approve(db.session, producer, by=admin, now=now())
     db.session.commit()
     assert db.session.get(User, producer.id).is_approved
+
+
+def test_approvals_label_business_details_with_french_typography(client, db, login):
+    waiting = factories.user(Role.RESTAURANT, approved=False, name="Le Bistrot")
+    restaurant_details(db, waiting)
+    login(factories.user(Role.ADMIN))
+    page = client.get("/admin/approvals").get_data(as_text=True)  # French, the default
+    assert "Raison sociale\u00a0:</dt>" in page
+    assert "SIRET\u00a0:</dt>" in page
+    assert "Raison sociale:" not in page
