@@ -299,6 +299,8 @@ def test_the_grid_offers_the_door_to_its_restaurant_only(client, db, login, form
     login(d["bistrot"])
     page = client.get(f"/restaurant/quick-order?slot_id={d['slot'].id}").get_data(as_text=True)
     assert f'name="q-{d["leeks"].id}"' in page
+    # A door takes no money: the grid does not offer payment at pickup there.
+    assert 'value="at_pickup"' not in page
 
 
 def _door_page_queries(client, count_queries, url):
