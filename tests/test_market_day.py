@@ -311,3 +311,13 @@ def test_a_line_kept_aside_can_be_removed(client, db, english, market, form_post
     assert cart_of(client) == ({}, {})
     assert form_post("/market-day/aside/remove", {"variant_id": str(apples)},
                      page="/cart").status_code == 404
+
+
+def test_without_a_place_points_come_in_dictionary_order(db):
+    names = ["Mairie de Theix", "Épicerie Le Relais", "Café associatif", "Ferme du Lindin"]
+    for name in names:
+        point = factories.pickup_point(name)
+        factories.slot(point, starts_in=timedelta(days=4), cutoff_in=timedelta(days=2))
+    listed = market_days.next_openings(db.session, user_id=None, now=now())
+    assert [e.point.name for e in listed] == [
+        "Café associatif", "Épicerie Le Relais", "Ferme du Lindin", "Mairie de Theix"]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
+from marketplace.geo.normalize import search_key
 from marketplace.geo.services import distance_km
 from marketplace.models import get_by_id
 from marketplace.producers.models import Producer
@@ -112,7 +113,7 @@ def next_openings(session: Session, *, user_id: int | None, now: datetime,
             entry.slots.append(slot)
     ordered = sorted(found.values(), key=lambda e: (
         not e.point.is_door, e.distance_km if e.distance_km is not None else 0.0,
-        e.point.name.casefold(), e.point.id))
+        search_key(e.point.name), e.point.id))  # names in dictionary order: É with E
     return ordered[:points]
 
 
