@@ -68,3 +68,25 @@ def test_pages_fit_a_narrow_phone(demo_server, chromium_browser):
         finally:
             context.close()
     assert wide == []
+
+
+def test_a_products_add_to_cart_button_is_on_a_narrow_screen(demo_server, chromium_browser):
+    """Inside a table that scrolls sideways the page stays narrow, but a button past the
+    right edge is out of sight: the variants' buttons must be within the screen."""
+    app = demo_server.app
+    with app.app_context():
+        product_id = db.session.scalar(select(Product.id).order_by(Product.id))
+    context = chromium_browser.new_context(base_url=demo_server.base_url, locale="fr-FR",
+                                           viewport=NARROW, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"/products/{product_id}?all=1")
+        buttons = page.locator("main table button[type=submit]")
+        assert buttons.count() > 0
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= NARROW["width"]
+    finally:
+        context.close()
