@@ -236,3 +236,15 @@ def test_approvals_label_business_details_with_french_typography(client, db, log
     assert "Raison sociale\u00a0:</dt>" in page
     assert "SIRET\u00a0:</dt>" in page
     assert "Raison sociale:" not in page
+
+
+def test_approvals_show_a_waiting_farms_name_and_place(client, db, login, english):
+    farm = factories.producer(name="Ferme de Kerbellec", approved=False, commune="Elven")
+    farm.siret = "73282932000074"
+    db.session.commit()
+    login(factories.user(Role.ADMIN))
+    page = client.get("/admin/approvals").get_data(as_text=True)
+    row = page.split(f'data-user="{farm.user_id}"')[1].split("</tr>")[0]
+    assert "Ferme de Kerbellec" in row
+    assert "Elven" in row
+    assert "73282932000074" in row
