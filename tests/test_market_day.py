@@ -228,6 +228,7 @@ def test_checkout_confirms_the_market_day_without_a_slot_list(client, db, login,
     pages.set_cart(client, {market["carrots"].variants[0].id: 2})
     page = client.get("/checkout").get_data(as_text=True)
     assert "pickup-choice" not in page
+    assert "Set your location to see the nearest pickup points first." not in page
     assert f'name="slot_id" value="{market["friday"].id}"' in page
     assert 'formmethod="get"' not in page
     token = CSRF_RE.search(page).group(1)
