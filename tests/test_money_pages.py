@@ -186,7 +186,7 @@ def test_order_page_and_emails_agree_after_missing_units(
         notify.order_reminder(db.session, db.session.get(Order, order.id))
         db.session.commit()
     reminder = plain(mailbox.wait_for(2)[1].get_content())
-    assert f"1 × Salade (pièce): {plain(euros(120))} (2 manquants sur 3, non facturés)" \
+    assert f"1 × Salade (pièce) : {plain(euros(120))} (2 manquants sur 3, non facturés)" \
         in reminder
     assert f"unités manquantes déduites : {plain(euros(717))}" in reminder
 
