@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role
+from marketplace.notifications.models import OutboxMessage
 from marketplace.orders import services
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.pickup.models import (
@@ -263,7 +264,14 @@ def test_an_order_on_invoice_is_received_at_the_door_without_payment(
     db.session.commit()
     assert order.status == OrderStatus.CONFIRMED
     assert not order.is_paid
+    # Its confirmation and its page speak of a delivery, not of collecting it.
+    confirmation = db.session.scalar(select(OutboxMessage.body_text).where(
+        OutboxMessage.dedupe_key == f"order-confirmed:{order.id}"))
+    assert "Delivered to your door: " in confirmation or "Livré à votre porte" in confirmation
     login(d["bistrot"])
+    order_page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert "Delivery to your door" in order_page
+    assert "Where and when to collect" not in order_page
     sheet = f"/pickup/slots/{d['slot'].id}/sheet"
     page = client.get(sheet).get_data(as_text=True)
     assert "On invoice: nothing to take" in page
