@@ -268,6 +268,7 @@ def test_an_order_on_invoice_is_received_at_the_door_without_payment(
     confirmation = db.session.scalar(select(OutboxMessage.body_text).where(
         OutboxMessage.dedupe_key == f"order-confirmed:{order.id}"))
     assert "Delivered to your door: " in confirmation or "Livré à votre porte" in confirmation
+    assert "On invoice: each farm" in confirmation or "Sur facture" in confirmation
     login(d["bistrot"])
     order_page = client.get(f"/orders/{order.id}").get_data(as_text=True)
     assert "Delivery to your door" in order_page
