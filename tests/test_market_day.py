@@ -322,3 +322,21 @@ def test_without_a_place_points_come_in_dictionary_order(db):
     listed = market_days.next_openings(db.session, user_id=None, now=now())
     assert [e.point.name for e in listed] == [
         "Café associatif", "Épicerie Le Relais", "Ferme du Lindin", "Mairie de Theix"]
+
+
+def test_a_link_naming_a_market_day_offers_it_to_keep_with_one_click(
+        client, db, english, market, form_post):
+    friday = market["friday"]
+    page = client.get(f"/market-day?slot={friday.id}&next=/catalogue").get_data(as_text=True)
+    offer = page.split('class="card mb-3 offered-market-day"')[1].split("</form>")[0]
+    assert f'name="slot_id" value="{friday.id}"' in offer
+    assert "Shop for this market day" in offer
+    # Only a POST keeps it; unknown or tampered ids offer nothing.
+    assert "current-market-day" not in page
+    for bad in ("999999", "abc", "-1"):
+        assert "offered-market-day" not in client.get(f"/market-day?slot={bad}").get_data(
+            as_text=True)
+    response = form_post("/market-day", {"slot_id": str(friday.id), "next": "/catalogue"},
+                         page=f"/market-day?slot={friday.id}")
+    assert response.status_code == 303
+    assert "current-market-day" in client.get("/market-day").get_data(as_text=True)

@@ -16,6 +16,7 @@ from marketplace.jobs import run_once
 from marketplace.notifications import market_days, services
 from marketplace.notifications.models import MarketDaySubscription, OutboxMessage
 from marketplace.orders.models import OrderStatus
+from marketplace.pickup.models import PickupSlot
 from tests import factories
 from tests.clock import now
 
@@ -231,6 +232,10 @@ def test_the_mail_unsubscribes_in_one_click_without_a_session(app, db, mailbox, 
     url = header[1:-1]
     [link] = LINK.findall(mail.get_content())
     assert link == url
+    # Its "order" link offers the market day it announces.
+    slot = db.session.scalars(select(PickupSlot).where(
+        PickupSlot.pickup_point_id == point.id)).one()
+    assert f"/market-day?slot={slot.id}" in mail.get_content()
 
     client = app.test_client()  # never signed in, no CSRF token
     page = client.get(url)

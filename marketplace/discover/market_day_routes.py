@@ -36,7 +36,7 @@ def _user_id() -> int | None:
 
 
 def _render(*, next_url: str | None, error: str | None = None, next_slot=None,
-            status: int = 200):
+            offered=None, status: int = 200):
     here = buyer_location.current_location(session, current_user)
     location_form = LocationForm(formdata=None)
     location_form.next.data = url_for("market_day.choose", next=next_url)
@@ -48,13 +48,21 @@ def _render(*, next_url: str | None, error: str | None = None, next_slot=None,
     return render_template(
         "market_day/choose.html", choices=choices, here=here, current=current_market_day(),
         location_form=location_form, next_url=next_url, error=error, next_slot=next_slot,
+        offered=offered,
         pending=session.get(PENDING_KEY), form=ConfirmForm(),
     ), status
 
 
 @bp.get("/market-day")
 def choose():
-    return _render(next_url=safe_next(request.args.get("next")))
+    """The chooser; ``?slot=ID`` (the link of a market-day e-mail) offers that day first,
+    to keep with one click (a POST: a link alone never changes the choice)."""
+    offered = None
+    slot_id = parse_id(request.args.get("slot"))
+    if slot_id is not None:
+        offered = market_days.market_day_of(db.session, slot_id, user_id=_user_id(),
+                                            now=utcnow(), tz=display_tz())
+    return _render(next_url=safe_next(request.args.get("next")), offered=offered)
 
 
 @bp.post("/market-day")

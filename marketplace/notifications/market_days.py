@@ -240,7 +240,8 @@ def market_day_mail(session: Session, config: Mapping, subscription: MarketDaySu
                         when=cutoff_people_say(slot.cutoff_at), day=day,
                         point=point.name)
         body = render_template(f"mail/market_day_{kind}.txt", buyer=user, slot=slot,
-                               point=point, shop_url=public_url("catalogue.index"),
+                               point=point, shop_url=public_url("market_day.choose", slot=slot.id,
+                                                               next="/catalogue"),
                                unsubscribe_url=unsubscribe_url)
     return queue(session, to=user.email, subject=subject, body=body,
                  key=dedupe_key(kind, user.id, slot.id),
