@@ -90,6 +90,25 @@ def _counter_undos(session: Session, sub: SubOrder) -> int:
                LedgerEntry.entry_key.startswith(UNDO_PREFIX))))
 
 
+def reverse_entries(session: Session, entries, key_of, *, now: datetime) -> None:
+    """Cancel ledger lines by opposite lines (a line is never changed or deleted), each
+    under ``key_of(entry)``; a line already reversed (its key taken) is left, so doing it
+    twice reverses once. One query for the keys taken."""
+    keys = {entry.id: key_of(entry) for entry in entries}
+    taken = set(session.scalars(
+        select(LedgerEntry.entry_key).where(LedgerEntry.entry_key.in_(keys.values())))
+    ) if keys else set()
+    for entry in entries:
+        if keys[entry.id] in taken:
+            continue
+        session.add(LedgerEntry(
+            entry_key=keys[entry.id], producer_id=entry.producer_id, order_id=entry.order_id,
+            sub_order_id=entry.sub_order_id, refund_id=entry.refund_id, kind=entry.kind,
+            amount_cents=-entry.amount_cents, currency=entry.currency,
+            commission_bp=entry.commission_bp, created_at=now))
+    session.flush()
+
+
 def undo_counter_sales(session: Session, order: Order, *, now: datetime) -> None:
     """A check-off of an order paid at the counter was undone: its sale, commission and
     paid-at-pickup lines are cancelled by opposite lines (key ``undo:<line id>``), so the
@@ -100,20 +119,7 @@ def undo_counter_sales(session: Session, order: Order, *, now: datetime) -> None
                ~LedgerEntry.entry_key.startswith(UNDO_PREFIX))
         .order_by(LedgerEntry.id)
     ).all()
-    undone = set(session.scalars(
-        select(LedgerEntry.entry_key)
-        .where(LedgerEntry.order_id == order.id,
-               LedgerEntry.entry_key.startswith(UNDO_PREFIX))))
-    for entry in entries:
-        key = f"{UNDO_PREFIX}{entry.id}"
-        if key in undone:
-            continue
-        session.add(LedgerEntry(
-            entry_key=key, producer_id=entry.producer_id, order_id=entry.order_id,
-            sub_order_id=entry.sub_order_id, kind=entry.kind,
-            amount_cents=-entry.amount_cents, currency=entry.currency,
-            commission_bp=entry.commission_bp, created_at=now))
-    session.flush()
+    reverse_entries(session, entries, lambda entry: f"{UNDO_PREFIX}{entry.id}", now=now)
 
 
 def record_invoice_sale(session: Session, invoice, amount_cents: int, config: Mapping, *,

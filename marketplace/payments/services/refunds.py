@@ -27,7 +27,7 @@ from ..models import (
     Refund,
     RefundStatus,
 )
-from .ledger import add_entry, commission_bp, commission_of
+from .ledger import add_entry, commission_bp, commission_of, reverse_entries
 from .stripe_objects import get as _get
 
 log = logging.getLogger(__name__)
@@ -226,16 +226,7 @@ def _reverse_refund_entries(session: Session, refund: Refund, *, now: datetime) 
                                                         LedgerKind.COMMISSION_REFUND)))
         .order_by(LedgerEntry.id)
     ).all()
-    for entry in entries:
-        if session.scalar(select(LedgerEntry.id).where(
-                LedgerEntry.entry_key == f"failed-{entry.entry_key}")) is not None:
-            continue
-        session.add(LedgerEntry(
-            entry_key=f"failed-{entry.entry_key}", producer_id=entry.producer_id,
-            order_id=entry.order_id, sub_order_id=entry.sub_order_id, refund_id=refund.id,
-            kind=entry.kind, amount_cents=-entry.amount_cents, currency=entry.currency,
-            commission_bp=entry.commission_bp, created_at=now))
-    session.flush()
+    reverse_entries(session, entries, lambda entry: f"failed-{entry.entry_key}", now=now)
 
 
 def _refund_failed(session: Session, refund: Refund, *, now: datetime) -> None:
