@@ -14,17 +14,11 @@ from marketplace.extensions import db
 from marketplace.geo.gazetteer import load_gazetteer
 from marketplace.producers.models import Producer
 from tests import factories
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
 PRICE_3_50 = re.compile(r"3,50\s*€")  # French format; the space is a no-break one
-
-
-def _sign_in(page, email):
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
 
 
 def test_producer_adds_a_product_that_reaches_the_catalogue(e2e_server, browser_page):
@@ -34,7 +28,7 @@ def test_producer_adds_a_product_that_reaches_the_catalogue(e2e_server, browser_
         farm_id, email = farm.id, farm.user.email
         fruit_id = factories.category("fruit").id
     page = browser_page
-    _sign_in(page, email)
+    sign_in(page, email)
     expect(page).to_have_url(re.compile(r"/farm$"))
 
     page.goto("/farm/products/new")
@@ -82,7 +76,7 @@ def test_farm_pages_never_scroll_sideways(e2e_server, browser_page, width):
         email = factories.producer(name="Ferme des Trois Chênes").user.email
     page = browser_page
     page.set_viewport_size({"width": width, "height": 800})
-    _sign_in(page, email)
+    sign_in(page, email)
     for path in ("/farm", "/farm/orders", "/farm/ledger"):
         page.goto(path)
         scroll_width, inner_width = page.evaluate(
@@ -104,7 +98,7 @@ def test_the_farm_moves_its_pin_on_a_phone(e2e_server, phone_page):
         farm = factories.producer(name="Ferme du Lindin", commune="Elven")
         farm_id, email = farm.id, farm.user.email
     page = phone_page
-    _sign_in(page, email)
+    sign_in(page, email)
     page.goto("/farm/profile")
 
     pin = page.locator("#farm-map .leaflet-marker-icon")

@@ -23,6 +23,7 @@ from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests.clock import now
 from tests.e2e.conftest import _open_page
+from tests.e2e.pages import sign_in
 from tests.stripe_server import CARD_DECLINED, CARD_OK
 
 pytestmark = pytest.mark.e2e
@@ -73,10 +74,7 @@ def _fill_card(page, number: str) -> None:
 def test_restaurant_pays_an_invoice_by_card(paying_server, page_on):  # noqa: F811
     invoice_id, email = _invoice_on_terms(paying_server.app)
     page = page_on
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
+    sign_in(page, email)
     page.goto(f"/restaurant/invoices/{invoice_id}")
     page.locator("#pay-invoice-button").click()
     expect(page).to_have_url(re.compile(rf"/restaurant/invoices/{invoice_id}/pay$"))

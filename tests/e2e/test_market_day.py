@@ -13,6 +13,7 @@ from marketplace.extensions import db
 from marketplace.orders.models import Order
 from tests import factories
 from tests.e2e.conftest import PHONE_VIEWPORT
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +41,7 @@ def _fits(page) -> None:
 def test_a_household_chooses_its_market_day_then_orders_on_a_phone(e2e_server, phone_page):
     slot_id, carrots_id, email = _seed(e2e_server.app)
     page = phone_page
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
+    sign_in(page, email)
 
     page.goto("/")
     page.locator("a.home-market-day").click()

@@ -19,6 +19,7 @@ from marketplace.pickup.rounds import local_weekday
 from tests import factories
 from tests.clock import now
 from tests.e2e.conftest import _open_page
+from tests.e2e.pages import sign_in
 from tests.stripe_server import CARD_3DS, CARD_OK
 
 pytestmark = pytest.mark.e2e
@@ -49,10 +50,7 @@ def _card_order(app) -> tuple[int, str]:
 
 
 def _pay(page, order_id: int, email: str, number: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
+    sign_in(page, email)
     page.goto(f"/orders/{order_id}/pay")
     # localstripe's card element: plain inputs named by their placeholders.
     card = page.locator("#card-element")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from marketplace.catalogue.models import Product
 from marketplace.extensions import db
 from marketplace.pickup.models import PickupPoint
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,12 +26,6 @@ def demo_server(e2e_server):
     return e2e_server
 
 
-def _sign_in(page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.locator("form:has(#password) [type=submit]").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 def _too_wide(page, paths) -> list[tuple[str, int]]:
@@ -63,7 +58,8 @@ def test_pages_fit_a_narrow_phone(demo_server, chromium_browser):
                                                viewport=NARROW, is_mobile=True, has_touch=True)
         page = context.new_page()
         try:
-            _sign_in(page, email, password)
+            sign_in(page, email, password)
+            expect(page).not_to_have_url(re.compile(r"/login"))
             wide += _too_wide(page, paths)
         finally:
             context.close()

@@ -22,6 +22,7 @@ from marketplace.producers.models import Producer
 from marketplace.wholesale.invoice_models import Invoice
 from tests import factories
 from tests.clock import now
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +49,6 @@ def _kitchen(app) -> tuple[str, int, dict[str, int]]:
         db.session.commit()
         return restaurant.email, slot.id, {"leeks": leeks.variants[0].id,
                                            "apples": apples.variants[0].id}
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", factories.PASSWORD)
-    page.locator("form:has(#password) [type=submit]").click()
 
 
 def test_restaurant_quick_order_then_invoice_pdf(e2e_server, browser_page):
