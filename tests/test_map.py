@@ -106,7 +106,7 @@ def test_embedded_json_matches_the_list(client, territory):
             geodesic(VANNES, (marker["lat"], marker["lon"])).km, 2
         )
     assert markers[0]["url"] == f"/producers/{territory['theix'].id}"
-    assert markers[2]["url"] is None
+    assert markers[2]["url"] == f"/points/{markers[2]['id']}"
     assert markers[2]["kind_label"] == "Café"
 
 

@@ -340,3 +340,70 @@ def test_a_link_naming_a_market_day_offers_it_to_keep_with_one_click(
                          page=f"/market-day?slot={friday.id}")
     assert response.status_code == 303
     assert "current-market-day" in client.get("/market-day").get_data(as_text=True)
+
+
+# A point's public page ------------------------------------------------------------------
+
+def test_a_points_page_shows_its_next_market_days_and_the_farms_that_come(client, db, english,
+                                                                          market):
+    market["point"].address = "3 rue du Port"
+    hidden = factories.producer(name="Ferme Cachée", approved=False)
+    factories.delivery_round(hidden, market["friday"])
+    factories.slot(market["point"], starts_in=timedelta(days=9), status=SlotStatus.CLOSED)
+    html = client.get(f"/points/{market['point'].id}").get_data(as_text=True)
+    assert "Épicerie Le Relais" in html
+    assert "3 rue du Port" in html
+    openings = re.findall(r'name="slot_id" value="(\d+)"', html)
+    assert openings == [str(market["friday"].id), str(market["sunday"].id)]
+    farms = re.findall(r'href="/producers/(\d+)">([^<]+)</a>', html)
+    assert farms == [(str(market["farm_a"].id), "Ferme A"), (str(market["farm_b"].id), "Ferme B")]
+    assert day(market["friday"], "%A") in html
+    assert day(market["sunday"], "%A") in html
+    assert "Ferme Cachée" not in html
+    # Choosing there keeps the market day, as the chooser does.
+    token = CSRF_RE.search(html).group(1)
+    response = client.post("/market-day", data={"csrf_token": token,
+                                                 "slot_id": str(market["friday"].id)})
+    assert response.status_code == 303
+    again = client.get(f"/points/{market['point'].id}").get_data(as_text=True)
+    assert "Your market day now: Épicerie Le Relais" in again
+    assert again.count('aria-label="Choose Épicerie Le Relais') == 1  # Sunday's; Friday is chosen
+
+
+def test_the_chooser_and_the_map_link_to_the_points_page(client, db, english, market):
+    html = client.get("/market-day").get_data(as_text=True)
+    assert f'href="/points/{market["point"].id}"' in html
+
+
+def test_a_restaurants_door_and_unknown_or_inactive_points_have_no_public_page(
+        client, db, login, english, market):
+    bistrot = factories.door_restaurant()
+    door = factories.restaurant_door(bistrot)
+    closed = factories.pickup_point("Ancien café", is_active=False)
+    for point_id in (door.id, closed.id, 987654321, "9" * 20):
+        assert client.get(f"/points/{point_id}").status_code == 404
+    login(factories.user())
+    assert client.get(f"/points/{door.id}").status_code == 404
+
+
+def test_the_restaurant_sees_its_own_doors_page(client, db, login, english):
+    bistrot = factories.door_restaurant()
+    door = factories.restaurant_door(bistrot)
+    login(bistrot)
+    html = client.get(f"/points/{door.id}").get_data(as_text=True)
+    assert "Delivered to your door" in html
+
+
+def test_a_points_page_issues_a_fixed_number_of_queries(client, db, english, market,
+                                                        count_queries):
+    def queries():
+        with count_queries() as statements:
+            assert client.get(f"/points/{market['point'].id}").status_code == 200
+        return len(statements)
+
+    few = queries()
+    for n in range(6):
+        farm = factories.producer(name=f"Ferme {n}")
+        factories.delivery_round(farm, market["friday"])
+        factories.slot(market["point"], starts_in=timedelta(days=10 + n))
+    assert queries() == few

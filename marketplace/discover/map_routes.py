@@ -87,7 +87,7 @@ def _nearby(centre: BuyerLocation) -> tuple[list[dict], list[dict]]:
             "lon": hit.obj.longitude,
             "distance_km": round(hit.distance_km, 2),
             "distance_label": _("%(km)s km", km=_km(hit.distance_km)),
-            "url": None,
+            "url": url_for("market_day.point", point_id=hit.obj.id),
         }
         for hit in point_hits
     ]

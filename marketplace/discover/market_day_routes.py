@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from marketplace.discover.map_routes import PICKUP_KIND_LABELS
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
 from marketplace.geo.forms import LocationForm
@@ -20,10 +21,11 @@ from marketplace.pickup import market_days
 from marketplace.pickup.market_day_views import (
     current_market_day,
     day_name,
+    describe_cutoff,
     refusal_message,
     remember,
 )
-from marketplace.web.display import display_tz
+from marketplace.web.display import display_tz, weekday_names
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 from marketplace.web.redirects import safe_next
@@ -63,6 +65,20 @@ def choose():
         offered = market_days.market_day_of(db.session, slot_id, user_id=_user_id(),
                                             now=utcnow(), tz=display_tz())
     return _render(next_url=safe_next(request.args.get("next")), offered=offered)
+
+
+@bp.get("/points/<int:point_id>")
+def point(point_id: int):
+    """A pickup point's public page: where it is, when it opens, its next market days to
+    choose, the farms that come, and (signed in) its market-day e-mails. A restaurant's
+    own door is only that restaurant's: 404 for anyone else, as for an unknown point."""
+    page = market_days.point_page(db.session, point_id, user_id=_user_id(), now=utcnow())
+    if page is None:
+        abort(404)
+    return render_template("market_day/point.html", page=page, point=page.point,
+                           current=current_market_day(), day_names=dict(weekday_names()),
+                           describe_cutoff=describe_cutoff,
+                           kind_label=PICKUP_KIND_LABELS.get(page.point.kind, _("Pickup point")))
 
 
 @bp.post("/market-day")

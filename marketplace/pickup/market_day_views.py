@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from flask import g, session
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
-from marketplace.web.display import display_tz
+from marketplace.web.display import display_tz, hour_people_say, weekday_names
 
 from . import market_days
 from .market_days import MarketDay
@@ -88,3 +88,19 @@ def refusal_message(refusal: market_days.Refusal, slot) -> str:
         return reason + " " + _("No other date is open there for now.")
     return reason + " " + _("Next possible date: %(day)s.", day=day_name(
         market_days.local_date(refusal.next_slot, display_tz())))
+
+
+def describe_cutoff(schedule) -> str:
+    """A schedule's cut-off in words: "36 h before", "the day before at 18 h",
+    "Tuesday at 18 h (2 days before)"."""
+    if schedule.cutoff_time is None:
+        return _("%(h)d h before", h=schedule.cutoff_hours)
+    at = hour_people_say(schedule.cutoff_time)
+    days = schedule.cutoff_days
+    if days == 0:
+        return _("the same day at %(time)s", time=at)
+    if days == 1:
+        return _("the day before at %(time)s", time=at)
+    day = dict(weekday_names())[(schedule.weekday - days) % 7]
+    return ngettext("%(day)s at %(time)s (%(num)d day before)",
+                    "%(day)s at %(time)s (%(num)d days before)", days, day=day, time=at)

@@ -23,7 +23,7 @@ from marketplace.producers.models import Producer
 from marketplace.producers.services import is_public
 
 from .market_day_models import ChosenMarketDay
-from .models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
+from .models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot, SlotStatus
 from .rounds import local_weekday, point_within_radius
 
 # Why a slot cannot be a market day (the views say it in words).
@@ -219,3 +219,53 @@ def next_dates(session: Session, market_day: MarketDay, producers: Iterable[Prod
             if producer_id not in found and weekday in days:
                 found[producer_id] = local_date(slot, tz)
     return found
+
+
+# A point's public page ----------------------------------------------------------------
+
+OPENINGS_ON_PAGE = 6
+
+
+@dataclass
+class PointPage:
+    """What a buyer reads about a pickup point before choosing it: its weekly openings,
+    its next market days still open for orders, and the farms that come there (with the
+    weekdays they come)."""
+
+    point: PickupPoint
+    schedules: list = field(default_factory=list)
+    openings: list[PickupSlot] = field(default_factory=list)
+    farms: list[tuple[Producer, list[int]]] = field(default_factory=list)
+
+
+def point_page(session: Session, point_id, *, user_id: int | None,
+               now: datetime) -> PointPage | None:
+    """The public page of an active point this user may collect at; None for an
+    unknown, inactive point or another restaurant's door (the views answer 404 to all
+    three alike). Four queries whatever the number of slots or farms."""
+    point = get_by_id(session, PickupPoint, point_id)
+    if point is None or not point.is_active or not point.is_open_to(user_id):
+        return None
+    page = PointPage(point)
+    page.schedules = list(session.scalars(
+        select(PickupSchedule).where(PickupSchedule.pickup_point_id == point.id,
+                                     PickupSchedule.active.is_(True))
+        .order_by(PickupSchedule.weekday, PickupSchedule.starts_at, PickupSchedule.id)))
+    page.openings = list(session.scalars(
+        select(PickupSlot).join(PickupSlot.pickup_point)
+        .where(PickupSlot.pickup_point_id == point.id, *_choosable(now),
+               PickupSlot.starts_at < now + HORIZON)
+        .options(contains_eager(PickupSlot.pickup_point))
+        .order_by(PickupSlot.starts_at, PickupSlot.id).limit(OPENINGS_ON_PAGE)))
+    weekdays: dict[int, set[int]] = {}
+    farms: dict[int, Producer] = {}
+    for farm, weekday in session.execute(
+            select(Producer, DeliveryRound.weekday)
+            .join(DeliveryRound, DeliveryRound.producer_id == Producer.id)
+            .where(DeliveryRound.pickup_point_id == point.id, is_public())):
+        if point_within_radius(farm, point):
+            farms[farm.id] = farm
+            weekdays.setdefault(farm.id, set()).add(weekday)
+    page.farms = sorted(((farms[i], sorted(days)) for i, days in weekdays.items()),
+                        key=lambda entry: (search_key(entry[0].name), entry[0].id))
+    return page

@@ -15,12 +15,13 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.pickup import rounds as rounds_service
 from marketplace.producers.views import current_farm
-from marketplace.web.display import display_tz, hour_people_say, weekday_names
+from marketplace.web.display import display_tz, weekday_names
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
 from . import services
 from .forms import CloseSlotForm, ScheduleForm
+from .market_day_views import describe_cutoff
 from .models import SlotStatus
 
 bp = Blueprint("pickup", __name__)
@@ -34,22 +35,6 @@ def point_or_404(point_id: int):
     if point is None:
         abort(404)
     return point
-
-
-def describe_cutoff(schedule) -> str:
-    """A schedule's cut-off in words: "36 h before", "the day before at 18 h",
-    "Tuesday at 18 h (2 days before)"."""
-    if schedule.cutoff_time is None:
-        return _("%(h)d h before", h=schedule.cutoff_hours)
-    at = hour_people_say(schedule.cutoff_time)
-    days = schedule.cutoff_days
-    if days == 0:
-        return _("the same day at %(time)s", time=at)
-    if days == 1:
-        return _("the day before at %(time)s", time=at)
-    day = dict(weekday_names())[(schedule.weekday - days) % 7]
-    return ngettext("%(day)s at %(time)s (%(num)d day before)",
-                    "%(day)s at %(time)s (%(num)d days before)", days, day=day, time=at)
 
 
 def render_point(point, *, form=None, close_form=None, close_slot_id=None, error=None,
