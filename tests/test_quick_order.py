@@ -15,7 +15,7 @@ from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
 from marketplace.orders.cart import MAX_LINES
 from marketplace.orders.models import Order, OrderLine, OrderStatus
 from marketplace.wholesale import quick_routes
-from tests import factories
+from tests import factories, pages
 from tests.pages import TOKEN_RE
 
 
@@ -385,3 +385,18 @@ def test_the_page_queries_do_not_grow_with_its_lines(client, db, login, form_pos
     db.session.commit()
     many = counts({p.variants[0].id: 2 for p in products})
     assert many == few
+
+
+def test_the_grid_opens_on_the_restaurants_market_day(client, db, login, grid):
+    """No date named: the grid is the market day the restaurant chose; without one, the
+    date chooser (a date named in the address still wins)."""
+    g = grid
+    login(g["restaurant"])
+    assert "Poireaux" not in client.get("/restaurant/quick-order").get_data(as_text=True)
+    pages.choose_market_day(client, g["slot"])
+    page = client.get("/restaurant/quick-order").get_data(as_text=True)
+    assert "Poireaux" in page
+    assert re.search(rf'<option value="{g["slot"].id}"[^>]*selected', page)
+    later = factories.slot(g["slot"].pickup_point, starts_in=timedelta(days=11),
+                           cutoff_in=timedelta(days=9))
+    assert "Poireaux" not in client.get(url(later)).get_data(as_text=True)  # no round then

@@ -36,6 +36,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.orders.views import show_placed_before
 from marketplace.payments import services as payments
+from marketplace.pickup.market_day_views import current_market_day
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
 from marketplace.pickup.rounds import local_weekday, point_within_radius
 from marketplace.producers.models import Producer
@@ -65,7 +66,12 @@ def open_slots(now):
 
 
 def chosen_slot() -> PickupSlot | None:
-    """The slot named by ``slot_id``; another restaurant's door counts as none."""
+    """The slot named by ``slot_id``, else (nothing named) the buyer's market day, so
+    that the grid opens on the day the restaurant chose; another restaurant's door
+    counts as none."""
+    if "slot_id" not in request.values:
+        day = current_market_day()
+        return day.slot if day is not None else None
     slot = get_by_id(db.session, PickupSlot, parse_id(request.values.get("slot_id")))
     if slot is not None and not slot.pickup_point.is_open_to(current_user.id):
         return None
