@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from marketplace.accounts.models import Role
 from marketplace.catalogue.models import SaleMode, Variant, WholesaleTier
@@ -238,9 +239,33 @@ def test_prices_are_shown_without_vat_with_the_rate(client, db, login, grid):
     g = grid
     login(g["restaurant"])
     html = client.get(url(g["slot"])).get_data(as_text=True)
-    assert "€2.65" in html  # 2.80 with 5.5 % VAT
+    assert "€2.654" in html  # 2.80 with 5.5 % VAT: 2.80 / 1.055 = 2.65403
     assert "VAT 5.5 %" in html
-    assert "from 10: €2.37 each" in html  # the tier, 2.50 with VAT
+    assert "from 10: €2.37 each" in html  # the tier, 2.50 with VAT: 2.36967, not "2.370"
+
+
+@pytest.mark.parametrize("quantity", [1, 2, 3, 7, 12, 25, 99, 240, 500])
+def test_a_lines_total_is_its_quantity_times_its_unit_price(client, db, login, form_post, grid,
+                                                            quantity):
+    """7 x 1,40 € with 5.5 % VAT is 9,29 € excl. VAT (the VAT rounded once on the line):
+    the price list reads 1,327 € (not 1,33 €: 7 x 1,33 € = 9,31 €) and the line its unit
+    price as the invoice will print it, 1,3271 €, which multiplies out at any quantity."""
+    g = grid
+    g["leeks"].price_cents = 140
+    db.session.execute(delete(WholesaleTier))  # one price whatever the quantity
+    db.session.commit()
+    login(g["restaurant"])
+    html = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": str(quantity),
+        "action": "recalculate"}, page=url(g["slot"])).get_data(as_text=True)
+    row = html[html.index(line_tag(html, g["leeks"].id)):]
+    row = row[:row.index("</tr>")]
+    assert Decimal(re.search(r"€(\d+\.\d+)\s*<span", row).group(1)) == Decimal("1.327")
+    total = Decimal(re.search(r'quick-line-total">€(\d+\.\d\d)<', row).group(1))
+    unit = Decimal(re.search(r"i\.e\. €(\d+\.\d+) a unit", row).group(1))
+    assert (quantity * unit).quantize(Decimal("0.01"), ROUND_HALF_UP) == total
+    assert total == (Decimal(quantity * 140) / 100 / Decimal("1.055")).quantize(
+        Decimal("0.01"), ROUND_HALF_UP)
 
 
 def test_recalculate_shows_the_servers_totals_and_places_nothing(client, db, login, form_post,

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -19,6 +20,7 @@ from marketplace.catalogue.models import Variant
 from marketplace.orders import cart as cart_service
 from marketplace.orders.models import Order, OrderLine, OrderStatus, SubOrder
 from marketplace.pickup.models import PickupSlot
+from marketplace.wholesale.invoice_models import unit_price_excl as invoice_unit_price
 
 FIELD_PREFIX = "q-"
 # The orders looked at for a starting point: enough to find last week's same day.
@@ -26,9 +28,19 @@ PAST_ORDERS_LOOKED_AT = 12
 NOT_PREFILLED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 
 
-def without_vat(cents: int, rate_bp: int) -> int:
-    """A VAT-included amount without its VAT (the VAT rounded as the cart rounds it)."""
-    return cents - cart_service.vat_included(cents, rate_bp)
+UNIT_PRICE_STEP = Decimal("0.001")
+CENT = Decimal("0.01")
+
+
+def unit_price_excl(cents: int, rate_bp: int) -> Decimal:
+    """A unit price excl. VAT (currency units) as professionals read it: the price with
+    VAT divided by 1 + the rate, to a tenth of a cent ("1,327 €" for 1,40 € at 5.5 %).
+    Rounded to the cent it would not multiply out: 7 x 1,33 € is 9,31 € where the line
+    (VAT rounded once on 9,80 €) is 9,29 €; 7 x 1,327 € reads 9,29 €."""
+    exact = Decimal(cents) * 10_000 / (10_000 + rate_bp)  # cents
+    price = (exact / 100).quantize(UNIT_PRICE_STEP, ROUND_HALF_UP)
+    whole_cents = price.quantize(CENT)
+    return whole_cents if whole_cents == price else price  # "2,37 €", not "2,370 €"
 
 
 # Quantities as typed ----------------------------------------------------------------------
@@ -116,7 +128,7 @@ class Row:
 
     variant: Variant
     wholesale: bool  # priced wholesale for this buyer (tiers, cases, the farm's minimum)
-    price_ht_cents: int
+    price_ht: Decimal  # currency units, to a tenth of a cent (unit_price_excl)
     tiers: list = field(default_factory=list)  # (min quantity, price without VAT)
     tier_prices: str = ""  # "10:250 20:230": the tiers with VAT, for the page's script
 
@@ -133,8 +145,8 @@ def rows(variants: Iterable[Variant], tiers: Mapping[int, list], buyer) -> list[
         wholesale = wholesale_buyer and variant.sold_wholesale
         own = tiers.get(variant.id, []) if wholesale else []
         made.append(Row(
-            variant, wholesale, without_vat(variant.price_cents, rate),
-            [(t.min_quantity, without_vat(t.unit_price_cents, rate)) for t in own],
+            variant, wholesale, unit_price_excl(variant.price_cents, rate),
+            [(t.min_quantity, unit_price_excl(t.unit_price_cents, rate)) for t in own],
             " ".join(f"{t.min_quantity}:{t.unit_price_cents}" for t in own),
         ))
     return made
@@ -160,6 +172,9 @@ class Totals:
     vat_cents: int = 0
     ttc_cents: int = 0
     line_ht_cents: dict[int, int] = field(default_factory=dict)  # variant id -> line total
+    # variant id -> the line's unit price excl. VAT as its invoice prints it: enough
+    # decimals that quantity x unit price is the line's total (7 x 1,3271 € = 9,29 €).
+    line_unit: dict[int, Decimal] = field(default_factory=dict)
     progress: dict[int, FarmProgress] = field(default_factory=dict)  # producer id -> ...
 
 
@@ -176,6 +191,9 @@ def totals(session: Session, quantities: Mapping[int, int], buyer) -> Totals:
         ttc_cents=view.total_cents,
         line_ht_cents={line.variant_id: line.total_cents - line.vat_cents
                        for line in view.lines},
+        line_unit={line.variant_id: invoice_unit_price(line.total_cents - line.vat_cents,
+                                                       line.quantity)
+                   for line in view.lines},
         progress={gap.producer_id: FarmProgress(gap.producer_id, gap.producer_name,
                                                 gap.subtotal_cents, gap.minimum_cents)
                   for gap in pricing.minimum_gaps(view).values()},

@@ -12,6 +12,20 @@
   var rows = Array.prototype.slice.call(form.querySelectorAll("tr.quick-line"));
 
   function format(cents) { return money.format(cents / 100); }
+
+  // A line's unit price excl. VAT as its invoice prints it (InvoiceLine.unit_price_excl):
+  // the line's total over its quantity, with two more decimals than the quantity has
+  // digits, so that quantity x unit price gives the total back (7 x 1,3271 = 9,29).
+  var unitText = form.dataset.unitText || "{price}";
+  function unitPriceText(totalCents, value) {
+    var decimals = 2 + String(value).length;
+    var scale = Math.pow(10, decimals - 2);
+    var units = Math.floor((2 * totalCents * scale + value) / (2 * value));  // half up
+    var formatter = new Intl.NumberFormat(money.resolvedOptions().locale, {
+      style: "currency", currency: "EUR",
+      minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    return unitText.replace("{price}", formatter.format(units / (100 * scale)));
+  }
   function number(text) { return parseInt(text, 10) || 0; }
 
   // The VAT inside a VAT-included amount, rounded half up to the cent (as the cart).
@@ -47,12 +61,14 @@
     rows.forEach(function (row) {
       var value = quantity(row);
       var cell = row.querySelector(".quick-line-total");
-      if (!value) { cell.textContent = ""; return; }
+      var unitCell = row.querySelector(".quick-line-unit");
+      if (!value) { cell.textContent = ""; unitCell.textContent = ""; return; }
       var line = unitPrice(row, value) * value;
       var lineVat = vatIncluded(line, number(row.dataset.vat));
       total += line;
       vat += lineVat;
       cell.textContent = format(line - lineVat);
+      unitCell.textContent = unitPriceText(line - lineVat, value);
       var farm = farms[row.dataset.farm] || (farms[row.dataset.farm] = { total: 0, wholesale: false });
       farm.total += line;
       farm.wholesale = farm.wholesale || row.dataset.wholesale === "1";

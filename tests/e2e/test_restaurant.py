@@ -107,6 +107,9 @@ def test_quick_order_on_a_phone(e2e_server, phone_page):
     expect(page.locator("[data-total=ht]")).to_have_text(re.compile(r"^31,85\s€$"))
     expect(page.locator(f"tr[data-variant='{ids['leeks']}'] .quick-line-total")).to_have_text(
         re.compile(r"^31,85\s€$"))
+    # Its unit price as the invoice prints it: 12 x 2,6542 = 31,85 (2,65 would give 31,80).
+    expect(page.locator(f"tr[data-variant='{ids['leeks']}'] .quick-line-unit")).to_have_text(
+        re.compile(r"^soit 2,6542\s€ l’unité$"))
     page.fill(f"#q-{ids['apples']}", "4")
     expect(page.locator("[data-total=ttc]")).to_have_text(re.compile(r"^93,60\s€$"))
 
