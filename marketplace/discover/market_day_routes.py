@@ -44,7 +44,7 @@ def _render(*, next_url: str | None, error: str | None = None, next_slot=None,
         location_form.radius_km.data = here.radius_km
     choices = market_days.next_openings(
         db.session, user_id=_user_id(), now=utcnow(),
-        near=(here.latitude, here.longitude) if here else None)
+        near=(here.latitude, here.longitude) if here else None, tz=display_tz())
     return render_template(
         "market_day/choose.html", choices=choices, here=here, current=current_market_day(),
         location_form=location_form, next_url=next_url, error=error, next_slot=next_slot,

@@ -24,7 +24,7 @@ from marketplace.producers.services import is_public
 
 from .market_day_models import ChosenMarketDay
 from .models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
-from .rounds import local_weekday, point_within_radius
+from .rounds import local_weekday, point_within_radius, served
 
 # Why a slot cannot be a market day (the views say it in words).
 UNKNOWN = "unknown"  # no such slot, or its point is inactive
@@ -90,10 +90,13 @@ def _choosable(now: datetime):
 def next_openings(session: Session, *, user_id: int | None, now: datetime,
                   near: tuple[float, float] | None = None,
                   points: int = POINTS_SHOWN,
-                  per_point: int = OPENINGS_PER_POINT) -> list[PointOpenings]:
+                  per_point: int = OPENINGS_PER_POINT,
+                  tz: str = "Europe/Paris") -> list[PointOpenings]:
     """The points this user may collect at with their next open slots (open, before
     the cut-off, room left), nearest first when ``near`` (lat, lon) is known; the
-    user's own door (a restaurant's) first of all. Two queries at most."""
+    user's own door (a restaurant's) first of all, with only the dates some farm
+    delivers it (nobody collects at a door: a date without a farm is empty). Three
+    queries at most."""
     slots = session.scalars(
         select(PickupSlot).join(PickupSlot.pickup_point)
         .where(*_choosable(now), PickupPoint.open_to(user_id),
@@ -102,6 +105,10 @@ def next_openings(session: Session, *, user_id: int | None, now: datetime,
         .order_by(PickupSlot.starts_at, PickupSlot.id)
         .limit(MAX_SLOTS_READ)
     ).all()
+    doors = [slot for slot in slots if slot.pickup_point.is_door]
+    if doors:
+        unserved = set(doors) - set(served(session, doors, tz=tz))
+        slots = [slot for slot in slots if slot not in unserved]
     found: dict[int, PointOpenings] = {}
     for slot in slots:
         entry = found.get(slot.pickup_point_id)
