@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -261,3 +262,14 @@ def test_demo_points_have_openings_rounds_and_dated_slots(app, db):
         producer = db.session.get(Producer, r.producer_id)
         served += can_serve(db.session, producer, slot) or 0
     assert served > 0
+
+
+def test_readme_lists_every_demo_farms_login():
+    """The README's demo logins name each farm's e-mail, as many as the demo has."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([\w.-]+)@demo\.circuit-court\.fr`", readme))
+
+    assert {farm.email for farm in FARMS} <= listed
+    assert f"The {len(FARMS)} approved farms" in readme
+    for farm in FARMS:
+        assert f"| `{farm.email}@demo.circuit-court.fr` | {farm.name} |" in readme, farm.email
