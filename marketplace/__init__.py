@@ -64,6 +64,10 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI and scheduled jobs: the site's language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if request.path.startswith("/api/"):
+        # The API speaks to programs: English unless the client asks for a language
+        # (Accept-Language), whatever the site's session or account says.
+        return request.accept_languages.best_match(languages, default="en")
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
@@ -259,7 +263,13 @@ def register_errorhandlers(app: Flask) -> None:
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
-            return {"error": str(messages.get(code, messages[500]))}, code
+            # An HTTP error's own headers stay (a 405's Allow lists the methods that work).
+            headers = [
+                (name, value)
+                for name, value in (error.get_headers() if hasattr(error, "get_headers") else [])
+                if name.lower() != "content-type"
+            ]
+            return {"error": str(messages.get(code, messages[500]))}, code, headers
         return (
             render_template("errors/error.html", code=code, message=messages.get(code, "")),
             code,

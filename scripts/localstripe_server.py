@@ -25,7 +25,9 @@ Compared with the plain `localstripe` command, the server this runs
   idempotency_error (the app relies on it: "one PaymentIntent per order");
 - lists payment intents newest first, filtered by created[gt|gte|lt|lte], as Stripe does
   (the reconcile command asks for that; localstripe refuses the filter);
-- accepts `description` on a payment intent.
+- accepts `description` on a payment intent;
+- serves its Stripe.js stand-in inside a function, so that its `class Element` does not
+  hide the DOM's Element from the page's other scripts (Bootstrap's bundle).
 These reach into localstripe's internals, hence its exact version in setup.cfg.
 
 Licence: localstripe is GPL-3.0-or-later and this script imports it, so this script
@@ -58,6 +60,7 @@ HOST = "127.0.0.1"
 SECRET_KEY = "sk_test_localstripe"  # noqa: S105
 PUBLISHABLE_KEY = "pk_test_localstripe"
 WEBHOOK_NAME = "circuit-court"
+STRIPE_JS_PATH = "/js.stripe.com/v3/"
 
 
 # The server (--foreground) ------------------------------------------------------------------
@@ -201,6 +204,26 @@ def _idempotency_middleware():
     return idempotency
 
 
+def _stripe_js_in_its_own_scope():
+    """localstripe's Stripe.js stand-in declares `class Element` (and other names) at the
+    top of a plain script: they become globals, and `Element` hides the DOM's, so that
+    Bootstrap's bundle, loaded on the same page, fails (`Element.prototype.matches` is
+    not a function). Served inside a function, its names stay its own; it still sets
+    window.Stripe, the one name a page needs (as the real Stripe.js does)."""
+    from aiohttp import web
+
+    @web.middleware
+    async def own_scope(request, handler):
+        response = await handler(request)
+        if request.method != "GET" or request.path != STRIPE_JS_PATH or response.status != 200:
+            return response
+        return web.Response(
+            text=f"(function () {{\n{response.text}\nwindow.Stripe = Stripe;\n}})();\n",
+            content_type="application/javascript")
+
+    return own_scope
+
+
 def serve(port: int, store: Path | None) -> None:
     from aiohttp import web
     from localstripe import resources, server
@@ -210,6 +233,7 @@ def serve(port: int, store: Path | None) -> None:
     _payment_intent_description(resources)
     _payment_intent_retry_after_decline(resources)
     server.app.middlewares.insert(0, _idempotency_middleware())
+    server.app.middlewares.insert(0, _stripe_js_in_its_own_scope())
     resources.store.try_load_from_disk()
 
     access_log = logging.getLogger("aiohttp.access")
@@ -231,7 +255,7 @@ def _answers(base_url: str) -> bool:
     """Whether localstripe itself answers there (its Stripe.js stand-in names it)."""
     try:
         # S310: base_url is always http://127.0.0.1:<port>, built here.
-        with urllib.request.urlopen(f"{base_url}/js.stripe.com/v3/", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base_url}{STRIPE_JS_PATH}", timeout=2) as response:  # noqa: S310
             return response.status == 200 and b"localstripe" in response.read()
     except (urllib.error.URLError, OSError):
         return False
@@ -317,7 +341,7 @@ def start(port: int, webhook_url: str, instance: Path) -> int:
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
         "STRIPE_API_BASE": base_url,
-        "STRIPE_JS_URL": f"{base_url}/js.stripe.com/v3/",
+        "STRIPE_JS_URL": f"{base_url}{STRIPE_JS_PATH}",
         "STRIPE_WEBHOOK_SECRET": webhook_secret,
     }
     lines = "".join(f"{key}={shlex.quote(value)}\n" for key, value in settings.items())

@@ -178,22 +178,39 @@ def test_radius_over_maximum_is_refused_not_cut(client):
     assert "items" not in response.get_json()
 
 
-def test_error_message_follows_the_language(client):
+def test_errors_are_english_whatever_the_site_language(client):
+    # The site speaks French (its default, and this session chose it too).
     with client.session_transaction() as session:
-        session["lang"] = "en"
+        session["lang"] = "fr"
 
     body = client.get("/api/v1/producers", query_string={"lon": 1, "radius_km": 30}).get_json()
+    refused = client.delete("/api/v1/producers").get_json()
 
     assert body == {"error": "The parameter lat is required.", "parameter": "lat"}
+    assert refused == {"error": "This action is not allowed here."}
 
 
-def test_api_is_read_only(client):
-    response = client.post("/api/v1/producers", query_string={"lat": 47, "lon": -2,
-                                                              "radius_km": 30})
+@pytest.mark.parametrize(("accept", "message"), [
+    ("fr-FR,fr;q=0.9,en;q=0.5", "Le paramètre lat est obligatoire."),
+    ("en-GB,en;q=0.9", "The parameter lat is required."),
+    ("de-DE", "The parameter lat is required."),
+])
+def test_errors_follow_accept_language(client, accept, message):
+    response = client.get("/api/v1/producers", query_string={"lon": 1, "radius_km": 30},
+                          headers={"Accept-Language": accept})
+
+    assert response.get_json() == {"error": message, "parameter": "lat"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE"])
+def test_api_is_read_only(client, method):
+    response = client.open("/api/v1/producers", method=method,
+                           query_string={"lat": 47, "lon": -2, "radius_km": 30})
 
     assert response.status_code == 405
     assert response.mimetype == "application/json"
     assert "error" in response.get_json()
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_query_count_does_not_grow_with_results(client, count_queries):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -261,3 +262,33 @@ def test_demo_points_have_openings_rounds_and_dated_slots(app, db):
         producer = db.session.get(Producer, r.producer_id)
         served += can_serve(db.session, producer, slot) or 0
     assert served > 0
+
+
+def test_readme_lists_every_demo_farms_login():
+    """The README's demo logins name each farm's e-mail, as many as the demo has."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([\w.-]+)@demo\.circuit-court\.fr`", readme))
+
+    assert {farm.email for farm in FARMS} <= listed
+    assert f"The {len(FARMS)} approved farms" in readme
+    for farm in FARMS:
+        assert f"| `{farm.email}@demo.circuit-court.fr` | {farm.name} |" in readme, farm.email
+
+
+def test_demo_cut_offs_fall_on_a_whole_hour(app, db, demo):
+    """Cut-offs as people say them ("mardi 8 décembre à 18 h"), not hours counted back
+    from the opening ("mardi 8 décembre, 04:30"): every demo point's, door included."""
+    from marketplace.pickup.models import PickupPoint, PickupSchedule, PickupSlot
+
+    slots = db.session.scalars(select(PickupSlot).join(PickupSlot.pickup_point)).all()
+    assert {slot.pickup_point.is_door for slot in slots} == {True, False}
+    paris = ZoneInfo("Europe/Paris")
+    for slot in slots:
+        local = slot.cutoff_at.astimezone(paris)
+        assert (local.minute, local.second) == (0, 0), (slot.pickup_point.name, local)
+        assert local < slot.starts_at.astimezone(paris)
+    # Hosted points say it as a day and an hour.
+    schedules = db.session.scalars(select(PickupSchedule).join(PickupSchedule.pickup_point)
+                                   .where(PickupPoint.private_buyer_id.is_(None))).all()
+    assert schedules
+    assert all(s.cutoff_time is not None for s in schedules)

@@ -3,6 +3,7 @@ private to it, that farms within reach opt into serving on its delivery days."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -362,3 +363,32 @@ def test_a_standing_order_repeats_a_door_delivery(db, doorstep):
     # The date of the order it repeats gets no second order.
     assert first.pickup_slot_id not in {o.pickup_slot_id for o in placed}
     assert all(o.lines[0].quantity == 4 for o in placed)
+
+
+def test_a_door_date_no_farm_delivers_is_not_offered(client, db, login):
+    """The door opens on Tuesdays and Fridays; one farm within reach delivers it on
+    Tuesdays. Fridays are served only by a farm out of reach and one not approved:
+    nobody can deliver them, so no chooser offers them."""
+    bistrot = factories.door_restaurant()
+    point = factories.restaurant_door(bistrot, weekdays=(1, 4))
+    near = factories.producer(name="Ferme voisine")
+    far = factories.producer(name="Ferme lointaine", lat=48.11, lon=-1.68)  # Rennes
+    waiting = factories.producer(name="Ferme en attente", approved=False)
+    db.session.add_all([
+        DeliveryRound(producer_id=near.id, pickup_point_id=point.id, weekday=1),
+        DeliveryRound(producer_id=far.id, pickup_point_id=point.id, weekday=4),
+        DeliveryRound(producer_id=waiting.id, pickup_point_id=point.id, weekday=4)])
+    db.session.commit()
+    open_slots = [s for s in factories.slots_of(point) if s.cutoff_at > now()]
+    tuesdays = [s for s in open_slots if local_weekday(s, TZ) == 1]
+    fridays = [s for s in open_slots if local_weekday(s, TZ) == 4]
+    assert tuesdays
+    assert fridays
+    login(bistrot)
+
+    for url in ("/restaurant/quick-order", "/restaurant/order-upload", "/market-day"):
+        page = client.get(url).get_data(as_text=True)
+        offered = {int(i) for i in re.findall(r'name="slot_id" value="(\d+)"', page)
+                   + re.findall(r'<option value="(\d+)"', page)}
+        assert {s.id for s in tuesdays} <= offered, url
+        assert not {s.id for s in fridays} & offered, url

@@ -16,7 +16,7 @@ from marketplace.catalogue.models import ALL_MONTHS
 from marketplace.orders.models import Order
 from marketplace.pickup import market_days
 from marketplace.pickup.market_day_models import ChosenMarketDay
-from marketplace.pickup.models import SlotStatus
+from marketplace.pickup.models import DeliveryRound, SlotStatus
 from marketplace.web.display import cutoff_people_say
 from tests import factories, pages
 from tests.clock import PARIS, PARIS_TZ, now
@@ -87,13 +87,18 @@ def test_openings_are_open_before_cut_off_with_room_and_a_restaurants_door_is_it
     factories.slot(point, starts_in=timedelta(days=6), status=SlotStatus.CLOSED)
     factories.slot(point, starts_in=timedelta(days=8), cutoff_in=-timedelta(hours=1))
     bistrot = factories.door_restaurant()
-    door = factories.restaurant_door(bistrot)
+    door = factories.restaurant_door(bistrot, weekdays=(1, 3))
+    # A farm delivers the door on Tuesdays only: its Thursdays offer nothing.
+    farm = factories.producer()
+    db.session.add(DeliveryRound(producer_id=farm.id, pickup_point_id=door.id, weekday=1))
+    db.session.commit()
     other = factories.door_restaurant(name="Chez Autre")
     listed = market_days.next_openings(db.session, user_id=None, now=now())
     assert [(e.point.id, [s.id for s in e.slots]) for e in listed] == [(point.id, [good.id])]
-    own = market_days.next_openings(db.session, user_id=bistrot.id, now=now())
+    own = market_days.next_openings(db.session, user_id=bistrot.id, now=now(), tz=PARIS_TZ)
     assert own[0].point.id == door.id
     assert own[0].slots
+    assert {s.starts_at.astimezone(PARIS).weekday() for s in own[0].slots} == {1}
     assert door.id not in [e.point.id for e in market_days.next_openings(
         db.session, user_id=other.id, now=now())]
 
@@ -392,6 +397,8 @@ def test_the_restaurant_sees_its_own_doors_page(client, db, login, english):
     login(bistrot)
     html = client.get(f"/points/{door.id}").get_data(as_text=True)
     assert "Delivered to your door" in html
+    assert factories.slots_of(door)  # dates exist, but no farm delivers the door on them:
+    assert 'name="slot_id"' not in html  # none is offered
 
 
 def test_a_points_page_issues_a_fixed_number_of_queries(client, db, english, market,

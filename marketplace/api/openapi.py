@@ -80,8 +80,8 @@ def document() -> dict:
                 "Read-only search of the producers (farms) and pickup points around a "
                 "point. Distances are exact geodesic distances (WGS 84 ellipsoid) rounded "
                 "to 0.01 km; items are sorted by distance, nearest first. Unknown query "
-                "parameters are ignored. Error messages follow the site's language "
-                "(French unless chosen otherwise); `parameter` is the stable, "
+                "parameters are ignored. Error messages are in English unless the "
+                "request's Accept-Language asks for French; `parameter` is the stable, "
                 "machine-readable part."
             ),
         },
@@ -165,6 +165,13 @@ def document() -> dict:
             "responses": {
                 "MethodNotAllowed": {
                     "description": "Only GET (and HEAD) are allowed.",
+                    "headers": {
+                        "Allow": {
+                            "description": "The methods this path takes.",
+                            "schema": {"type": "string"},
+                            "example": "GET, HEAD, OPTIONS",
+                        }
+                    },
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },

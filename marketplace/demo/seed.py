@@ -439,17 +439,19 @@ PICKUP_POINTS = (
 
 
 # Weekly openings of the demo points: (point name, weekday 0=Monday, opens, closes,
-# orders per slot, cut-off hours).
+# orders per slot, cut-off as days before the opening and the local time that day).
+# Cut-offs as hosts say them ("the day before at 18 h"), not hours counted back
+# (36 hours before 17:00 is 05:00, an hour nobody orders by).
 PICKUP_OPENINGS = (
-    ("Épicerie Le Relais", 3, time(17, 0), time(19, 0), 40, 36),
-    ("Épicerie Le Relais", 5, time(10, 0), time(12, 0), 40, 36),
-    ("Café associatif de Kercado", 2, time(17, 30), time(19, 30), 25, 36),
-    ("Le Bistrot du Port", 1, time(15, 0), time(17, 0), 15, 24),
-    ("Mairie de Séné", 4, time(16, 30), time(18, 30), 30, 36),
-    ("La Fabrique, tiers-lieu", 3, time(18, 0), time(20, 0), 30, 36),
-    ("Les Paniers d'Arradon", 4, time(18, 0), time(19, 30), 20, 48),
-    ("Mairie de Theix-Noyalo", 2, time(16, 30), time(18, 30), 20, 36),
-    ("Magasin de la Ferme du Lindin", 5, time(9, 0), time(12, 30), 50, 24),
+    ("Épicerie Le Relais", 3, time(17, 0), time(19, 0), 40, (1, time(18, 0))),
+    ("Épicerie Le Relais", 5, time(10, 0), time(12, 0), 40, (1, time(18, 0))),
+    ("Café associatif de Kercado", 2, time(17, 30), time(19, 30), 25, (1, time(12, 0))),
+    ("Le Bistrot du Port", 1, time(15, 0), time(17, 0), 15, (1, time(18, 0))),
+    ("Mairie de Séné", 4, time(16, 30), time(18, 30), 30, (2, time(18, 0))),
+    ("La Fabrique, tiers-lieu", 3, time(18, 0), time(20, 0), 30, (1, time(18, 0))),
+    ("Les Paniers d'Arradon", 4, time(18, 0), time(19, 30), 20, (2, time(20, 0))),
+    ("Mairie de Theix-Noyalo", 2, time(16, 30), time(18, 30), 20, (1, time(18, 0))),
+    ("Magasin de la Ferme du Lindin", 5, time(9, 0), time(12, 30), 50, (1, time(12, 0))),
 )
 
 
@@ -459,10 +461,10 @@ def _schedule_demo_pickups(session, *, tz: str) -> None:
     from marketplace.geo.services import distance_km  # exact, not the local estimate
 
     points = {p.name: p for p in session.scalars(select(PickupPoint))}
-    for name, weekday, opens, closes, capacity, cutoff in PICKUP_OPENINGS:
+    for name, weekday, opens, closes, capacity, (days, at) in PICKUP_OPENINGS:
         session.add(PickupSchedule(pickup_point_id=points[name].id, weekday=weekday,
                                    starts_at=opens, ends_at=closes, capacity=capacity,
-                                   cutoff_hours=cutoff))
+                                   cutoff_days=days, cutoff_time=at))
     session.flush()
     approved = session.scalars(
         select(Producer).join(Producer.user).where(User.approved_at.is_not(None))

@@ -46,7 +46,7 @@ def _render(*, next_url: str | None, error: str | None = None, next_slot=None,
         location_form.radius_km.data = here.radius_km
     choices = market_days.next_openings(
         db.session, user_id=_user_id(), now=utcnow(),
-        near=(here.latitude, here.longitude) if here else None)
+        near=(here.latitude, here.longitude) if here else None, tz=display_tz())
     return render_template(
         "market_day/choose.html", choices=choices, here=here, current=current_market_day(),
         location_form=location_form, next_url=next_url, error=error, next_slot=next_slot,
@@ -72,7 +72,8 @@ def point(point_id: int):
     """A pickup point's public page: where it is, when it opens, its next market days to
     choose, the farms that come, and (signed in) its market-day e-mails. A restaurant's
     own door is only that restaurant's: 404 for anyone else, as for an unknown point."""
-    page = market_days.point_page(db.session, point_id, user_id=_user_id(), now=utcnow())
+    page = market_days.point_page(db.session, point_id, user_id=_user_id(), now=utcnow(),
+                                  tz=display_tz())
     if page is None:
         abort(404)
     return render_template("market_day/point.html", page=page, point=page.point,

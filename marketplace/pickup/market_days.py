@@ -24,7 +24,7 @@ from marketplace.producers.services import is_public
 
 from .market_day_models import ChosenMarketDay
 from .models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot, SlotStatus
-from .rounds import local_weekday, point_within_radius
+from .rounds import local_weekday, point_within_radius, served
 
 # Why a slot cannot be a market day (the views say it in words).
 UNKNOWN = "unknown"  # no such slot, or its point is inactive
@@ -90,10 +90,13 @@ def _choosable(now: datetime):
 def next_openings(session: Session, *, user_id: int | None, now: datetime,
                   near: tuple[float, float] | None = None,
                   points: int = POINTS_SHOWN,
-                  per_point: int = OPENINGS_PER_POINT) -> list[PointOpenings]:
+                  per_point: int = OPENINGS_PER_POINT,
+                  tz: str = "Europe/Paris") -> list[PointOpenings]:
     """The points this user may collect at with their next open slots (open, before
     the cut-off, room left), nearest first when ``near`` (lat, lon) is known; the
-    user's own door (a restaurant's) first of all. Two queries at most."""
+    user's own door (a restaurant's) first of all, with only the dates some farm
+    delivers it (nobody collects at a door: a date without a farm is empty). Three
+    queries at most."""
     slots = session.scalars(
         select(PickupSlot).join(PickupSlot.pickup_point)
         .where(*_choosable(now), PickupPoint.open_to(user_id),
@@ -102,6 +105,10 @@ def next_openings(session: Session, *, user_id: int | None, now: datetime,
         .order_by(PickupSlot.starts_at, PickupSlot.id)
         .limit(MAX_SLOTS_READ)
     ).all()
+    doors = [slot for slot in slots if slot.pickup_point.is_door]
+    if doors:
+        unserved = set(doors) - set(served(session, doors, tz=tz))
+        slots = [slot for slot in slots if slot not in unserved]
     found: dict[int, PointOpenings] = {}
     for slot in slots:
         entry = found.get(slot.pickup_point_id)
@@ -238,8 +245,8 @@ class PointPage:
     farms: list[tuple[Producer, list[int]]] = field(default_factory=list)
 
 
-def point_page(session: Session, point_id, *, user_id: int | None,
-               now: datetime) -> PointPage | None:
+def point_page(session: Session, point_id, *, user_id: int | None, now: datetime,
+               tz: str = "Europe/Paris") -> PointPage | None:
     """The public page of an active point this user may collect at; None for an
     unknown, inactive point or another restaurant's door (the views answer 404 to all
     three alike). Four queries whatever the number of slots or farms."""
@@ -256,7 +263,8 @@ def point_page(session: Session, point_id, *, user_id: int | None,
         .where(PickupSlot.pickup_point_id == point.id, *_choosable(now),
                PickupSlot.starts_at < now + HORIZON)
         .options(contains_eager(PickupSlot.pickup_point))
-        .order_by(PickupSlot.starts_at, PickupSlot.id).limit(OPENINGS_ON_PAGE)))
+        .order_by(PickupSlot.starts_at, PickupSlot.id)
+        .limit(MAX_SLOTS_READ if point.is_door else OPENINGS_ON_PAGE)))
     weekdays: dict[int, set[int]] = {}
     farms: dict[int, Producer] = {}
     for farm, weekday in session.execute(
@@ -268,4 +276,8 @@ def point_page(session: Session, point_id, *, user_id: int | None,
             weekdays.setdefault(farm.id, set()).add(weekday)
     page.farms = sorted(((farms[i], sorted(days)) for i, days in weekdays.items()),
                         key=lambda entry: (search_key(entry[0].name), entry[0].id))
+    if point.is_door:  # as the chooser: a door's date no farm delivers offers nothing
+        days = set().union(*weekdays.values())
+        page.openings = [slot for slot in page.openings
+                         if local_weekday(slot, tz) in days][:OPENINGS_ON_PAGE]
     return page

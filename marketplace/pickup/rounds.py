@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from marketplace.geo.services import distance_km, search_radius
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot
 from marketplace.producers.models import Producer
+from marketplace.producers.services import is_public
 
 
 class RoundError(ValueError):
@@ -127,6 +128,25 @@ def serving(session: Session, producers: Iterable[Producer], slot: PickupSlot, *
         return set()
     point = slot.pickup_point or session.get(PickupPoint, slot.pickup_point_id)
     return {pid for pid in with_round if point_within_radius(by_id[pid], point)}
+
+
+def served(session: Session, slots: Iterable[PickupSlot], *,
+           tz: str = "Europe/Paris") -> list[PickupSlot]:
+    """Those of ``slots`` some public farm serves (see ``serving``), in their order: a
+    date no farm delivers offers nothing to order. One query whatever the number."""
+    slots = list(slots)
+    point_ids = sorted({slot.pickup_point_id for slot in slots})
+    if not point_ids:
+        return []
+    farms: dict[tuple[int, int], list[Producer]] = {}
+    for point_id, weekday, farm in session.execute(
+            select(DeliveryRound.pickup_point_id, DeliveryRound.weekday, Producer)
+            .join(Producer, Producer.id == DeliveryRound.producer_id)
+            .where(DeliveryRound.pickup_point_id.in_(point_ids), is_public())):
+        farms.setdefault((point_id, weekday), []).append(farm)
+    return [slot for slot in slots
+            if any(point_within_radius(farm, slot.pickup_point)
+                   for farm in farms.get((slot.pickup_point_id, local_weekday(slot, tz)), ()))]
 
 
 def can_serve(session: Session, producer: Producer, slot: PickupSlot, *,

@@ -38,7 +38,7 @@ from marketplace.orders.views import show_placed_before
 from marketplace.payments import services as payments
 from marketplace.pickup.market_day_views import current_market_day
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
-from marketplace.pickup.rounds import local_weekday, point_within_radius
+from marketplace.pickup.rounds import local_weekday, point_within_radius, served
 from marketplace.producers.models import Producer
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
@@ -55,14 +55,16 @@ MAX_FILTER_LENGTH = 80
 
 
 def open_slots(now):
-    return db.session.scalars(
+    """The dates the restaurant may order for: open, before the cut-off, room left,
+    and some farm delivers (a date no farm serves would offer an empty grid)."""
+    return served(db.session, db.session.scalars(
         select(PickupSlot).join(PickupSlot.pickup_point)
         .where(PickupPoint.is_active.is_(True), PickupPoint.open_to(current_user.id),
                PickupSlot.status == SlotStatus.OPEN,
                PickupSlot.cutoff_at > now, PickupSlot.taken < PickupSlot.capacity)
         .options(contains_eager(PickupSlot.pickup_point))
         .order_by(PickupSlot.starts_at, PickupSlot.id).limit(SLOTS_SHOWN)
-    ).all()
+    ), tz=display_tz())
 
 
 def chosen_slot() -> PickupSlot | None:

@@ -52,6 +52,10 @@ def _card_order(app) -> tuple[int, str]:
 def _pay(page, order_id: int, email: str, number: str) -> None:
     sign_in(page, email)
     page.goto(f"/orders/{order_id}/pay")
+    _fill_card_and_pay(page, number)
+
+
+def _fill_card_and_pay(page, number: str) -> None:
     # localstripe's card element: plain inputs named by their placeholders.
     card = page.locator("#card-element")
     card.locator("input[placeholder=number]").fill(number)
@@ -99,3 +103,40 @@ def test_3d_secure_in_the_page(paying_server, page_on, answer):
         wanted = OrderStatus.PENDING_PAYMENT
     with paying_server.app.app_context():
         assert db.session.get(Order, order_id).status == wanted
+
+
+def _menu_opens_and_closes(page) -> None:
+    """On a phone the menu folds behind the toggler; Bootstrap's collapse opens it."""
+    menu = page.locator("#nav")
+    toggler = page.locator(".navbar-toggler")
+    expect(menu).to_be_hidden()
+    toggler.click()
+    # Opened once its transition is over (a click while it runs is ignored).
+    expect(menu).to_have_class(re.compile(r"\bcollapse show\b"))
+    expect(toggler).to_have_attribute("aria-expanded", "true")
+    toggler.click()
+    expect(menu).to_be_hidden()
+
+
+def test_payment_pages_run_bootstrap_beside_the_stripe_js_stand_in(paying_server, page_on):
+    """The stand-in is served in a scope of its own: its `class Element` no longer hides
+    the DOM's, so Bootstrap's bundle loads without an error on the payment page and on
+    the order page it leads to, and the menu works there."""
+    order_id, email = _card_order(paying_server.app)
+    page = page_on
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, email)
+
+    page.goto(f"/orders/{order_id}/pay")
+    expect(page.locator("#card-element input[placeholder=number]")).to_be_visible()
+    assert page.evaluate("typeof window.Stripe") == "function"
+    assert page.evaluate("Element === window.HTMLElement.__proto__") is True
+    _menu_opens_and_closes(page)
+    _fill_card_and_pay(page, CARD_OK)
+    expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
+    expect(page.locator(".order-status")).to_have_text("Confirmée")
+    _menu_opens_and_closes(page)
+
+    assert errors == []
