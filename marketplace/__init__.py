@@ -107,13 +107,11 @@ def register_extensions(app: Flask) -> None:
     from marketplace.wholesale import models as _wholesale  # noqa: F401
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        from marketplace.accounts.models import User  # imported above, with the app
+    def load_user(session_id: str):
+        from marketplace.accounts.services import user_for_session_id  # with the app
 
-        try:
-            return db.session.get(User, int(user_id))
-        except ValueError:
-            return None
+        # None for a session ended since (signed out, password changed): anonymous.
+        return user_for_session_id(db.session, session_id)
 
 
 def register_request_hooks(app: Flask) -> None:
