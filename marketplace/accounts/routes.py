@@ -25,8 +25,9 @@ from marketplace.accounts.forms import (
     SignupForm,
 )
 from marketplace.accounts.models import Role, User
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.models import get_by_id, utcnow
+from marketplace.web.limits import by_email_field, setting
 from marketplace.web.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -58,6 +59,7 @@ def _home_for(user: User) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_SIGN_UP"), methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
@@ -91,6 +93,9 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Per account, whoever tries, and per address, whichever account it tries.
+@limiter.limit(setting("RATELIMIT_SIGN_IN"), methods=["POST"], key_func=by_email_field)
+@limiter.limit(setting("RATELIMIT_SIGN_IN"), methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
