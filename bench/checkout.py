@@ -337,7 +337,8 @@ def shop(buyer: Buyer, token: str, *, seeded: Seeded, deadline: float, rng: rand
 def start_gunicorn(env: dict, port: int, workers: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+         "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
