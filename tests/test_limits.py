@@ -127,3 +127,25 @@ def test_two_app_servers_share_the_counts_through_redis(app, redis_url, shared):
     for server in (first, second):
         with server.app_context():
             _db.engine.dispose()
+
+
+def test_signing_in_hashes_once_whether_the_account_exists_or_not(form_post, monkeypatch,
+                                                                  app):
+    """The same work, so the same time, for an unknown e-mail as for a wrong password:
+    one password hash of the site's method (the real function, counted)."""
+    from marketplace.accounts import services
+
+    checked = []
+    real = services.check_password_hash
+
+    def counting(pwhash, password):
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(services, "check_password_hash", counting)
+    buyer = factories.user()
+    method = app.config["PASSWORD_HASH_METHOD"]
+    for email in (buyer.email, "nobody@example.org"):
+        checked.clear()
+        assert sign_in(form_post, email).status_code == 400
+        assert checked == [method], email
