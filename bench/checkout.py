@@ -337,7 +337,8 @@ def shop(buyer: Buyer, token: str, *, seeded: Seeded, deadline: float, rng: rand
 def start_gunicorn(env: dict, port: int, workers: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+         "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -414,10 +415,12 @@ def main() -> int:
                    SECRET_KEY=secrets.token_hex(32), INSTANCE_PATH=tmp,
                    PASSWORD_HASH_METHOD=HASH_METHOD,
                    # E-mails stay in the outbox: never mail a relay set in the shell.
-                   MAIL_SERVER="")
+                   MAIL_SERVER="",
+                   # A load test from one address: throttling would measure itself.
+                   RATELIMIT_ENABLED="0")
         os.environ.update({k: env[k] for k in (
             "DATABASE_URL", "SECRET_KEY", "INSTANCE_PATH", "PASSWORD_HASH_METHOD",
-            "MAIL_SERVER")})
+            "MAIL_SERVER", "RATELIMIT_ENABLED")})
         app = create_app()
         with app.app_context():
             if inspect(db.engine).get_table_names():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from flask import (
@@ -15,19 +18,21 @@ from flask import (
     request,
     session,
 )
-from flask_babel import format_currency, format_decimal, get_locale
+from flask_babel import format_currency, format_decimal, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_logged_in
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
-from marketplace.extensions import babel, csrf, db, login_manager, migrate
+from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
 from marketplace.models import MAX_ID
 from marketplace.transactions import commit_per_request
 from marketplace.web.display import cutoff_people_say, date_people_say
+from marketplace.web.headers import PUBLIC_FILE_ENDPOINTS, add_security_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,6 +53,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    if app.config.get("TRUSTED_PROXIES"):
+        # The client's address and scheme as the proxies saw them (rate limits count
+        # per address: without this every visitor would be the proxy).
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     register_extensions(app)
     register_request_hooks(app)
@@ -88,6 +98,7 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=str(ROOT / "translations"),
     )
     login_manager.init_app(app)
+    limiter.init_app(app)
     # Domain modules are imported when the app is built, not when marketplace is:
     # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.notifications import init_app as init_notifications
@@ -111,13 +122,18 @@ def register_extensions(app: Flask) -> None:
     from marketplace.wholesale import models as _wholesale  # noqa: F401
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        from marketplace.accounts.models import User  # imported above, with the app
+    def load_user(session_id: str):
+        from marketplace.accounts.services import user_for_session_id  # with the app
 
-        try:
-            return db.session.get(User, int(user_id))
-        except ValueError:
-            return None
+        # None for a session ended since (signed out, password changed): anonymous.
+        return user_for_session_id(db.session, session_id)
+
+
+def _signed_in() -> bool:
+    # Files anyone may see never load the user (one query fewer per image).
+    if request.endpoint in PUBLIC_FILE_ENDPOINTS:
+        return False
+    return bool(current_user and current_user.is_authenticated)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -147,10 +163,8 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return add_security_headers(
+            response, config=app.config, endpoint=request.endpoint, signed_in=_signed_in())
 
 
 class IdConverter(IntegerConverter):
@@ -277,6 +291,22 @@ def register_errorhandlers(app: Flask) -> None:
 
     for code in messages:
         app.register_error_handler(code, render_error)
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        # When the count that refused this request starts again (the limiter knows).
+        refusing = limiter.current_limit
+        wait = max(1, math.ceil(refusing.reset_at - time.time())) if refusing else 60
+        message = _("Too many attempts in a short time. Please try again in %(wait)s.",
+                    wait=format_timedelta(timedelta(seconds=wait), threshold=1))
+        if request.path.startswith("/api/"):
+            response = app.json.response({"error": message})
+        else:
+            response = app.make_response(
+                render_template("errors/error.html", code=429, message=message))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from limits import parse_many
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -19,6 +21,17 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"Setting {name} must be an integer, got {raw!r}") from exc
+
+
+def _limit(name: str, default: str) -> str:
+    """A rate limit as Flask-Limiter reads it ("10 per minute", "5/hour;20/day")."""
+    value = os.environ.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise RuntimeError(f"Setting {name} must be a rate limit such as "
+                           f"'10 per minute', got {value!r}") from exc
+    return value
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -108,4 +121,21 @@ def load_settings(instance_path: str) -> dict:
         "STRIPE_MAX_NETWORK_RETRIES": _int("STRIPE_MAX_NETWORK_RETRIES", 2),
         "STRIPE_WEBHOOK_TOLERANCE": _int("STRIPE_WEBHOOK_TOLERANCE", 300),
         "STRIPE_CONNECT_ENABLED": os.environ.get("STRIPE_CONNECT_ENABLED", "") == "1",
+        # Throttling (Flask-Limiter). Counts live in this process unless a storage is
+        # named (redis://host:6379/0): then every app server shares them.
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Redis unreachable: count in this process meanwhile rather than fail every page.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_PREFIX": "circuit-court",
+        # Sign-in: per account e-mail and, apart, per client address.
+        "RATELIMIT_SIGN_IN": _limit("RATELIMIT_SIGN_IN", "10 per minute"),
+        "RATELIMIT_SIGN_UP": _limit("RATELIMIT_SIGN_UP", "10 per hour"),
+        "RATELIMIT_PASSWORD_RESET": _limit("RATELIMIT_PASSWORD_RESET", "5 per hour"),
+        "RATELIMIT_EMAIL_CONFIRMATION": _limit("RATELIMIT_EMAIL_CONFIRMATION", "10 per hour"),
+        "RATELIMIT_API": _limit("RATELIMIT_API", "120 per minute"),
+        "RATELIMIT_CHECKOUT": _limit("RATELIMIT_CHECKOUT", "20 per minute"),
+        # Reverse proxies in front of the app that set X-Forwarded-For/-Proto: the
+        # client's address (for the limits above) is read behind this many of them.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
     }

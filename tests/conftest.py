@@ -29,8 +29,9 @@ from tests import clock as _clock
 from tests import factories
 from tests.clock import now
 
-# smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe
-pytest_plugins = ["tests.mailbox", "tests.stripe_server"]
+# smtp_server (session) and mailbox; stripe_server (session, localstripe) and localstripe;
+# redis_url (a redis-server of the test's own)
+pytest_plugins = ["tests.mailbox", "tests.stripe_server", "tests.redis_server"]
 
 # The stateful test of money (test_money_machine.py): a few examples in `make test`, a
 # long run in `make test-money` (HYPOTHESIS_PROFILE=money-long). Each step is real
@@ -90,6 +91,11 @@ def _app_config(tmp_path_factory, smtp_server, stripe_server):
         "STRIPE_TIMEOUT": 5,
         "STRIPE_MAX_NETWORK_RETRIES": 0,
         "STRIPE_CONNECT_ENABLED": False,
+        # Throttling on, as in production, far above what one test does (a test signs
+        # in many people from one address); tests/test_limits.py sets its own limits.
+        **{name: "1000 per minute" for name in (
+            "RATELIMIT_SIGN_IN", "RATELIMIT_SIGN_UP", "RATELIMIT_PASSWORD_RESET",
+            "RATELIMIT_EMAIL_CONFIRMATION", "RATELIMIT_API", "RATELIMIT_CHECKOUT")},
     }
 
 

@@ -245,6 +245,7 @@ def test_another_buyers_order_is_not_found(client, db, form_post, shop):
     token = csrf_token(client, "/login")
     client.post("/login", data={"email": other.email, "password": factories.PASSWORD,
                                 "csrf_token": token})
+    token = csrf_token(client, "/orders")  # signing in gave the session a new token
     assert client.get(f"/orders/{order.id}").status_code == 404
     assert client.get("/orders/999999").status_code == 404
     response = client.post(f"/orders/{order.id}/cancel", data={"csrf_token": token})

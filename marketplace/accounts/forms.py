@@ -93,3 +93,7 @@ class ApproveForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Sign out"))
+
+
+class EndSessionsForm(FlaskForm):
+    submit = SubmitField(_l("End sessions"))

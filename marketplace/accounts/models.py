@@ -43,6 +43,14 @@ class User(UserMixin, TimestampMixin, db.Model):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     search_radius_km: Mapped[int | None]
+    # Part of the id kept in the session cookie (get_id): raising it ends every
+    # session opened before (sign-out, password change, an admin's "end sessions").
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: the user and the session version it was
+        opened under (see ``session_user_id``)."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def needs_approval(self) -> bool:

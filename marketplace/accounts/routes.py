@@ -1,19 +1,53 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
 from marketplace.accounts.decorators import admin_required
-from marketplace.accounts.forms import ApproveForm, LoginForm, LogoutForm, SignupForm
+from marketplace.accounts.forms import (
+    ApproveForm,
+    EndSessionsForm,
+    LoginForm,
+    LogoutForm,
+    SignupForm,
+)
 from marketplace.accounts.models import Role, User
-from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.extensions import db, limiter
+from marketplace.models import get_by_id, utcnow
+from marketplace.web.limits import by_email_field, setting
 from marketplace.web.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+# What Flask-Login and Flask-WTF keep in the session: a sign-in starts without any of
+# them (no earlier identity, a new CSRF token), so a session cookie planted or seen
+# before it is worth nothing after it. What the visitor chose before signing in (cart,
+# place, market day, language) is theirs and stays.
+_SIGNED_IN_KEYS = ("_user_id", "_id", "_fresh", "_remember", "_remember_seconds",
+                   "csrf_token")
+
+
+def _sign_in(user: User) -> None:
+    kept = {key: value for key, value in session.items() if key not in _SIGNED_IN_KEYS}
+    session.clear()
+    session.update(kept)
+    g.pop("csrf_token", None)  # Flask-WTF's token for this request, derived from the old one
+    login_user(user)
 
 
 def _home_for(user: User) -> str:
@@ -25,6 +59,7 @@ def _home_for(user: User) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_SIGN_UP"), methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
@@ -45,7 +80,7 @@ def signup():
             db.session.rollback()
             form.email.errors = [_("An account already uses this e-mail address.")]
         else:
-            login_user(user)
+            _sign_in(user)
             if user.needs_approval:
                 flash(
                     _("Welcome! Your account waits for an administrator's approval."), "info"
@@ -58,6 +93,9 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Per account, whoever tries, and per address, whichever account it tries.
+@limiter.limit(setting("RATELIMIT_SIGN_IN"), methods=["POST"], key_func=by_email_field)
+@limiter.limit(setting("RATELIMIT_SIGN_IN"), methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(_home_for(current_user))
@@ -68,7 +106,7 @@ def login():
             current_app.config["PASSWORD_HASH_METHOD"],
         )
         if user is not None:
-            login_user(user)
+            _sign_in(user)
             flash(_("You are signed in."), "success")
             return redirect(safe_next(request.args.get("next")) or _home_for(user))
         # Same words whether the e-mail exists or not.
@@ -83,6 +121,8 @@ def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
         abort(400)
+    # Every copy of this session's cookie is refused from now on, not only this one.
+    services.end_sessions(current_user)
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("main.home"))
@@ -120,3 +160,27 @@ def approve(user_id: int):
         return _render_approvals(status=400)
     flash(_("%(name)s is approved.", name=user.display_name), "success")
     return redirect(url_for("admin.approvals"))
+
+
+@admin_bp.route("/users")
+@admin_required
+def users():
+    return render_template("accounts/users.html", users=services.list_users(db.session),
+                           form=EndSessionsForm())
+
+
+@admin_bp.route("/users/<int:user_id>/end-sessions", methods=["POST"])
+@admin_required
+def end_sessions(user_id: int):
+    form = EndSessionsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = get_by_id(db.session, User, user_id)
+    if user is None:
+        abort(404)
+    services.end_sessions(user)
+    if user.id == current_user.id:
+        logout_user()
+    flash(_("%(name)s is signed out everywhere.", name=user.display_name), "success")
+    return redirect(url_for("admin.users") if current_user.is_authenticated
+                    else url_for("accounts.login"))

@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from marketplace.accounts import signals
 from marketplace.accounts.models import ROLES_NEEDING_APPROVAL, Role, User
+from marketplace.models import get_by_id
 
 # A hash computed once, checked when the e-mail is unknown, so that a wrong
 # e-mail and a wrong password take the same time and give the same message.
@@ -81,6 +82,30 @@ def authenticate(session: Session, email: str, password: str,
     if check_password_hash(user.password_hash, password or ""):
         return user
     return None
+
+
+def end_sessions(user: User) -> None:
+    """Ends every session the person has open, on every device: the session version in
+    their cookies no longer matches (``user_for_session_id``). For signing out, a
+    password change or reset, "sign out everywhere", an admin's "end sessions"."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+def user_for_session_id(session: Session, session_id: str) -> User | None:
+    """The account a session cookie's id ("<user id>:<session version>", User.get_id)
+    names, or None when the session was ended since or the id is malformed."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = get_by_id(session, User, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, by kind then name: the admin's list."""
+    return list(session.scalars(select(User).order_by(User.role, User.display_name, User.id)))
 
 
 def pending_approvals(session: Session) -> list[User]:

@@ -66,6 +66,7 @@ def _operation(operation_id: str, summary: str, description: str) -> dict:
                 },
             },
             "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+            "429": {"$ref": "#/components/responses/TooManyRequests"},
         },
     }
 
@@ -175,7 +176,20 @@ def document() -> dict:
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
-                }
+                },
+                "TooManyRequests": {
+                    "description": (
+                        "Too many requests from this address in a short time (the "
+                        "site's RATELIMIT_API setting); Retry-After says in how many "
+                        "seconds to ask again."
+                    ),
+                    "headers": {
+                        "Retry-After": {"schema": {"type": "integer", "minimum": 0}},
+                    },
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
             },
         },
     }

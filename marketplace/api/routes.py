@@ -15,14 +15,17 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 
 from marketplace.api.openapi import DEFAULT_LIMIT, MAX_LIMIT, document
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.geo.location import MAX_RADIUS_KM, MIN_RADIUS_KM
 from marketplace.geo.services import search_radius
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import is_public
+from marketplace.web.limits import setting
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Every route of the API, per client address: a 429 in JSON with Retry-After past it.
+limiter.limit(setting("RATELIMIT_API"))(bp)
 
 DISTANCE_DECIMALS = 2
 # Plain decimal numbers only: float() alone would also take "nan", "inf", "1_0".

@@ -27,7 +27,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.geo.location import current_location
 from marketplace.geo.services import distance_km
 from marketplace.models import utcnow
@@ -42,6 +42,7 @@ from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
+from marketplace.web.limits import by_account_or_address, setting
 
 from . import services as payments
 from .models import RefundStatus
@@ -152,6 +153,7 @@ def new_checkout_token() -> str:
 
 
 @bp.post("/checkout")
+@limiter.limit(setting("RATELIMIT_CHECKOUT"), key_func=by_account_or_address)
 @login_required
 def place():
     slot_id = parse_id(request.form.get("slot_id"))

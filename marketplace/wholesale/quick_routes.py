@@ -29,7 +29,7 @@ from marketplace.accounts.decorators import role_required
 from marketplace.accounts.models import Role, User
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Category, Product, Variant
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
@@ -43,6 +43,7 @@ from marketplace.producers.models import Producer
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
+from marketplace.web.limits import by_account_or_address, setting
 from marketplace.wholesale import quick_order as quick
 
 bp = Blueprint("quick_order", __name__, url_prefix="/restaurant/quick-order")
@@ -167,6 +168,7 @@ def _words() -> str:
 
 
 @bp.route("", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_CHECKOUT"), methods=["POST"], key_func=by_account_or_address)
 @role_required(Role.RESTAURANT)
 def grid():
     if not pricing.is_wholesale_buyer(current_user):

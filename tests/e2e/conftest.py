@@ -180,6 +180,11 @@ def chromium_browser():
 def _open_page(request, browser, server: LiveServer, **context_options):
     context = browser.new_context(base_url=server.base_url, locale="fr-FR", **context_options)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    # Whatever the Content-Security-Policy blocked (chromium says so on the console): a
+    # journey that works only because the blocked part did not matter still fails.
+    blocked: list[str] = []
+    context.on("console", lambda message: blocked.append(message.text)
+               if "Content Security Policy" in message.text else None)
     page = context.new_page()
     yield page
     if getattr(request.node, "e2e_failed", False):
@@ -191,6 +196,9 @@ def _open_page(request, browser, server: LiveServer, **context_options):
         except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the failure
             print(f"could not save a failure screenshot: {exc}")
     context.close()
+    if blocked and not getattr(request.node, "e2e_failed", False):
+        pytest.fail("The Content-Security-Policy blocked:\n" + "\n".join(blocked),
+                    pytrace=False)
 
 
 @pytest.fixture
