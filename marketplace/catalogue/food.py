@@ -14,8 +14,10 @@ computed from the price and the net quantity, never typed.
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from collections.abc import Iterable
+from decimal import Decimal
 
 from flask_babel import format_currency, format_decimal
 from flask_babel import lazy_gettext as _l
@@ -203,10 +205,27 @@ def format_reference_price(price_cents: int, net_quantity: int | None,
     return f"{format_currency(cents / 100, currency)}/{PER_LABELS[per]}"
 
 
+def parse_net_quantity(text: str, unit: NetUnit) -> int:
+    """"1,5" in kg -> 1500 (base units); ValueError unless a positive number that is a
+    whole number of grams, millilitres or pieces, at most MAX_NET_QUANTITY."""
+    cleaned = re.sub(r"[\s\u00a0\u202f]", "", text).replace(",", ".")
+    if not re.fullmatch(r"\d{1,8}(\.\d{1,3})?", cleaned):
+        raise ValueError(text)
+    quantity = Decimal(cleaned) * unit.base
+    if quantity != quantity.to_integral_value() or not 0 < quantity <= MAX_NET_QUANTITY:
+        raise ValueError(text)
+    return int(quantity)
+
+
+def format_net_number(net_quantity: int | None, unit: NetUnit | str | None) -> str:
+    """1500, kg -> "1,5" (the number a farmer types back); "" when none."""
+    if not net_quantity or unit is None:
+        return ""
+    return format_decimal(Decimal(net_quantity) / NetUnit(unit).base, format="#,##0.###")
+
+
 def format_net_quantity(net_quantity: int | None, unit: NetUnit | str | None) -> str:
     """1500, kg -> "1,5 kg"; 6, piece -> "6 pièce(s)"."""
     if not net_quantity or unit is None:
         return ""
-    unit = NetUnit(unit)
-    amount = format_decimal(net_quantity / unit.base, format="#,##0.###")
-    return f"{amount}\u00a0{UNIT_LABELS[unit]}"
+    return f"{format_net_number(net_quantity, unit)}\u00a0{UNIT_LABELS[NetUnit(unit)]}"

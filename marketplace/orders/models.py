@@ -214,6 +214,30 @@ class SubOrder(db.Model):
     def short_cents(self) -> int:
         return self.subtotal_cents - self.supplied_cents
 
+    @property
+    def allergens_delivered(self):
+        """The regulated allergens in what the farm hands over (décret 2015-447: listed
+        with each delivery to a restaurant), from the lines' copies."""
+        return mask_allergens(_union(line.allergens for line in self.lines
+                                     if line.supplied_quantity))
+
+    @property
+    def traces_delivered(self):
+        return mask_allergens(_union(line.allergen_traces for line in self.lines
+                                     if line.supplied_quantity))
+
+    @property
+    def allergens_unknown(self) -> bool:
+        """A line was ordered before allergens were recorded: the list may be incomplete."""
+        return any(line.allergens is None for line in self.lines if line.supplied_quantity)
+
+
+def _union(masks) -> int:
+    out = 0
+    for mask in masks:
+        out |= mask or 0
+    return out
+
 
 class OrderLine(db.Model):
     __tablename__ = "order_lines"
