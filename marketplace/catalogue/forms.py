@@ -31,7 +31,7 @@ MONTH_NAMES = [
 ]
 
 ALLERGEN_CHOICES = [SelectChoice(a.value, a.label) for a in food.Allergen]
-UNIT_CHOICES = [SelectChoice("", _l("—")),
+UNIT_CHOICES = [SelectChoice("", "—"),
                 *(SelectChoice(u.value, u.label) for u in food.NetUnit)]
 
 VAT_LABELS = {0: _l("0 % (exempt)"), 550: "5,5 %", 1000: "10 %", 2000: "20 %"}
