@@ -147,7 +147,8 @@ class VariantForm(FlaskForm):
     )
     net_quantity = StringField(
         _l("Net quantity"),
-        validators=[Length(max=20)],
+        # No Optional(): the check below runs empty too (a unit without a quantity).
+        validators=[Length(max=20, message=_l("At most %(max)d characters."))],
         description=_l("e.g. 500 with g, 1,5 with kg: the price per kg or litre is computed."),
     )
     net_unit = SelectField(_l("Unit"), choices=UNIT_CHOICES, default="")
