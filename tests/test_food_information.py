@@ -120,6 +120,9 @@ def test_price_per_kg_beside_every_price_to_households(client, db, login, form_p
     assert added.status_code in (302, 303)
     cart = client.get("/cart").get_data(as_text=True)
     assert per_kg in cart, cart
+    checkout = client.get("/checkout")
+    assert checkout.status_code == 200
+    assert per_kg in checkout.get_data(as_text=True)
 
 
 def test_the_order_and_its_invoice_keep_the_price_per_kg_it_was_sold_at(client, db, login,
