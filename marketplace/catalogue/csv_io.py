@@ -1,8 +1,9 @@
 """A producer's catalogue as CSV: one row per variant, read and written here.
 
 Columns (English header names): product, category, description, vat_rate, months,
-active, variant, price, stock, variant_active. docs/csv.md describes the format
-for producers.
+active, variant, price, stock, variant_active, then the food information: allergens,
+traces (allergens separated by '|'), ingredients, storage, origin, prepacked,
+net_quantity, net_unit. docs/csv.md describes the format for producers.
 
 Import is all or nothing, in three steps that callers may run one by one (the CLI
 wraps each in a progress bar):
@@ -37,6 +38,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from marketplace.catalogue.food import (
+    ALLERGEN_FRENCH,
+    NetUnit,
+    format_allergens,
+    parse_allergens,
+    parse_net_quantity,
+)
 from marketplace.catalogue.models import (
     ALL_MONTHS,
     MAX_PRICE_CENTS,
@@ -68,6 +76,15 @@ COLUMNS = (
     "price",
     "stock",
     "variant_active",
+    # Food information (docs/food-information.md), all optional.
+    "allergens",
+    "traces",
+    "ingredients",
+    "storage",
+    "origin",
+    "prepacked",
+    "net_quantity",
+    "net_unit",
 )
 # The same columns as a French export names them; an import reads either name.
 FRENCH_COLUMNS = {
@@ -81,11 +98,29 @@ FRENCH_COLUMNS = {
     "price": "prix",
     "stock": "stock",
     "variant_active": "variante_active",
+    "allergens": "allergènes",
+    "traces": "traces",
+    "ingredients": "ingrédients",
+    "storage": "conservation",
+    "origin": "origine",
+    "prepacked": "préemballé",
+    "net_quantity": "quantité_nette",
+    "net_unit": "unité",
 }
 REQUIRED_COLUMNS = ("product", "category", "vat_rate", "variant", "price", "stock")
 # Optional columns: when one is left out of the file, existing products keep their
 # value and new ones take the default (no description, all year, on sale).
-PRODUCT_COLUMNS = ("category", "description", "vat_rate", "months", "active")
+PRODUCT_COLUMNS = ("category", "description", "vat_rate", "months", "active", "allergens",
+                   "traces", "ingredients", "storage", "origin", "prepacked")
+# The Product attribute each of PRODUCT_COLUMNS sets.
+PRODUCT_ATTRS = ("category_id", "description", "vat_rate_bp", "season_months", "is_active",
+                 "allergens", "allergen_traces", "ingredients", "storage", "origin", "prepacked")
+# Text columns of the food information: column -> (attribute, at most characters).
+FOOD_TEXT_COLUMNS = {"ingredients": ("ingredients", 5000),
+                     "storage": ("storage", 255), "origin": ("origin", 120)}
+# Units a file may name, in English or French.
+UNIT_WORDS = {**{u.value: u for u in NetUnit}, "pièce": NetUnit.PIECE, "piece": NetUnit.PIECE,
+              "pièces": NetUnit.PIECE, "pieces": NetUnit.PIECE}
 
 MAX_ROWS = 5000
 MAX_CSV_BYTES = 2 * 1024 * 1024
@@ -329,8 +364,16 @@ def export_rows(session: Session, producer: Producer,
             format_months(product.season_months),
             _yes_no(product.is_active, style),
         ]
+        food = [
+            format_allergens(product.allergens, french=french),
+            format_allergens(product.allergen_traces, french=french),
+            escape_cell(product.ingredients or ""),
+            escape_cell(product.storage or ""),
+            escape_cell(product.origin or ""),
+            _yes_no(product.prepacked, style),
+        ]
         if not product.variants:
-            rows.append([*head, "", "", "", ""])
+            rows.append([*head, "", "", "", "", *food, "", ""])
         for variant in product.variants:
             rows.append([
                 *head,
@@ -338,8 +381,24 @@ def export_rows(session: Session, producer: Producer,
                 style.amount(variant.price_cents),
                 str(variant.stock),
                 _yes_no(variant.is_active, style),
+                *food,
+                _net_number(variant, style),
+                _unit_word(variant.net_unit, french),
             ])
     return rows
+
+
+def _net_number(variant: Variant, style: CsvStyle) -> str:
+    """1500 g sold in kg -> "1,5" or "1.5" (no grouping: the spreadsheet reads a number)."""
+    if not variant.net_quantity or variant.net_unit is None:
+        return ""
+    return style.number(Decimal(variant.net_quantity) / NetUnit(variant.net_unit).base)
+
+
+def _unit_word(unit: NetUnit | None, french: bool) -> str:
+    if unit is None:
+        return ""
+    return "pièce" if french and unit is NetUnit.PIECE else NetUnit(unit).value
 
 
 def export_csv(session: Session, producer: Producer, style: CsvStyle = ENGLISH) -> bytes:
@@ -563,6 +622,8 @@ def _check_row(row: CsvRow, columns: tuple[str, ...], categories: dict[str, int]
             reasons.append(_("active \u201c%(value)s\u201d should be yes or no.",
                              value=_shown(raw)))
 
+    _check_food(row, columns, product, reasons)
+
     label = _text(row, "variant")
     price_raw = _text(row, "price")
     stock_raw = _text(row, "stock")
@@ -622,7 +683,74 @@ def _check_row(row: CsvRow, columns: tuple[str, ...], categories: dict[str, int]
             reasons.append(_("variant_active \u201c%(value)s\u201d should be yes or no.",
                              value=_shown(variant_active_raw)))
 
+    _check_net_quantity(row, columns, variant, reasons)
     return name, product, variant, reasons
+
+
+def _check_food(row: CsvRow, columns: tuple[str, ...], product: dict, reasons: list) -> None:
+    """The product's food information: allergens and traces from the list of 14
+    (never free text), the text columns, prepacked yes or no."""
+    for column, attr in (("allergens", "allergens"), ("traces", "allergen_traces")):
+        if column not in columns:
+            continue
+        raw = _text(row, column)
+        try:
+            product[attr] = parse_allergens(raw)
+        except ValueError as exc:
+            reasons.append(_(
+                "%(column)s: \u201c%(value)s\u201d is not one of the 14 regulated allergens "
+                "(%(names)s), separated by |.",
+                column=column, value=_shown(str(exc)),
+                names=", ".join(ALLERGEN_FRENCH.values()),
+            ))
+    if "allergens" in product and "allergen_traces" in product and (
+            product["allergens"] & product["allergen_traces"]):
+        reasons.append(_("An allergen the product contains cannot also be a trace: write it "
+                         "in allergens only."))
+        del product["allergen_traces"]
+    for column, (attr, limit) in FOOD_TEXT_COLUMNS.items():
+        if column not in columns:
+            continue
+        text = _text(row, column)
+        if len(text) > limit:
+            reasons.append(_(
+                "%(column)s is too long (%(length)d characters, at most %(max)d).",
+                column=column, length=len(text), max=limit,
+            ))
+        else:
+            product[attr] = text
+    if "prepacked" in columns:
+        raw = _text(row, "prepacked")
+        try:
+            product["prepacked"] = parse_bool(raw) if raw else False
+        except ValueError:
+            reasons.append(_("prepacked \u201c%(value)s\u201d should be yes or no.",
+                             value=_shown(raw)))
+
+
+def _check_net_quantity(row: CsvRow, columns: tuple[str, ...], variant: dict,
+                        reasons: list) -> None:
+    """net_quantity and net_unit go together (both empty: none)."""
+    if "net_quantity" not in columns and "net_unit" not in columns:
+        return
+    raw, unit_raw = _text(row, "net_quantity"), _text(row, "net_unit")
+    if not raw and not unit_raw:
+        variant["net_quantity"] = variant["net_unit"] = None
+        return
+    unit = UNIT_WORDS.get(unit_raw) or UNIT_WORDS.get(unit_raw.casefold())
+    if unit is None:
+        reasons.append(_(
+            "net_unit \u201c%(value)s\u201d is not one of g, kg, ml, l or piece.",
+            value=_shown(unit_raw)))
+        return
+    try:
+        variant["net_quantity"] = parse_net_quantity(raw, unit)
+    except ValueError:
+        reasons.append(_(
+            "net_quantity \u201c%(value)s\u201d is not a quantity such as 500 or 1.5 "
+            "(in %(unit)s).", value=_shown(raw), unit=unit.value))
+        return
+    variant["net_unit"] = unit
 
 
 def _own_catalogue(session: Session, producer: Producer) -> dict[str, list[Product]]:
@@ -675,11 +803,7 @@ def check_rows(
         else:
             differ = [
                 column
-                for column, attr in zip(
-                    PRODUCT_COLUMNS,
-                    ("category_id", "description", "vat_rate_bp", "season_months", "is_active"),
-                    strict=True,
-                )
+                for column, attr in zip(PRODUCT_COLUMNS, PRODUCT_ATTRS, strict=True)
                 if attr in plan.fields
                 and attr in product_fields
                 and plan.fields[attr] != product_fields[attr]
@@ -687,9 +811,10 @@ def check_rows(
             if differ:
                 errors.append(CsvError(row.line, _(
                     "The product \u201c%(name)s\u201d is also on line %(line)d with another "
-                    "%(columns)s. All the rows of one product must have the same category, "
-                    "description, vat_rate, months and active.",
+                    "%(columns)s. All the rows of one product must have the same "
+                    "%(product_columns)s.",
                     name=_shown(name), line=plan.line, columns=", ".join(differ),
+                    product_columns=", ".join(PRODUCT_COLUMNS),
                 )))
         if variant_fields is None or "label" not in variant_fields:
             continue

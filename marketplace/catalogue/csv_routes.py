@@ -72,6 +72,8 @@ def _render(form, errors=(), status=200):
             description_max=csv_io.DESCRIPTION_MAX,
             max_rows=csv_io.MAX_ROWS,
             french_columns=csv_io.FRENCH_COLUMNS,
+            allergen_names=", ".join(
+                f"{fr} ({a.code})" for a, fr in csv_io.ALLERGEN_FRENCH.items()),
         ),
         status,
     )

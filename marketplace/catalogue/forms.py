@@ -11,9 +11,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
-from marketplace.catalogue import pricing
+from marketplace.catalogue import food, pricing
 from marketplace.catalogue.models import MAX_PRICE_CENTS, MAX_STOCK, VAT_RATES_BP, SaleMode
 from marketplace.forms import EuroField, check_photo_size, photo_field
 from marketplace.producers.forms import MultiCheckboxField
@@ -23,7 +30,15 @@ MONTH_NAMES = [
     _l("July"), _l("August"), _l("September"), _l("October"), _l("November"), _l("December"),
 ]
 
+ALLERGEN_CHOICES = [SelectChoice(a.value, a.label) for a in food.Allergen]
+UNIT_CHOICES = [SelectChoice("", "—"),
+                *(SelectChoice(u.value, u.label) for u in food.NetUnit)]
+
 VAT_LABELS = {0: _l("0 % (exempt)"), 550: "5,5 %", 1000: "10 %", 2000: "20 %"}
+
+
+def _at_most(length: int) -> list:
+    return [Optional(), Length(max=length, message=_l("At most %(max)d characters."))]
 
 
 class ProductForm(FlaskForm):
@@ -41,7 +56,7 @@ class ProductForm(FlaskForm):
     )
     description = TextAreaField(
         _l("Description"),
-        validators=[Optional(), Length(max=5000, message=_l("At most %(max)d characters."))],
+        validators=_at_most(5000),
     )
     vat_rate_bp = SelectField(
         _l("VAT rate"),
@@ -57,11 +72,52 @@ class ProductForm(FlaskForm):
         validators=[DataRequired(message=_l("Tick at least one month."))],
     )
     is_active = BooleanField(_l("On sale"), default=True)
+    # Food information (Regulation (EU) 1169/2011): chosen from the list, never typed.
+    allergens = MultiCheckboxField(
+        _l("Contains (regulated allergens)"),
+        coerce=int,
+        choices=ALLERGEN_CHOICES,
+        description=_l("Tick every allergen among its ingredients, even a small amount."),
+    )
+    allergen_traces = MultiCheckboxField(
+        _l("May contain traces of"),
+        coerce=int,
+        choices=ALLERGEN_CHOICES,
+        description=_l("Allergens it may pick up where it is made (shared workshop, mill)."),
+    )
+    ingredients = TextAreaField(
+        _l("Ingredients"),
+        validators=_at_most(5000),
+        description=_l("For a composed product, in decreasing order of weight."),
+    )
+    storage = StringField(
+        _l("Storage conditions"),
+        validators=_at_most(255),
+        description=_l("e.g. Keep between 0 and 4 °C."),
+    )
+    origin = StringField(
+        _l("Origin"),
+        validators=_at_most(120),
+        description=_l("Where it comes from, when the law asks it (meat, honey, fruit...)."),
+    )
+    prepacked = BooleanField(_l("Prepacked (sold in its closed packaging)"))
     photo = photo_field(_l("Add a photo"))
     submit = SubmitField(_l("Save the product"))
 
     def validate_photo(self, field):
         check_photo_size(field)
+
+    def validate_allergen_traces(self, field):
+        both = set(field.data or ()) & set(self.allergens.data or ())
+        if both:
+            raise ValidationError(_l(
+                "An allergen it contains is not also a trace: untick %(names)s here.",
+                names=", ".join(str(food.Allergen(a).label) for a in sorted(both))))
+
+    def fill_food(self, product) -> None:
+        """Tick the product's allergens (GET)."""
+        self.allergens.data = [a.value for a in product.allergen_list]
+        self.allergen_traces.data = [a.value for a in product.trace_list]
 
 
 class VariantForm(FlaskForm):
@@ -89,8 +145,39 @@ class VariantForm(FlaskForm):
         ],
         description=_l("Units of this variant you can sell."),
     )
+    net_quantity = StringField(
+        _l("Net quantity"),
+        # No Optional(): the check below runs empty too (a unit without a quantity).
+        validators=[Length(max=20, message=_l("At most %(max)d characters."))],
+        description=_l("e.g. 500 with g, 1,5 with kg: the price per kg or litre is computed."),
+    )
+    net_unit = SelectField(_l("Unit"), choices=UNIT_CHOICES, default="")
     is_active = BooleanField(_l("On sale"), default=True)
     submit = SubmitField(_l("Save the variant"))
+
+    def validate_net_quantity(self, field):
+        text = (field.data or "").strip()
+        unit = self.net_unit.data or ""
+        if not text and not unit:
+            self.net = (None, None)
+            return
+        if not unit:
+            raise ValidationError(_l("Choose the unit of the net quantity."))
+        try:
+            quantity = food.parse_net_quantity(text, food.NetUnit(unit))
+        except ValueError as exc:
+            raise ValidationError(_l(
+                "Write the net quantity as a number such as 500 or 1,5.")) from exc
+        self.net = (quantity, food.NetUnit(unit))
+
+    def net_fields(self) -> dict:
+        """net_quantity and net_unit for save_variant, after validate()."""
+        quantity, unit = getattr(self, "net", (None, None))
+        return {"net_quantity": quantity, "net_unit": unit}
+
+    def fill_net(self, variant) -> None:
+        self.net_quantity.data = food.format_net_number(variant.net_quantity, variant.net_unit)
+        self.net_unit.data = variant.net_unit.value if variant.net_unit else ""
 
 
 class DeleteForm(FlaskForm):

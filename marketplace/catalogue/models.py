@@ -3,8 +3,17 @@ from __future__ import annotations
 import enum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.catalogue.food import (
+    ALL_ALLERGENS,
+    MAX_NET_QUANTITY,
+    NetUnit,
+    format_net_quantity,
+    format_reference_price,
+    mask_allergens,
+)
 from marketplace.extensions import db
 from marketplace.models import CURRENCY, TimestampMixin, enum_column
 from marketplace.producers.models import Producer
@@ -62,6 +71,9 @@ class Product(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint(f"season_months >= 1 AND season_months <= {ALL_MONTHS}", name="season"),
         CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat"),
+        CheckConstraint(f"allergens >= 0 AND allergens <= {ALL_ALLERGENS}", name="allergens"),
+        CheckConstraint(f"allergen_traces >= 0 AND allergen_traces <= {ALL_ALLERGENS}",
+                        name="allergen_traces"),
         Index("ix_products_active_category", "is_active", "category_id"),
         # Every public listing counts active products of approved producers.
         Index("ix_products_active_producer", "is_active", "producer_id"),
@@ -77,6 +89,14 @@ class Product(TimestampMixin, db.Model):
     vat_rate_bp: Mapped[int] = mapped_column(default=550)
     season_months: Mapped[int] = mapped_column(default=ALL_MONTHS)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Food information (docs/food-information.md): the regulated allergens it
+    # contains and those it may contain as traces, as bit masks of food.Allergen.
+    allergens: Mapped[int] = mapped_column(default=0, server_default="0")
+    allergen_traces: Mapped[int] = mapped_column(default=0, server_default="0")
+    ingredients: Mapped[str] = mapped_column(Text, default="", server_default="")
+    storage: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    origin: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    prepacked: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     producer: Mapped[Producer] = relationship(back_populates="products")
     category: Mapped[Category] = relationship()
@@ -99,6 +119,14 @@ class Product(TimestampMixin, db.Model):
 
     def in_season(self, month: int) -> bool:
         return bool(self.season_months & (1 << (month - 1)))
+
+    @property
+    def allergen_list(self):
+        return mask_allergens(self.allergens)
+
+    @property
+    def trace_list(self):
+        return mask_allergens(self.allergen_traces)
 
     @property
     def active_variants(self) -> list[Variant]:
@@ -126,6 +154,10 @@ class Variant(TimestampMixin, db.Model):
         CheckConstraint("price_cents > 0", name="price_positive"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("case_size >= 1", name="case_size_positive"),
+        # The unit goes with the quantity: services.save_variant and the CSV import
+        # set both or neither.
+        CheckConstraint(f"net_quantity > 0 AND net_quantity <= {MAX_NET_QUANTITY}",
+                        name="net_quantity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,8 +176,22 @@ class Variant(TimestampMixin, db.Model):
         enum_column(SaleMode, 10), default=SaleMode.RETAIL, server_default=SaleMode.RETAIL.value
     )
     case_size: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Net quantity in the unit's base (grams, millilitres or pieces; see food.py),
+    # from which the price per kilogram or litre is computed.
+    net_quantity: Mapped[int | None]
+    net_unit: Mapped[NetUnit | None] = mapped_column(enum_column(NetUnit, 5))
 
     product: Mapped[Product] = relationship(back_populates="variants")
+
+    @property
+    def unit_price(self) -> str:
+        """The price per kilogram or litre, as shown beside the price ("12,40 €/kg")."""
+        return format_reference_price(self.price_cents, self.net_quantity, self.net_unit,
+                                      self.currency)
+
+    @property
+    def net_quantity_text(self) -> str:
+        return format_net_quantity(self.net_quantity, self.net_unit)
 
     @property
     def sold_retail(self) -> bool:

@@ -17,7 +17,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from marketplace.accounts.decorators import producer_required
-from marketplace.catalogue import pricing, services
+from marketplace.catalogue import food, pricing, services
 from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
 from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.models import SaleMode, months_to_mask
@@ -65,6 +65,13 @@ def _reach_filter():
     return None, {}
 
 
+def free_from_arg(codes: list[str]) -> int:
+    """?free_from=gluten&free_from=milk -> an allergen mask; unknown codes are ignored
+    (an old link still lists the catalogue)."""
+    return food.allergens_mask(a for code in codes[:len(food.Allergen)]
+                               if (a := food.allergen_by_code(code)) is not None)
+
+
 @bp.route("/catalogue")
 def index():
     producer_id = request.args.get("producer", type=int)
@@ -82,6 +89,7 @@ def index():
         producer_ids=producer_ids,
         wholesale=is_wholesale_buyer(current_user),
         available=only,
+        free_from=free_from_arg(request.args.getlist("free_from")),
     )
     pagination = services.browse(db.session, filters, current_app.config["CATALOGUE_PAGE_SIZE"])
     producer = None
@@ -93,6 +101,7 @@ def index():
         pagination=pagination,
         filters=filters,
         categories=services.all_categories(db.session),
+        allergens=list(food.Allergen),
         labels=services.all_labels(db.session),
         filter_producer=producer,
         reach=reach,
@@ -169,6 +178,12 @@ def _product_fields(form: ProductForm) -> dict:
         "vat_rate_bp": form.vat_rate_bp.data,
         "season_months": months_to_mask(form.months.data),
         "is_active": form.is_active.data,
+        "allergens": food.allergens_mask(form.allergens.data or ()),
+        "allergen_traces": food.allergens_mask(form.allergen_traces.data or ()),
+        "ingredients": (form.ingredients.data or "").strip(),
+        "storage": (form.storage.data or "").strip(),
+        "origin": (form.origin.data or "").strip(),
+        "prepacked": form.prepacked.data,
     }
 
 
@@ -178,7 +193,17 @@ def _variant_fields(form: VariantForm) -> dict:
         "price_cents": form.price.cents,
         "stock": form.stock.data,
         "is_active": form.is_active.data,
+        **form.net_fields(),
     }
+
+
+def _saved_product_form(product) -> ProductForm:
+    """The product form showing the product as saved (not what was posted)."""
+    form = ProductForm(obj=product, formdata=None)
+    form.months.data = product.months
+    form.fill_food(product)
+    form.category_id.choices = _category_choices()
+    return form
 
 
 @farm_bp.route("/")
@@ -229,10 +254,7 @@ def _render_edit(product, form, variant_forms, new_variant_form, status=200,
 
 def render_edit_page(product, *, status=200, wholesale_failed=None):
     """The farm's product page as saved, e.g. after a refused wholesale form."""
-    form = ProductForm(obj=product, formdata=None)
-    form.months.data = product.months
-    form.category_id.choices = _category_choices()
-    return _render_edit(product, form, _variant_forms(product),
+    return _render_edit(product, _saved_product_form(product), _variant_forms(product),
                         VariantForm(prefix="new", formdata=None), status, wholesale_failed)
 
 
@@ -245,6 +267,7 @@ def _variant_forms(product, failed=None):
         f = VariantForm(prefix=f"v{v.id}", formdata=None, data={
             "label": v.label, "price": v.price_cents, "stock": v.stock, "is_active": v.is_active,
         })
+        f.fill_net(v)
         forms.append((v, f))
     return forms
 
@@ -253,11 +276,7 @@ def _variant_forms(product, failed=None):
 @producer_required
 def edit_product(product_id: int):
     product = _own_product_or_404(product_id)
-    if request.method == "GET":
-        form = ProductForm(obj=product)
-        form.months.data = product.months
-    else:
-        form = ProductForm()
+    form = _saved_product_form(product) if request.method == "GET" else ProductForm()
     form.category_id.choices = _category_choices()
     if form.validate_on_submit():
         services.save_product(db.session, product.producer, product, **_product_fields(form))
@@ -281,10 +300,8 @@ def add_variant(product_id: int):
         services.save_variant(db.session, product, None, **_variant_fields(new_form))
         flash(_("The variant is added."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
-    form = ProductForm(obj=product, formdata=None)
-    form.months.data = product.months
-    form.category_id.choices = _category_choices()
-    return _render_edit(product, form, _variant_forms(product), new_form, 400)
+    return _render_edit(product, _saved_product_form(product), _variant_forms(product), new_form,
+                        400)
 
 
 @farm_bp.route("/<int:product_id>/variants/<int:variant_id>", methods=["POST"])
@@ -301,12 +318,9 @@ def edit_variant(product_id: int, variant_id: int):
         services.save_variant(db.session, product, variant, **_variant_fields(vform))
         flash(_("The variant is saved."), "success")
         return redirect(url_for("farm.edit_product", product_id=product.id))
-    form = ProductForm(obj=product, formdata=None)
-    form.months.data = product.months
-    form.category_id.choices = _category_choices()
     return _render_edit(
         product,
-        form,
+        _saved_product_form(product),
         _variant_forms(product, failed=(variant.id, vform)),
         VariantForm(prefix="new", formdata=None),
         400,

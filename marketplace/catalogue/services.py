@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from marketplace.accounts.models import User
-from marketplace.catalogue import search
+from marketplace.catalogue import food, search
 from marketplace.catalogue.market_day import Availability
 from marketplace.catalogue.models import Category, Product, ProductPhoto, SaleMode, Variant
 from marketplace.producers.models import Label, Producer, producer_labels
@@ -54,6 +54,13 @@ class CatalogueFilters:
     # Only what can be collected at the buyer's market day (market_day.Availability):
     # its farms, in stock, in season that month.
     available: Availability | None = None
+    # Free from these allergens (a food.Allergen bit mask): neither contains them nor
+    # may contain traces of them.
+    free_from: int = 0
+
+    @property
+    def free_from_list(self):
+        return food.mask_allergens(self.free_from)
 
 
 def _with_card_data(stmt):
@@ -90,6 +97,12 @@ def collectable(available: Availability, *, wholesale: bool):
     )
 
 
+def free_from(mask: int):
+    """WHERE criterion on Product: none of the allergens of ``mask``, not even as traces
+    (docs/food-information.md: a residual test on rows the indexes already chose)."""
+    return Product.allergens.op("|")(Product.allergen_traces).op("&")(mask) == 0
+
+
 def _public_products():
     return (
         select(Product)
@@ -118,6 +131,8 @@ def browse(session: Session, filters: CatalogueFilters, per_page: int):
         stmt = stmt.where(sold_retail())
     if filters.available is not None:
         stmt = stmt.where(*collectable(filters.available, wholesale=filters.wholesale))
+    if filters.free_from:
+        stmt = stmt.where(free_from(filters.free_from))
     # Text: an indexed substring match on the product's or the farm's name, ignoring
     # case and accents; every character typed is plain text (see search.py).
     matches = search.name_matches(filters.q, session.get_bind().dialect.name)

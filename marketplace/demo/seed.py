@@ -48,7 +48,7 @@ from marketplace.producers.models import Label, Producer, producer_labels
 from marketplace.wholesale import door
 from marketplace.wholesale.models import RestaurantProfile
 
-from . import france
+from . import food, france
 from .photos import paint_farm
 from .products import FARM_KINDS, POOLS, QUALIFIERS, Template
 from .territory import (
@@ -256,11 +256,13 @@ class _Catalogue:
             "vat_rate_bp": template.vat_bp,
             "season_months": season,
             "is_active": True,
+            **food.product_fields(template),
         }
         prices = [_price(cents, price_factor) for _, cents in template.variants]
         variants = [
             {"label": label, "price_cents": price, "currency": CURRENCY, "stock": stock,
-             "is_active": True, "position": position}
+             "is_active": True, "position": position,
+             **dict(zip(("net_quantity", "net_unit"), food.net_quantity(label), strict=True))}
             for position, ((label, _), price, stock) in enumerate(
                 zip(template.variants, prices, _stocks(self.rng, prices), strict=True))
         ]

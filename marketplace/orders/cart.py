@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue import pricing
+from marketplace.catalogue.food import format_reference_price
 from marketplace.catalogue.models import Product, Variant
 from marketplace.models import CURRENCY
 from marketplace.producers.models import Producer
@@ -213,6 +214,17 @@ class CartLine:
     wholesale: bool = False  # priced wholesale (tiers, cases)
     case_size: int = 1
     warnings: list[str] = field(default_factory=list)  # OUT_OF_STOCK, OVER_STOCK, ...
+    # Food information, copied onto the order line at checkout.
+    net_quantity: int | None = None
+    net_unit: str | None = None
+    allergens: int = 0
+    allergen_traces: int = 0
+
+    @property
+    def unit_price(self) -> str:
+        """The price per kilogram or litre beside the unit price ("12,40 €/kg"), or ""."""
+        return format_reference_price(self.unit_price_cents, self.net_quantity, self.net_unit,
+                                      self.currency)
 
     @property
     def available(self) -> bool:
@@ -303,6 +315,8 @@ def price_cart(cart: dict[str, int], session: Session, *, month: int | None = No
         line.stock = variant.stock
         line.currency = variant.currency
         line.vat_rate_bp = product.vat_rate_bp
+        line.net_quantity, line.net_unit = variant.net_quantity, variant.net_unit
+        line.allergens, line.allergen_traces = product.allergens, product.allergen_traces
         if not producer.is_public:
             line.unavailable = PRODUCER_HIDDEN
         elif not product.is_active:

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.catalogue.food import NetUnit, format_reference_price, mask_allergens
 from marketplace.extensions import db
 from marketplace.models import CURRENCY, LabelledEnum, UTCDateTime, enum_column, labels, utcnow
 from marketplace.orders.cart import vat_included
@@ -213,6 +214,30 @@ class SubOrder(db.Model):
     def short_cents(self) -> int:
         return self.subtotal_cents - self.supplied_cents
 
+    @property
+    def allergens_delivered(self):
+        """The regulated allergens in what the farm hands over (décret 2015-447: listed
+        with each delivery to a restaurant), from the lines' copies."""
+        return mask_allergens(_union(line.allergens for line in self.lines
+                                     if line.supplied_quantity))
+
+    @property
+    def traces_delivered(self):
+        return mask_allergens(_union(line.allergen_traces for line in self.lines
+                                     if line.supplied_quantity))
+
+    @property
+    def allergens_unknown(self) -> bool:
+        """A line was ordered before allergens were recorded: the list may be incomplete."""
+        return any(line.allergens is None for line in self.lines if line.supplied_quantity)
+
+
+def _union(masks) -> int:
+    out = 0
+    for mask in masks:
+        out |= mask or 0
+    return out
+
 
 class OrderLine(db.Model):
     __tablename__ = "order_lines"
@@ -243,8 +268,28 @@ class OrderLine(db.Model):
     distance_km: Mapped[float] = mapped_column(Float, default=0.0)
     # Units the farm could not supply (hail, no eggs this week), set when packing.
     quantity_short: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Food information as the product declared it when ordered (None: ordered before
+    # it was recorded): net quantity for the price per kg or litre, allergens (bit
+    # masks of catalogue.food.Allergen) for the packing list and delivery sheet.
+    net_quantity: Mapped[int | None]
+    net_unit: Mapped[NetUnit | None] = mapped_column(enum_column(NetUnit, 5))
+    allergens: Mapped[int | None]
+    allergen_traces: Mapped[int | None]
 
     sub_order: Mapped[SubOrder] = relationship(back_populates="lines")
+
+    @property
+    def unit_price(self) -> str:
+        """The price per kilogram or litre it was sold at ("12,40 €/kg"), or ""."""
+        return format_reference_price(self.unit_price_cents, self.net_quantity, self.net_unit)
+
+    @property
+    def allergen_list(self):
+        return mask_allergens(self.allergens)
+
+    @property
+    def trace_list(self):
+        return mask_allergens(self.allergen_traces)
 
     @property
     def supplied_quantity(self) -> int:

@@ -343,6 +343,10 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
                 vat_cents=line.vat_cents,
                 line_total_cents=line.total_cents,
                 distance_km=km,
+                net_quantity=line.net_quantity,
+                net_unit=line.net_unit,
+                allergens=line.allergens,
+                allergen_traces=line.allergen_traces,
             ))
             sub.subtotal_cents += line.total_cents
             sub.vat_cents += line.vat_cents

@@ -63,7 +63,7 @@ def sheet(slot_id: int):
 def sheet_csv(slot_id: int):
     slot, style = _managed_slot_or_404(slot_id), page_csv_style()
     rows = [[_("order"), _("buyer"), _("farms"), _("status"), _("payment"), _("paid with"),
-             _("amount (EUR)"), _("to take at the counter (EUR)")]]
+             _("amount (EUR)"), _("to take at the counter (EUR)"), _("allergens")]]
     for order in distribution.distribution_sheet(db.session, slot.id):
         rows.append([
             str(order.id), escape_cell(order.buyer.display_name),
@@ -72,6 +72,8 @@ def sheet_csv(slot_id: int):
             order.paid_with.label if order.paid_with else "",
             style.amount(order.amount_due_cents),
             style.amount(order.amount_due_cents if order.to_pay_at_pickup else 0),
+            ", ".join(str(a.label) for a in sorted(
+                {a for sub in order.active_sub_orders for a in sub.allergens_delivered})),
         ])
     day = format_datetime(slot.starts_at, "yyyy-MM-dd")
     return csv_download(style.encode(rows), f"distribution-{day}-slot{slot.id}.csv")

@@ -38,6 +38,13 @@ from .invoice_models import Invoice, InvoiceCounter, InvoiceKind, InvoiceLine
 from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS, RestaurantProfile
 
 
+def line_description(line) -> str:
+    """"Comté (500 g), 24,80 €/kg": the price per kilogram or litre on the invoice line
+    (Directive 98/6/EC), computed from the order line's net quantity."""
+    text = f"{line.product_name} ({line.variant_label})"
+    return f"{text}, {line.unit_price}" if line.unit_price else text
+
+
 @dataclass(frozen=True)
 class Creditable:
     """What is still creditable on an invoice line: a refused credit note says it."""
@@ -198,7 +205,7 @@ def issue_invoice(session: Session, sub: SubOrder, *, now: datetime,
     for position, line in enumerate(sub.lines):
         invoice.lines.append(InvoiceLine(
             position=position, order_line_id=line.id,
-            description=f"{line.product_name} ({line.variant_label})",
+            description=line_description(line),
             quantity=line.quantity, unit_price_cents=line.unit_price_cents,
             vat_rate_bp=line.vat_rate_bp, vat_cents=line.vat_cents,
             total_cents=line.line_total_cents,
