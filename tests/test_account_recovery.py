@@ -61,6 +61,7 @@ def test_a_forgotten_password_is_reset_by_the_link_e_mailed(client, db, form_pos
                                                               english, person):
     link = reset_link(form_post, mailbox, "Alice@Example.org ")
     assert mailbox[0]["Subject"] == "Choose a new password"  # Alice reads English
+    assert "The link works once, for 1 hour." in mailbox[0].get_content()
     assert client.get(link).status_code == 200
     response = set_new_password(form_post, link)
     assert response.status_code == 303

@@ -155,7 +155,8 @@ def sign_up(session: Session, config: Mapping, *, email: str, password: str,
     existing = find_user_by_email(session, email)
     if existing is not None:
         signals.signup_attempted.send(existing, session=session,
-                                      token=password_reset_token(config, existing))
+                                      token=password_reset_token(config, existing),
+                                      max_age=tokens.max_age(config, tokens.RESET))
         return None
     user = create_user(session, email=email, password=password, display_name=display_name,
                        role=role, hash_method=config["PASSWORD_HASH_METHOD"], locale=locale,
@@ -169,7 +170,8 @@ def send_confirmation(session: Session, config: Mapping, user: User) -> bool:
     if user.email_confirmed_at is not None or user.deleted_at is not None:
         return False
     signals.email_confirmation_requested.send(
-        user, session=session, token=tokens.make(config, tokens.CONFIRM, user.id, user.email))
+        user, session=session, token=tokens.make(config, tokens.CONFIRM, user.id, user.email),
+        max_age=tokens.max_age(config, tokens.CONFIRM))
     return True
 
 
@@ -199,7 +201,8 @@ def request_password_reset(session: Session, config: Mapping, email: str) -> Non
     user = find_user_by_email(session, email)
     if user is not None:
         signals.password_reset_requested.send(user, session=session,
-                                              token=password_reset_token(config, user))
+                                              token=password_reset_token(config, user),
+                                              max_age=tokens.max_age(config, tokens.RESET))
 
 
 def user_of_reset_token(session: Session, config: Mapping, token: str) -> User:
@@ -262,7 +265,8 @@ def request_email_change(session: Session, config: Mapping, user: User, *, new_e
         return
     signals.email_change_requested.send(
         user, session=session, new_email=new_email,
-        token=tokens.make(config, tokens.CHANGE, user.id, user.email, new_email))
+        token=tokens.make(config, tokens.CHANGE, user.id, user.email, new_email),
+        max_age=tokens.max_age(config, tokens.CHANGE))
 
 
 def apply_email_change(session: Session, config: Mapping, token: str, *,

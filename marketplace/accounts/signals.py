@@ -41,7 +41,7 @@ email_confirmation_requested = _signals.signal("email-confirmation-requested")
 signup_attempted = _signals.signal("signup-attempted")
 
 #: The person asked to move the account to ``new_email``. Sender: the User.
-#: kwargs: session, token, new_email. The link goes to the new address.
+#: kwargs: session, token, max_age, new_email. The link goes to the new address.
 email_change_requested = _signals.signal("email-change-requested")
 
 #: The account moved from ``old_email`` to its current address (flushed). Sender: the

@@ -9,7 +9,7 @@ account: the market day e-mails asked for.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
@@ -22,8 +22,8 @@ from .orders import _language_of, public_url
 from .services import queue
 
 
-def _max_age_hours(setting: str, default: int) -> int:
-    return max(1, int(current_app.config.get(setting) or default) // 3600)
+def _hours(seconds: int) -> int:
+    return max(1, seconds // 3600)
 
 
 def _send(session: Session, user: User, *, subject, template: str, to: str | None = None,
@@ -34,34 +34,36 @@ def _send(session: Session, user: User, *, subject, template: str, to: str | Non
               before_confirmation=before_confirmation)
 
 
-def _confirmation(user: User, *, session: Session, token: str, **_kw) -> None:
+def _confirmation(user: User, *, session: Session, token: str, max_age: int,
+                  **_kw) -> None:
     _send(session, user, subject=lambda: _("Confirm your e-mail address"),
           template="mail/email_confirmation.txt",
           url=public_url("accounts.confirm_email", token=token),
-          hours=_max_age_hours("EMAIL_CONFIRMATION_MAX_AGE", 3 * 24 * 3600))
+          hours=_hours(max_age))
 
 
-def _reset(user: User, *, session: Session, token: str, **_kw) -> None:
+def _reset(user: User, *, session: Session, token: str, max_age: int, **_kw) -> None:
     _send(session, user, subject=lambda: _("Choose a new password"),
           template="mail/password_reset.txt",
           url=public_url("accounts.reset_password", token=token),
-          hours=_max_age_hours("PASSWORD_RESET_MAX_AGE", 3600))
+          hours=_hours(max_age))
 
 
-def _signup_attempted(user: User, *, session: Session, token: str, **_kw) -> None:
+def _signup_attempted(user: User, *, session: Session, token: str, max_age: int,
+                      **_kw) -> None:
     _send(session, user, subject=lambda: _("Someone tried to sign up with your address"),
           template="mail/signup_attempted.txt",
           url=public_url("accounts.reset_password", token=token),
           login_url=public_url("accounts.login"),
-          hours=_max_age_hours("PASSWORD_RESET_MAX_AGE", 3600))
+          hours=_hours(max_age))
 
 
-def _change_requested(user: User, *, session: Session, token: str, new_email: str,
-                      **_kw) -> None:
+def _change_requested(user: User, *, session: Session, token: str, max_age: int,
+                      new_email: str, **_kw) -> None:
     _send(session, user, subject=lambda: _("Confirm your new e-mail address"),
           template="mail/email_change.txt", to=new_email, new_email=new_email,
           url=public_url("accounts.change_email", token=token),
-          hours=_max_age_hours("EMAIL_CONFIRMATION_MAX_AGE", 3 * 24 * 3600))
+          hours=_hours(max_age))
 
 
 def _changed(user: User, *, session: Session, old_email: str, **_kw) -> None:
