@@ -385,3 +385,20 @@ def test_the_page_queries_do_not_grow_with_its_lines(client, db, login, form_pos
     db.session.commit()
     many = counts({p.variants[0].id: 2 for p in products})
     assert many == few
+
+
+def test_an_unconfirmed_restaurant_is_asked_to_confirm_its_address(client, db, login,
+                                                                   form_post, grid):
+    g = grid
+    g["restaurant"].email_confirmed_at = None
+    db.session.commit()
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "10",
+        "payment_method": "at_pickup"}, page=url(g["slot"]))
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Confirm your e-mail address before ordering" in page
+    assert "Send the link again" in page
+    assert 'value="10"' in page  # what was typed is kept
+    assert db.session.scalar(select(Order)) is None
