@@ -226,3 +226,22 @@ def test_deletion_is_refused_with_a_reason(client, db, login, english, role, rea
     page = client.get("/account").get_data(as_text=True)
     assert reason in page
     assert 'action="/account/delete"' not in page
+
+
+def test_a_restaurant_with_invoices_to_pay_keeps_its_account(client, db, login, english,
+                                                              invoice_market):
+    m = invoice_market
+    invoice = factories.invoice(m["bistrot"], m["slot"], {m["carrots"].id: 10})
+    order = db.session.get(Order, invoice.order_id)
+    order.status = OrderStatus.COLLECTED  # nothing left to collect: only the invoice
+    for sub in order.sub_orders:
+        sub.status = OrderStatus.COLLECTED
+    db.session.commit()
+    login(m["bistrot"])
+    page = client.get("/account").get_data(as_text=True)
+    assert "invoices still to pay" in page
+    invoice.paid_at = invoice.issued_at
+    db.session.commit()
+    page = client.get("/account").get_data(as_text=True)
+    assert "invoices still to pay" not in page
+    assert 'action="/account/delete"' in page

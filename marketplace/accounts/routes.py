@@ -208,7 +208,8 @@ def _render_account(status: int = 200, **forms):
     forms.setdefault("delete_form", DeleteAccountForm(prefix="delete", formdata=None))
     return render_template(
         "accounts/account.html", user=user,
-        deletion_problems=[str(p) for p in services.deletion_problems(db.session, user)],
+        deletion_problems=[str(p) for p in services.deletion_problems(db.session, user,
+                                                                      now=utcnow())],
         resend_form=ResendConfirmationForm(), **forms), status
 
 

@@ -321,13 +321,14 @@ DELETED_DOMAIN = "deleted.invalid"
 UNUSABLE_PASSWORD_HASH = "!deleted"  # noqa: S105 - no secret: nothing matches it
 
 
-def deletion_problems(session: Session, user: User) -> list:
+def deletion_problems(session: Session, user: User, *, now: datetime) -> list:
     """Why the account cannot be deleted now (lazy strings), empty when it can."""
     problems = []
     if user.role == Role.ADMIN:
         problems.append(_l("An administrator account is not deleted from here: "
                            "another administrator removes its rights first."))
-    return problems + signals.all_answers(signals.deletion_checked, user, session=session)
+    return problems + signals.all_answers(signals.deletion_checked, user, session=session,
+                                          now=now)
 
 
 def delete_account(session: Session, user: User, *, password: str, now: datetime) -> None:
@@ -338,7 +339,7 @@ def delete_account(session: Session, user: User, *, password: str, now: datetime
     nothing matches, and the place searched from goes. The domains above remove
     what they keep of the person that no law requires (account_deleting)."""
     check_password(user, password)
-    problems = deletion_problems(session, user)
+    problems = deletion_problems(session, user, now=now)
     if problems:
         raise DeletionRefused(problems)
     signals.account_deleting.send(user, session=session, now=now)

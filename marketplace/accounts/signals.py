@@ -48,7 +48,7 @@ email_change_requested = _signals.signal("email-change-requested")
 #: User. kwargs: session, old_email. The old address is told.
 email_changed = _signals.signal("email-changed")
 
-#: Asked before an account is deleted. Sender: the User. kwargs: session. A receiver
+#: Asked before an account is deleted. Sender: the User. kwargs: session, now. A receiver
 #: returns why it cannot be deleted yet (a lazy string), or None.
 deletion_checked = _signals.signal("deletion-checked")
 

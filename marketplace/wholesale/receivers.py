@@ -1,9 +1,12 @@
 """How wholesale reacts to what happens to orders (orders/signals.py) and payments
 (payments/signals.py): a restaurant's invoices are issued on confirmation, credited
 for short units and cancellations (a credit note on an invoice paid by card is
-refunded), paid at the counter, and paid by card when their intent succeeds."""
+refunded), paid at the counter, and paid by card when their intent succeeds. A restaurant with
+invoices still to pay cannot delete its account (accounts/signals.py)."""
 
 from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
 
 from marketplace.accounts import signals as account_signals
 from marketplace.orders import signals
@@ -65,8 +68,17 @@ def _approval_details(users, *, session, **_kw):
     return services.restaurant_profiles_of(session, users)
 
 
+def _deletion_problem(user, *, session, now, **_kw):
+    # The farms' invoices stay after the deletion, frozen with the restaurant's
+    # details; one still to pay needs a restaurant to pay it.
+    if any(row.balance_cents > 0 for row in invoices.invoices_of_buyer(session, user.id, now)):
+        return _l("Your restaurant has invoices still to pay: pay them first.")
+    return None
+
+
 def connect_receivers() -> None:
     account_signals.approval_checked.connect(_approval_problem, weak=False)
+    account_signals.deletion_checked.connect(_deletion_problem, weak=False)
     account_signals.approval_details.connect(_approval_details, weak=False)
     signals.order_confirmed.connect(_issue_invoices, weak=False)
     signals.order_cancelled.connect(_credit_cancelled, weak=False)
