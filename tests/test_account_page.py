@@ -245,3 +245,15 @@ def test_a_restaurant_with_invoices_to_pay_keeps_its_account(client, db, login, 
     page = client.get("/account").get_data(as_text=True)
     assert "invoices still to pay" not in page
     assert 'action="/account/delete"' in page
+
+
+def test_a_deleted_account_is_signed_out_on_its_other_browsers(app, client, db, form_post,
+                                                               alice):
+    other = app.test_client()
+    with client.session_transaction() as signed_in, other.session_transaction() as copy:
+        copy.update(signed_in)
+    assert other.get("/account").status_code == 200
+    response = form_post("/account/delete", {"delete-password": factories.PASSWORD,
+                                              "delete-understood": "y"}, page="/account")
+    assert response.status_code == 303
+    assert other.get("/account").status_code == 302

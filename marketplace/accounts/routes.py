@@ -40,6 +40,14 @@ bp = Blueprint("accounts", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+@bp.before_app_request
+def _forget_deleted_accounts():
+    # A deleted account may still be signed in on another browser: it is signed out
+    # there at its next request.
+    if current_user.is_authenticated and current_user.deleted_at is not None:
+        logout_user()
+
+
 def _home_for(user: User) -> str:
     if user.role == Role.PRODUCER:
         return url_for("farms.dashboard")
