@@ -15,7 +15,7 @@ from marketplace.accounts.services import DELETED_NAME
 from marketplace.notifications.models import MarketDaySubscription
 from marketplace.orders.models import Order, OrderStatus
 from tests import factories
-from tests.test_accounts import link_in
+from tests.pages import link_in
 
 
 @pytest.fixture

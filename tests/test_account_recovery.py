@@ -16,7 +16,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import Order
 from tests import factories, pages
 from tests.clock import now
-from tests.test_accounts import link_in
+from tests.conftest import csrf_token
 
 NEW_PASSWORD = "un nouveau mot de passe"
 
@@ -36,7 +36,7 @@ def ask_reset(form_post, email: str):
 def reset_link(form_post, mailbox, email: str) -> str:
     assert ask_reset(form_post, email).status_code == 200
     [mail] = [m for m in mailbox.wait_for(1) if m["To"] == email.strip().lower()]
-    return link_in(mail, "/reset-password/")
+    return pages.link_in(mail, "/reset-password/")
 
 
 def set_new_password(form_post, link: str, password: str = NEW_PASSWORD):
@@ -82,8 +82,6 @@ def test_a_forgotten_password_is_reset_by_the_link_e_mailed(client, db, form_pos
 def _post(client):
     """A POST with whatever CSRF token the client's session has (the link page of a
     used link has no form to take one from)."""
-    from tests.conftest import csrf_token
-
     def post(url, data):
         return client.post(url, data={**data, "csrf_token": csrf_token(client, "/login")})
 
@@ -134,7 +132,7 @@ def test_a_confirmation_link_is_no_reset_link(client, form_post, mailbox, englis
                           "password": "des-carottes-bio", "confirm": "des-carottes-bio",
                           "role": "household"})
     [mail] = mailbox.wait_for(1)
-    token = link_in(mail, "/confirm/").rsplit("/", 1)[1]
+    token = pages.link_in(mail, "/confirm/").rsplit("/", 1)[1]
     assert client.get(f"/reset-password/{token}").status_code == 400
 
 
@@ -201,9 +199,9 @@ def test_an_unconfirmed_account_cannot_order_until_it_opens_the_link(
     assert mail["To"] == "new@example.org"
     # In the reader's language: the site's, French, for an account that chose none.
     assert mail["Subject"] == "Confirmez votre adresse e-mail"
-    assert client.get(link_in(mail, "/confirm/")).status_code == 302
+    assert client.get(pages.link_in(mail, "/confirm/")).status_code == 302
     # Opened again: nothing changes, no error.
-    assert client.get(link_in(mail, "/confirm/")).status_code == 302
+    assert client.get(pages.link_in(mail, "/confirm/")).status_code == 302
 
     placed = form_post("/checkout", {"slot_id": str(shop["slot"].id)}, page="/checkout")
     assert placed.status_code == 303
@@ -238,7 +236,7 @@ def test_a_confirmation_link_for_an_address_the_account_left_is_refused(
     user = login(factories.user(email="old@example.org", confirmed=False))
     form_post("/confirm", {}, page="/")
     [mail] = mailbox.wait_for(1)
-    link = link_in(mail, "/confirm/")
+    link = pages.link_in(mail, "/confirm/")
     user.email = "other@example.org"
     db.session.commit()
     response = client.get(link)

@@ -1,11 +1,10 @@
-import re
-
 import pytest
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role, User
 from tests import factories
 from tests.clock import now
+from tests.pages import link_in
 
 
 def signup_data(**overrides):
@@ -46,13 +45,6 @@ def test_household_signs_up_confirms_its_address_and_signs_in(client, db, form_p
     page = client.get("/catalogue").get_data(as_text=True)
     assert "Camille Le Goff" in page
     assert "email-unconfirmed" not in page
-
-
-def link_in(mail, path: str) -> str:
-    """The path of the first link in the e-mail's text that starts with ``path``."""
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S+)", mail.get_content())
-    assert match, mail.get_content()
-    return match.group(1)
 
 
 def test_producer_signup_waits_for_approval_and_gets_a_farm(client, db, form_post, login):
