@@ -154,6 +154,8 @@ def sign_up(session: Session, config: Mapping, *, email: str, password: str,
     the same either way so that sign-up never tells who has an account."""
     existing = find_user_by_email(session, email)
     if existing is not None:
+        # Hashed all the same, so that the answer takes as long either way.
+        generate_password_hash(password, method=config["PASSWORD_HASH_METHOD"])
         signals.signup_attempted.send(existing, session=session,
                                       token=password_reset_token(config, existing),
                                       max_age=tokens.max_age(config, tokens.RESET))
