@@ -150,6 +150,12 @@ class ChangePasswordForm(NewPasswordForm):
     current = _current_password()
     submit = SubmitField(_l("Change my password"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Next to the current password, the new one says it is new.
+        self.password.label.text = _l("New password")
+        self.confirm.label.text = _l("New password again")
+
 
 class DeleteAccountForm(FlaskForm):
     password = _current_password()
