@@ -257,3 +257,15 @@ def test_a_deleted_account_is_signed_out_on_its_other_browsers(app, client, db, 
                                               "delete-understood": "y"}, page="/account")
     assert response.status_code == 303
     assert other.get("/account").status_code == 302
+
+
+def test_the_market_day_e_mails_asked_for_are_changed_from_the_account_page(
+        client, db, form_post, collected_order, alice):
+    page = client.get("/account").get_data(as_text=True)
+    assert "Market day e-mails from Café de la gare" in page
+    point_id = db.session.scalars(select(MarketDaySubscription)).one().pickup_point_id
+    response = form_post(f"/market-day-mails/points/{point_id}",
+                         {"next": "/account"}, page="/account")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert db.session.scalars(select(MarketDaySubscription)).all() == []
