@@ -256,3 +256,18 @@ def test_links_point_at_the_public_address(app, form_post, mailbox, person):
             link_text = word
     public = urlsplit(app.config["PUBLIC_URL"])
     assert urlsplit(link_text).netloc == public.netloc
+
+
+def test_an_expired_confirmation_link_offers_a_new_one(app, client, clock, db, form_post,
+                                                       login, mailbox, english):
+    user = login(factories.user(email="slow@example.org", confirmed=False))
+    form_post("/confirm", {}, page="/")
+    [mail] = mailbox.wait_for(1)
+    clock.move_to(now() + timedelta(seconds=app.config["EMAIL_CONFIRMATION_MAX_AGE"] + 60))
+    response = client.get(pages.link_in(mail, "/confirm/"))
+    assert response.status_code == 410
+    page = response.get_data(as_text=True)
+    assert 'data-reason="expired"' in page
+    assert 'action="/confirm"' in page
+    db.session.refresh(user)
+    assert user.email_confirmed_at is None
