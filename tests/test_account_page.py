@@ -269,3 +269,10 @@ def test_the_market_day_e_mails_asked_for_are_changed_from_the_account_page(
     assert response.status_code == 303
     assert response.headers["Location"] == "/account"
     assert db.session.scalars(select(MarketDaySubscription)).all() == []
+
+
+def test_a_restaurant_s_export_holds_its_business_details(client, login, english):
+    login(factories.restaurant(name="Le Bistrot"))
+    data = json.loads(client.get("/account/export.json").get_data(as_text=True))
+    assert data["restaurant"]["business_name"] == "Le Bistrot"
+    assert data["orders"] == []

@@ -2,11 +2,13 @@
 (payments/signals.py): a restaurant's invoices are issued on confirmation, credited
 for short units and cancellations (a credit note on an invoice paid by card is
 refunded), paid at the counter, and paid by card when their intent succeeds. A restaurant with
-invoices still to pay cannot delete its account (accounts/signals.py)."""
+invoices still to pay cannot delete its account, and its business details are part
+of its data export (accounts/signals.py)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from marketplace.accounts import signals as account_signals
 from marketplace.orders import signals
@@ -14,6 +16,7 @@ from marketplace.orders.models import PaymentMethod
 from marketplace.payments import signals as payment_signals
 
 from . import invoice_payments, invoices, services
+from .models import RestaurantProfile
 
 
 def _site_locale(config) -> str:
@@ -76,9 +79,25 @@ def _deletion_problem(user, *, session, now, **_kw):
     return None
 
 
+def _exported(user, *, session, **_kw):
+    profile = session.scalar(select(RestaurantProfile)
+                             .where(RestaurantProfile.user_id == user.id))
+    if profile is None:
+        return None
+    return {"restaurant": {
+        "business_name": profile.business_name, "siret": profile.siret,
+        "vat_number": profile.vat_number, "address": profile.address,
+        "postcode": profile.postcode, "commune": profile.commune,
+        "latitude": profile.latitude, "longitude": profile.longitude,
+        "delivery_hours": profile.delivery_hours,
+        "payment_terms_days": profile.payment_terms_days,
+    }}
+
+
 def connect_receivers() -> None:
     account_signals.approval_checked.connect(_approval_problem, weak=False)
     account_signals.deletion_checked.connect(_deletion_problem, weak=False)
+    account_signals.data_exported.connect(_exported, weak=False)
     account_signals.approval_details.connect(_approval_details, weak=False)
     signals.order_confirmed.connect(_issue_invoices, weak=False)
     signals.order_cancelled.connect(_credit_cancelled, weak=False)
