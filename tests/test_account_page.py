@@ -14,6 +14,8 @@ from marketplace.accounts.models import Role, User
 from marketplace.accounts.services import DELETED_NAME
 from marketplace.notifications.models import MarketDaySubscription
 from marketplace.orders.models import Order, OrderStatus
+from marketplace.pickup.models import PickupPoint
+from marketplace.wholesale.models import RestaurantProfile
 from tests import factories
 from tests.pages import link_in
 
@@ -276,3 +278,16 @@ def test_a_restaurant_s_export_holds_its_business_details(client, login, english
     data = json.loads(client.get("/account/export.json").get_data(as_text=True))
     assert data["restaurant"]["business_name"] == "Le Bistrot"
     assert data["orders"] == []
+
+
+def test_a_deleted_restaurant_s_details_go_and_its_door_closes(client, db, form_post, login,
+                                                               english):
+    restaurant = factories.door_restaurant()
+    door = factories.restaurant_door(restaurant)
+    login(restaurant)
+    response = form_post("/account/delete", {"delete-password": factories.PASSWORD,
+                                              "delete-understood": "y"}, page="/account")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.scalar(select(RestaurantProfile)) is None
+    assert not db.session.get(PickupPoint, door.id).is_active

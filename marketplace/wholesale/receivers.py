@@ -2,18 +2,19 @@
 (payments/signals.py): a restaurant's invoices are issued on confirmation, credited
 for short units and cancellations (a credit note on an invoice paid by card is
 refunded), paid at the counter, and paid by card when their intent succeeds. A restaurant with
-invoices still to pay cannot delete its account, and its business details are part
-of its data export (accounts/signals.py)."""
+invoices still to pay cannot delete its account; its business details are part of
+its data export, and go with the account, its door closed (accounts/signals.py)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from marketplace.accounts import signals as account_signals
 from marketplace.orders import signals
 from marketplace.orders.models import PaymentMethod
 from marketplace.payments import signals as payment_signals
+from marketplace.pickup.models import PickupPoint
 
 from . import invoice_payments, invoices, services
 from .models import RestaurantProfile
@@ -94,10 +95,18 @@ def _exported(user, *, session, **_kw):
     }}
 
 
+def _deleting(user, *, session, **_kw):
+    # The invoices froze the restaurant's details; its door closes with the account.
+    session.execute(delete(RestaurantProfile).where(RestaurantProfile.user_id == user.id))
+    session.execute(update(PickupPoint).where(PickupPoint.private_buyer_id == user.id)
+                    .values(is_active=False))
+
+
 def connect_receivers() -> None:
     account_signals.approval_checked.connect(_approval_problem, weak=False)
     account_signals.deletion_checked.connect(_deletion_problem, weak=False)
     account_signals.data_exported.connect(_exported, weak=False)
+    account_signals.account_deleting.connect(_deleting, weak=False)
     account_signals.approval_details.connect(_approval_details, weak=False)
     signals.order_confirmed.connect(_issue_invoices, weak=False)
     signals.order_cancelled.connect(_credit_cancelled, weak=False)
