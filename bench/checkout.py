@@ -180,7 +180,8 @@ def seed(*, farms: int, clients: int, slots_per_point: int, scarce: int) -> Seed
 
     emails = [f"buyer{n}@bench.example.org" for n in range(clients)]
     session.add_all(User(email=email, password_hash=password_hash, display_name=f"Buyer {n}",
-                         role=Role.HOUSEHOLD) for n, email in enumerate(emails))
+                         role=Role.HOUSEHOLD, email_confirmed_at=now)
+                    for n, email in enumerate(emails))
     session.commit()
     return Seeded(
         stocks={v.id: v.stock for v in variants},

@@ -78,7 +78,8 @@ def seed(lines_wanted: int, rng: random.Random) -> tuple[int, int, int]:
             session.add(variant)
             variants.setdefault(farm.id, []).append(variant)
     buyers = [User(email=f"buyer{n}@bench.test", password_hash=UNUSABLE_HASH,
-                   display_name=f"Buyer {n}", role=Role.HOUSEHOLD) for n in range(200)]
+                   display_name=f"Buyer {n}", role=Role.HOUSEHOLD, email_confirmed_at=now)
+              for n in range(200)]
     session.add_all(buyers)
     session.flush()
 

@@ -182,12 +182,14 @@ def register_receivers() -> None:
     # Domain modules are imported when the app is built, not when marketplace is:
     # every domain imports marketplace's base modules, so this keeps them light.
     from marketplace.notifications.receivers import connect_receivers as notifications
+    from marketplace.orders.receivers import connect_receivers as orders
     from marketplace.payments.receivers import connect_receivers as payments
     from marketplace.pickup.market_day_views import load_on_login
     from marketplace.producers.receivers import connect_receivers as producers
     from marketplace.wholesale.receivers import connect_receivers as wholesale
 
     producers()
+    orders()
     payments()
     wholesale()
     notifications()

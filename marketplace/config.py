@@ -82,6 +82,10 @@ def load_settings(instance_path: str) -> dict:
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        # How long the links e-mailed to reset a password and to confirm an address
+        # work, in seconds (marketplace/accounts/tokens.py).
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        "EMAIL_CONFIRMATION_MAX_AGE": _int("EMAIL_CONFIRMATION_MAX_AGE", 3 * 24 * 3600),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",

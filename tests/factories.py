@@ -40,7 +40,7 @@ _HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 def user(role: Role = Role.HOUSEHOLD, *, email: str | None = None, approved: bool = True,
-         name: str | None = None, commit: bool = True) -> User:
+         name: str | None = None, confirmed: bool = True, commit: bool = True) -> User:
     n = next(_seq)
     u = User(
         email=email or f"user{n}@example.org",
@@ -48,6 +48,7 @@ def user(role: Role = Role.HOUSEHOLD, *, email: str | None = None, approved: boo
         display_name=name or f"User {n}",
         role=role,
         approved_at=now() if approved and role in (Role.PRODUCER, Role.RESTAURANT) else None,
+        email_confirmed_at=now() if confirmed else None,
     )
     db.session.add(u)
     db.session.flush()

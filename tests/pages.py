@@ -58,3 +58,11 @@ def confirm_invoice_payment(client, invoice_id, method_id):
     token = CSRF_RE.search(page).group(1)
     return client.post(f"/restaurant/invoices/{invoice_id}/pay/confirm",
                        data={"csrf_token": token, "payment_method": method_id})
+
+
+def link_in(mail, path: str) -> str:
+    """The path of the first link in an e-mail's text whose path starts with ``path``
+    (the links are absolute, at PUBLIC_URL; the test client wants the path)."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S+)", mail.get_content())
+    assert match, mail.get_content()
+    return match.group(1)

@@ -1,9 +1,10 @@
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role, User
 from tests import factories
 from tests.clock import now
+from tests.pages import link_in
 
 
 def signup_data(**overrides):
@@ -18,25 +19,41 @@ def signup_data(**overrides):
     return data
 
 
-def test_household_signs_up_and_is_signed_in(client, db, form_post):
+def test_household_signs_up_confirms_its_address_and_signs_in(client, db, form_post,
+                                                               login, mailbox, english):
     response = form_post("/signup", signup_data())
-    assert response.status_code == 302
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/signup/check-your-inbox"
+    page = client.get("/signup/check-your-inbox").get_data(as_text=True)
+    assert "camille@example.org" in page
     user = db.session.scalar(select(User).where(User.email == "camille@example.org"))
     assert user.role == Role.HOUSEHOLD
     assert user.is_approved
+    assert user.email_confirmed_at is None
     assert user.password_hash != "des-carottes-bio"
     assert user.password_hash.startswith("pbkdf2:")
+    # Not signed in: the answer is the same for an address that has an account.
+    assert "Camille Le Goff" not in client.get("/catalogue").get_data(as_text=True)
+
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == "camille@example.org"
+    confirmed = client.get(link_in(mail, "/confirm/"))
+    assert confirmed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email_confirmed_at is not None
+    login(user, "des-carottes-bio")
     page = client.get("/catalogue").get_data(as_text=True)
     assert "Camille Le Goff" in page
+    assert "email-unconfirmed" not in page
 
 
-def test_producer_signup_waits_for_approval_and_gets_a_farm(client, db, form_post):
+def test_producer_signup_waits_for_approval_and_gets_a_farm(client, db, form_post, login):
     response = form_post("/signup", signup_data(role="producer", email="Farm@Example.org "))
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/farm"
+    assert response.status_code == 303
     user = db.session.scalar(select(User).where(User.email == "farm@example.org"))
     assert user.role == Role.PRODUCER
     assert not user.is_approved
+    response = login(user, "des-carottes-bio")
     page = client.get("/farm").get_data(as_text=True)
     assert "approval" in page or "approbation" in page
 
@@ -117,13 +134,27 @@ def test_signup_bad_input_is_explained_next_to_the_field(
     assert db.session.scalar(select(User)) is None
 
 
-def test_duplicate_email_is_refused(client, db, form_post):
-    factories.user(email="camille@example.org")
-    with client.session_transaction() as session:
-        session["lang"] = "en"
-    response = form_post("/signup", signup_data(email="CAMILLE@example.org"))
-    assert response.status_code == 400
-    assert "already uses this e-mail" in response.get_data(as_text=True)
+def test_signup_with_a_taken_address_answers_the_same_and_tells_its_owner(
+        client, db, form_post, mailbox, english):
+    owner = factories.user(email="camille@example.org", name="Camille d'avant")
+    owner.locale = "en"  # the e-mails are in the reader's language
+    db.session.commit()
+    taken = form_post("/signup", signup_data(email="CAMILLE@example.org",
+                                             display_name="Someone Else"))
+    fresh = form_post("/signup", signup_data(email="new@example.org"))
+    assert taken.status_code == fresh.status_code == 303
+    assert taken.headers["Location"] == fresh.headers["Location"]
+    # Nothing was created or changed for the taken address.
+    assert db.session.scalar(select(func.count()).select_from(User).where(
+        User.email == "camille@example.org")) == 1
+    db.session.refresh(owner)
+    assert owner.display_name == "Camille d'avant"
+    mails = mailbox.wait_for(2)
+    [to_owner] = [m for m in mails if m["To"] == "camille@example.org"]
+    assert "tried to create" in to_owner.get_content()
+    assert "/reset-password/" in to_owner.get_content()
+    [to_new] = [m for m in mails if m["To"] == "new@example.org"]
+    assert "/confirm/" in to_new.get_content()
 
 
 def test_wrong_password_and_unknown_email_get_the_same_message(client, form_post):

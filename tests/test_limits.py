@@ -149,3 +149,19 @@ def test_signing_in_hashes_once_whether_the_account_exists_or_not(form_post, mon
         checked.clear()
         assert sign_in(form_post, email).status_code == 400
         assert checked == [method], email
+
+
+def test_password_reset_requests_are_limited_per_e_mail_and_per_address(app, form_post, english):
+    app.config.update(RATELIMIT_PASSWORD_RESET="3 per hour")
+    for n in range(3):
+        assert form_post("/forgot-password", {"email": "alice@example.org"},
+                         environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 200
+    refused = form_post("/forgot-password", {"email": " Alice@Example.org"},
+                        environ_base={"REMOTE_ADDR": "10.0.9.9"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    for n in range(3):
+        form_post("/forgot-password", {"email": f"someone{n}@example.org"},
+                  environ_base={"REMOTE_ADDR": "10.0.5.5"})
+    assert form_post("/forgot-password", {"email": "other@example.org"},
+                     environ_base={"REMOTE_ADDR": "10.0.5.5"}).status_code == 429

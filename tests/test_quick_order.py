@@ -425,3 +425,20 @@ def test_the_grid_opens_on_the_restaurants_market_day(client, db, login, grid):
     later = factories.slot(g["slot"].pickup_point, starts_in=timedelta(days=11),
                            cutoff_in=timedelta(days=9))
     assert "Poireaux" not in client.get(url(later)).get_data(as_text=True)  # no round then
+
+
+def test_an_unconfirmed_restaurant_is_asked_to_confirm_its_address(client, db, login,
+                                                                   form_post, grid):
+    g = grid
+    g["restaurant"].email_confirmed_at = None
+    db.session.commit()
+    login(g["restaurant"])
+    response = form_post("/restaurant/quick-order", {
+        "slot_id": str(g["slot"].id), f"q-{g['leeks'].id}": "10",
+        "payment_method": "at_pickup"}, page=url(g["slot"]))
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "Confirm your e-mail address before ordering" in page
+    assert "Send the link again" in page
+    assert 'value="10"' in page  # what was typed is kept
+    assert db.session.scalar(select(Order)) is None

@@ -106,3 +106,51 @@ def test_the_session_keeps_the_user_and_session_version(app):
         login_user(user)
         assert session["_user_id"] == f"{user.id}:1"
         assert current_user.id == user.id
+
+
+def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, client, db, login,
+                                                                      form_post):
+    buyer = login(factories.user(name="Zoé Le Goff"))
+    other_browser = session_cookie(client)  # the same session, as seen from a phone
+    response = form_post("/account/password", {"password-current": factories.PASSWORD,
+                                                "password-password": "nouveau secret",
+                                                "password-confirm": "nouveau secret"},
+                         page="/account")
+    assert response.status_code == 303
+    assert signed_in_as(client, buyer)  # this browser goes on
+    phone = app.test_client()
+    phone.set_cookie("session", other_browser)
+    assert not signed_in_as(phone, buyer)
+
+
+def test_a_reset_password_ends_every_session(app, client, db, login):
+    buyer = login(factories.user(name="Zoé Le Goff"))
+    kept = session_cookie(client)
+    services.set_password(db.session.get(User, buyer.id), "nouveau secret", "pbkdf2:sha256:1")
+    db.session.commit()
+    client.set_cookie("session", kept)
+    assert not signed_in_as(client, buyer)
+
+
+def test_sign_out_everywhere_from_the_account_page(app, client, db, login, form_post):
+    buyer = login(factories.user(name="Zoé Le Goff"))
+    phone = app.test_client()
+    phone.set_cookie("session", session_cookie(client))
+    assert signed_in_as(phone, buyer)
+    response = form_post("/account/sessions/end", {}, page="/account")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login")
+    assert not signed_in_as(client, buyer)
+    assert not signed_in_as(phone, buyer)
+    assert client.post("/account/sessions/end").status_code in (302, 400)  # signed out
+
+
+def test_deleting_an_account_ends_its_sessions(app, client, db, login, form_post):
+    buyer = login(factories.user(name="Zoé Le Goff"))
+    phone = app.test_client()
+    phone.set_cookie("session", session_cookie(client))
+    response = form_post("/account/delete", {"delete-password": factories.PASSWORD,
+                                              "delete-understood": "y"}, page="/account")
+    assert response.status_code == 303
+    assert db.session.get(User, buyer.id).session_version > 1
+    assert phone.get("/orders").status_code == 302

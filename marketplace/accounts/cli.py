@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
                     password=password,
                     display_name=name,
                     role=Role.ADMIN,
+                    email_confirmed=True,
                     hash_method=current_app.config["PASSWORD_HASH_METHOD"],
                     now=utcnow(),
                 )

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectChoice, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from marketplace.accounts import services
 from marketplace.accounts.models import SIGNUP_ROLES, Role
-from marketplace.extensions import db
 
 
 def _strip(value):
@@ -22,17 +29,20 @@ ROLE_LABELS = {
 }
 
 
-class SignupForm(FlaskForm):
-    display_name = StringField(
-        _l("Your name"),
+def _display_name(label=_l("Your name")) -> StringField:
+    return StringField(
+        label,
         filters=[_strip],
         validators=[
             DataRequired(message=_l("Please enter your name.")),
             Length(max=120, message=_l("At most %(max)d characters.")),
         ],
     )
-    email = EmailField(
-        _l("E-mail"),
+
+
+def _email(label=_l("E-mail")) -> EmailField:
+    return EmailField(
+        label,
         filters=[_strip],
         validators=[
             DataRequired(message=_l("Please enter your e-mail address.")),
@@ -40,6 +50,21 @@ class SignupForm(FlaskForm):
             Email(message=_l("This is not a valid e-mail address."), check_deliverability=False),
         ],
     )
+
+
+def _current_password(label=_l("Your current password")) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(message=_l("Please enter your password.")),
+            Length(max=200, message=_l("At most %(max)d characters.")),
+        ],
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice: sign-up, reset, change."""
+
     password = PasswordField(
         _l("Password"),
         validators=[
@@ -55,6 +80,12 @@ class SignupForm(FlaskForm):
             EqualTo("password", message=_l("The two passwords differ.")),
         ],
     )
+
+
+class SignupForm(NewPasswordForm):
+    # Whether the address has an account already is never said here (services.sign_up).
+    display_name = _display_name()
+    email = _email()
     role = RadioField(
         _l("I am"),
         choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in SIGNUP_ROLES],
@@ -62,10 +93,6 @@ class SignupForm(FlaskForm):
         validators=[DataRequired(message=_l("Please choose what kind of account you need."))],
     )
     submit = SubmitField(_l("Create my account"))
-
-    def validate_email(self, field):
-        if services.email_taken(db.session, field.data or ""):
-            raise ValidationError(_l("An account already uses this e-mail address."))
 
 
 class LoginForm(FlaskForm):
@@ -77,13 +104,7 @@ class LoginForm(FlaskForm):
             Length(max=254, message=_l("At most %(max)d characters.")),
         ],
     )
-    password = PasswordField(
-        _l("Password"),
-        validators=[
-            DataRequired(message=_l("Please enter your password.")),
-            Length(max=200, message=_l("At most %(max)d characters.")),
-        ],
-    )
+    password = _current_password(_l("Password"))
     submit = SubmitField(_l("Sign in"))
 
 
@@ -97,3 +118,52 @@ class LogoutForm(FlaskForm):
 
 class EndSessionsForm(FlaskForm):
     submit = SubmitField(_l("End sessions"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email()
+    submit = SubmitField(_l("Send me a link"))
+
+
+class ResetPasswordForm(NewPasswordForm):
+    submit = SubmitField(_l("Save my new password"))
+
+
+class ResendConfirmationForm(FlaskForm):
+    submit = SubmitField(_l("Send the link again"))
+
+
+# The account page: one form per change, each with its prefix (one page holds them all).
+
+class ProfileForm(FlaskForm):
+    display_name = _display_name()
+    locale = SelectField(_l("Language of the site and of its e-mails"),
+                         choices=[SelectChoice("", _l("The site's default")),
+                                  SelectChoice("fr", "Français"),
+                                  SelectChoice("en", "English")])
+    submit = SubmitField(_l("Save"))
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = _email(_l("New e-mail address"))
+    password = _current_password()
+    submit = SubmitField(_l("Send a link to the new address"))
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = _current_password()
+    submit = SubmitField(_l("Change my password"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Next to the current password, the new one says it is new.
+        self.password.label.text = _l("New password")
+        self.confirm.label.text = _l("New password again")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = _current_password()
+    understood = BooleanField(
+        _l("I understand that my account cannot be brought back."),
+        validators=[DataRequired(message=_l("Tick the box to confirm."))])
+    submit = SubmitField(_l("Delete my account"))

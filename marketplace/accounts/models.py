@@ -38,6 +38,12 @@ class User(UserMixin, TimestampMixin, db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     locale: Mapped[str | None] = mapped_column(String(5))
+    # When the person opened the link sent to ``email``: until then no order is taken
+    # and no e-mail but the account's own (confirmation, password reset) goes there.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The person deleted the account: the row stays for the orders and invoices the
+    # law keeps, anonymised (services.delete_account).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Where a buyer searches from (a commune, a postcode or the browser's position).
     location_label: Mapped[str | None] = mapped_column(String(160))
     latitude: Mapped[float | None] = mapped_column(Float)
@@ -59,6 +65,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_approved(self) -> bool:
         return not self.needs_approval or self.approved_at is not None
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
 
     @property
     def is_admin(self) -> bool:

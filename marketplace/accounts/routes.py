@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -15,19 +16,27 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services
+from marketplace import downloads
+from marketplace.accounts import export, services, tokens
 from marketplace.accounts.decorators import admin_required
 from marketplace.accounts.forms import (
     ApproveForm,
+    ChangeEmailForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
     EndSessionsForm,
+    ForgotPasswordForm,
     LoginForm,
     LogoutForm,
+    ProfileForm,
+    ResendConfirmationForm,
+    ResetPasswordForm,
     SignupForm,
 )
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db, limiter
 from marketplace.models import get_by_id, utcnow
-from marketplace.web.limits import by_email_field, setting
+from marketplace.web.limits import by_account_or_address, by_email_field, setting
 from marketplace.web.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -50,6 +59,14 @@ def _sign_in(user: User) -> None:
     login_user(user)
 
 
+@bp.before_app_request
+def _forget_deleted_accounts():
+    # A deleted account may still be signed in on another browser: it is signed out
+    # there at its next request.
+    if current_user.is_authenticated and current_user.deleted_at is not None:
+        logout_user()
+
+
 def _home_for(user: User) -> str:
     if user.role == Role.PRODUCER:
         return url_for("farms.dashboard")
@@ -65,31 +82,120 @@ def signup():
         return redirect(_home_for(current_user))
     form = SignupForm()
     if form.validate_on_submit():
+        lang = session.get("lang")
         try:
-            user = services.create_user(
-                db.session,
+            services.sign_up(
+                db.session, current_app.config,
                 email=form.email.data,
                 password=form.password.data,
                 display_name=form.display_name.data,
                 role=Role(form.role.data),
-                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                locale=lang if lang in current_app.config["LANGUAGES"] else None,
                 now=utcnow(),
             )
+            db.session.commit()
         except services.EmailTaken:
-            # Someone took the address between validation and insert.
+            # Someone took the address between the check and the insert: the same
+            # answer as for any address that has an account.
             db.session.rollback()
-            form.email.errors = [_("An account already uses this e-mail address.")]
-        else:
-            _sign_in(user)
-            if user.needs_approval:
-                flash(
-                    _("Welcome! Your account waits for an administrator's approval."), "info"
-                )
-            else:
-                flash(_("Welcome! Your account is ready."), "success")
-            return redirect(_home_for(user))
+        # The same answer whether or not the address had an account.
+        session["signup_email"] = services.normalise_email(form.email.data)
+        return redirect(url_for("accounts.check_inbox"), code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("accounts/signup.html", form=form), status
+
+
+@bp.route("/signup/check-your-inbox")
+def check_inbox():
+    return render_template("accounts/check_inbox.html", email=session.get("signup_email"))
+
+
+def _link_problem(exc: Exception, kind: str):
+    """The page of a link that no longer works: 400 when it was never good, 410 when
+    it expired or was used; each offers a way to ask for a new one."""
+    if isinstance(exc, tokens.BadLink):
+        reason, status = "bad", 400
+    elif isinstance(exc, tokens.ExpiredLink):
+        reason, status = "expired", 410
+    else:
+        reason, status = "used", 410
+    return render_template("accounts/link_problem.html", kind=kind, reason=reason,
+                           resend_form=ResendConfirmationForm()), status
+
+
+_LINK_ERRORS = (tokens.BadLink, tokens.ExpiredLink, services.UsedLink)
+
+
+@bp.route("/confirm/<token>")
+def confirm_email(token: str):
+    # A GET: mail clients and scanners open links; confirming twice changes nothing.
+    try:
+        user = services.confirm_email(db.session, current_app.config, token, now=utcnow())
+    except _LINK_ERRORS as exc:
+        db.session.rollback()
+        return _link_problem(exc, "confirm")
+    db.session.commit()
+    flash(_("Thank you: your e-mail address %(email)s is confirmed.", email=user.email),
+          "success")
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/confirm", methods=["POST"])
+@login_required
+@limiter.limit(setting("RATELIMIT_EMAIL_CONFIRMATION"), methods=["POST"],
+               key_func=by_account_or_address)
+@limiter.limit(setting("RATELIMIT_EMAIL_CONFIRMATION"), methods=["POST"])
+def resend_confirmation():
+    form = ResendConfirmationForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if services.send_confirmation(db.session, current_app.config, current_user):
+        db.session.commit()
+        flash(_("We sent a new link to %(email)s.", email=current_user.email), "info")
+    else:
+        flash(_("Your e-mail address is confirmed already."), "info")
+    return redirect(safe_next(request.args.get("next")) or _home_for(current_user), code=303)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(setting("RATELIMIT_PASSWORD_RESET"), methods=["POST"], key_func=by_email_field)
+@limiter.limit(setting("RATELIMIT_PASSWORD_RESET"), methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(db.session, current_app.config, form.email.data)
+        db.session.commit()
+        # The same answer whether or not the address has an account.
+        return render_template("accounts/forgot_sent.html",
+                               email=services.normalise_email(form.email.data))
+    status = 400 if form.is_submitted() else 200
+    return render_template("accounts/forgot_password.html", form=form), status
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    config = current_app.config
+    try:
+        services.user_of_reset_token(db.session, config, token)
+    except _LINK_ERRORS as exc:
+        return _link_problem(exc, "reset")
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db.session, config, token, form.password.data,
+                                    now=utcnow())
+        except _LINK_ERRORS as exc:
+            db.session.rollback()
+            return _link_problem(exc, "reset")
+        db.session.commit()
+        # Whoever was signed in on this browser signs in again, with the new password.
+        logout_user()
+        flash(_("Your new password is saved. Sign in with it."), "success")
+        return redirect(url_for("accounts.login"), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("accounts/reset_password.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -126,6 +232,153 @@ def logout():
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("main.home"))
+
+
+# The account page ----------------------------------------------------------------------------
+
+def _render_account(status: int = 200, **forms):
+    user = current_user
+    forms.setdefault("profile_form", ProfileForm(
+        prefix="profile", formdata=None, display_name=user.display_name,
+        locale=user.locale or ""))
+    forms.setdefault("email_form", ChangeEmailForm(prefix="email", formdata=None))
+    forms.setdefault("password_form", ChangePasswordForm(prefix="password", formdata=None))
+    forms.setdefault("delete_form", DeleteAccountForm(prefix="delete", formdata=None))
+    return render_template(
+        "accounts/account.html", user=user,
+        deletion_problems=[str(p) for p in services.deletion_problems(db.session, user,
+                                                                      now=utcnow())],
+        resend_form=ResendConfirmationForm(), **forms), status
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return _render_account()
+
+
+@bp.route("/account/profile", methods=["POST"])
+@login_required
+def update_profile():
+    form = ProfileForm(prefix="profile")
+    if not form.validate_on_submit():
+        return _render_account(400, profile_form=form)
+    services.update_profile(db.session, current_user, display_name=form.display_name.data,
+                            locale=form.locale.data)
+    db.session.commit()
+    if current_user.locale:
+        session["lang"] = current_user.locale
+    flash(_("Saved."), "success")
+    return redirect(url_for("accounts.account"), code=303)
+
+
+@bp.route("/account/email", methods=["POST"])
+@login_required
+def request_email_change():
+    form = ChangeEmailForm(prefix="email")
+    if form.validate_on_submit():
+        try:
+            services.request_email_change(db.session, current_app.config, current_user,
+                                          new_email=form.new_email.data,
+                                          password=form.password.data)
+        except services.WrongPassword:
+            form.password.errors = [_("This is not your current password.")]
+        else:
+            db.session.commit()
+            flash(_("We sent a link to %(email)s: your account moves to that address once "
+                    "you open it.", email=services.normalise_email(form.new_email.data)),
+                  "info")
+            return redirect(url_for("accounts.account"), code=303)
+    return _render_account(400, email_form=form)
+
+
+@bp.route("/account/email/<token>")
+def change_email(token: str):
+    try:
+        user = services.apply_email_change(db.session, current_app.config, token,
+                                           now=utcnow())
+    except _LINK_ERRORS as exc:
+        db.session.rollback()
+        return _link_problem(exc, "change")
+    db.session.commit()
+    flash(_("Your account now uses %(email)s.", email=user.email), "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.account"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm(prefix="password")
+    if form.validate_on_submit():
+        try:
+            services.change_password(db.session, current_user, current=form.current.data,
+                                     new=form.password.data,
+                                     hash_method=current_app.config["PASSWORD_HASH_METHOD"])
+        except services.WrongPassword:
+            form.current.errors = [_("This is not your current password.")]
+        else:
+            db.session.commit()
+            # Every other session ended with the old password; this one goes on.
+            _sign_in(current_user._get_current_object())
+            flash(_("Your password is changed. You are signed out everywhere else."),
+                  "success")
+            return redirect(url_for("accounts.account"), code=303)
+    return _render_account(400, password_form=form)
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+@login_required
+def end_my_sessions():
+    """"Sign out everywhere": every session of the person ends, this one too."""
+    if not EndSessionsForm().validate_on_submit():
+        abort(400)
+    services.end_sessions(current_user)
+    db.session.commit()
+    logout_user()
+    flash(_("You are signed out on every device. Sign in again here."), "info")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+@bp.route("/account/export.json")
+@login_required
+def export_json():
+    data = services.export_data(db.session, current_user)
+    return Response(export.as_json(data), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="circuit-court-{current_user.id}.json"',
+        "Cache-Control": "private, no-store"})
+
+
+@bp.route("/account/export.csv")
+@login_required
+def export_csv():
+    data = services.export_data(db.session, current_user)
+    style = downloads.page_csv_style()
+    return downloads.csv_download(style.encode(export.csv_rows(data, style)),
+                                  f"circuit-court-{current_user.id}.csv")
+
+
+@bp.route("/account/delete", methods=["POST"])
+@login_required
+def delete_account():
+    form = DeleteAccountForm(prefix="delete")
+    if form.validate_on_submit():
+        try:
+            services.delete_account(db.session, current_user, password=form.password.data,
+                                    now=utcnow())
+        except services.WrongPassword:
+            form.password.errors = [_("This is not your current password.")]
+        except services.DeletionRefused:
+            db.session.rollback()  # the page says why, from deletion_problems
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Your account is deleted. What the law requires us to keep is kept "
+                    "without your name or address."), "info")
+            return redirect(url_for("main.home"), code=303)
+    return _render_account(400, delete_form=form)
 
 
 def _render_approvals(status: int = 200):

@@ -180,6 +180,8 @@ def _user_row(email: str, name: str, role: Role, pw_hash: str, *, approved: bool
         "approved_at": now if needs and approved else None,
         "approved_by_id": approved_by_id if needs and approved else None,
         "locale": locale,
+        # The demo's addresses are not real: its accounts are confirmed from the start.
+        "email_confirmed_at": now,
     }
 
 
@@ -549,7 +551,8 @@ def _demo_orders(session, rng: random.Random, household_hash: str, *, tz: str) -
     buyers = [session.scalar(select(User).where(User.email == f"household@{DEMO_DOMAIN}"))]
     for n, name in enumerate(DEMO_NEIGHBOURS, start=1):
         buyers.append(User(email=f"neighbour{n}@{DEMO_DOMAIN}", display_name=name,
-                           password_hash=household_hash, role=Role.HOUSEHOLD, locale="fr"))
+                           password_hash=household_hash, role=Role.HOUSEHOLD, locale="fr",
+                           email_confirmed_at=now))
         session.add(buyers[-1])
     session.flush()
     for buyer in buyers:

@@ -69,6 +69,14 @@ def subscription_of(session: Session, user_id: int, point_id: int
         MarketDaySubscription.pickup_point_id == point_id))
 
 
+def points_subscribed(session: Session, user_id: int) -> list[PickupPoint]:
+    """The points whose market day e-mails the user asked for, by name."""
+    return list(session.scalars(
+        select(PickupPoint).join(MarketDaySubscription,
+                                 MarketDaySubscription.pickup_point_id == PickupPoint.id)
+        .where(MarketDaySubscription.user_id == user_id).order_by(PickupPoint.name)))
+
+
 def set_kinds(session: Session, user: User, point: PickupPoint, kinds: set[str], *,
               now: datetime) -> MarketDaySubscription | None:
     """The e-mails ``user`` wants from ``point`` are exactly ``kinds`` (none: the

@@ -14,6 +14,7 @@ from __future__ import annotations
 from marketplace.orders import signals
 from marketplace.payments import signals as payment_signals
 
+from . import accounts as account_mails
 from . import orders as notify
 
 
@@ -43,3 +44,4 @@ def connect_receivers() -> None:
     signals.sub_order_ready.connect(_ready, weak=False)
     signals.order_moved.connect(_moved, weak=False)
     payment_signals.refund_recorded.connect(_refunded, weak=False)
+    account_mails.connect_receivers()

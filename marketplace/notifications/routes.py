@@ -30,7 +30,14 @@ def inject_market_day_mails():
             cutoff=bool(subscription and subscription.cutoff),
             next=request.full_path.rstrip("?"))
 
-    return {"market_day_mails_form": market_day_mails_form}
+    def market_day_mail_points():
+        """The points the signed-in buyer gets market day e-mails from (account page)."""
+        if not current_user.is_authenticated:
+            return []
+        return market_days.points_subscribed(db.session, current_user.id)
+
+    return {"market_day_mails_form": market_day_mails_form,
+            "market_day_mail_points": market_day_mail_points}
 
 
 @bp.post("/points/<int:point_id>")

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from marketplace.accounts.models import User
 from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
@@ -53,13 +54,20 @@ _table = OutboxMessage.__table__
 
 def queue(session: Session, *, to: str, subject: str, body: str,
           key: str | None = None,
-          headers: Mapping[str, str] | None = None) -> OutboxMessage | None:
+          headers: Mapping[str, str] | None = None,
+          before_confirmation: bool = False) -> OutboxMessage | None:
     """Add a message to the outbox in the caller's transaction.
 
+    Nothing goes to the address of an account that has not confirmed it (None is
+    returned) unless ``before_confirmation``: the account's own e-mails, the
+    confirmation link and a password reset, are how it gets confirmed.
     With a ``key``, a message already queued under that key (in any transaction,
     sent or not) wins: nothing is added and None is returned. ``headers`` are extra
     headers (List-Unsubscribe), sent verbatim: ValueError for one that cannot be.
     """
+    if not before_confirmation and awaits_confirmation(session, to):
+        log.info("no e-mail to %s until its account confirms the address", to)
+        return None
     message = OutboxMessage(to_address=to, subject=subject, body_text=body, dedupe_key=key,
                             created_at=utcnow(), attempts=0, last_error="",
                             headers=json.dumps(checked_headers(headers or {})))
@@ -80,6 +88,12 @@ def queue(session: Session, *, to: str, subject: str, body: str,
             return None
     session.info.setdefault(QUEUED_KEY, set()).add(message.id)
     return message
+
+
+def awaits_confirmation(session: Session, address: str) -> bool:
+    """The address is an account's that was never confirmed (or a deleted account's)."""
+    return session.scalar(select(User.id).where(
+        User.email == address, User.email_confirmed_at.is_(None))) is not None
 
 
 # Set by build_message itself; an extra header never replaces them.

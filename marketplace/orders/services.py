@@ -61,6 +61,7 @@ NOT_ENOUGH_STOCK = "not_enough_stock"
 CANNOT_SERVE = "cannot_serve"
 PAYMENT_METHOD = "payment_method"
 WHOLESALE_RULE = "wholesale_rule"  # not whole cases, or a farm's minimum not met
+EMAIL_UNCONFIRMED = "email_unconfirmed"  # the buyer has not opened the confirmation link
 
 # HTTP status a view gives each refusal: a conflict with the current state is 409.
 STATUS = {
@@ -74,6 +75,7 @@ STATUS = {
     CANNOT_SERVE: 409,
     PAYMENT_METHOD: 400,
     WHOLESALE_RULE: 409,
+    EMAIL_UNCONFIRMED: 403,
 }
 
 
@@ -275,6 +277,11 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     existing = order_by_token(session, buyer.id, token)
     if existing is not None:
         raise AlreadyPlaced(existing)
+    if buyer.email_confirmed_at is None:
+        # Every order e-mails its buyer: an address no one confirmed gets nothing.
+        raise CheckoutError(EMAIL_UNCONFIRMED, _(
+            "Confirm your e-mail address before ordering: open the link we sent you, "
+            "or ask for a new one."))
     try:
         payment_method = PaymentMethod(payment_method)
     except ValueError:

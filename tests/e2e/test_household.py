@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
+from marketplace.notifications.models import OutboxMessage
 from tests import factories
 from tests.e2e.conftest import PHONE_VIEWPORT
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -54,14 +56,23 @@ def test_household_signs_up_then_filters_the_catalogue(e2e_server, browser_page)
     page.check("input[name=role][value=household]")
     page.locator("form:has(#confirm) [type=submit]").click()
 
-    # A household lands on the catalogue, signed in.
-    expect(page).to_have_url(re.compile(r"/catalogue$"))
-    expect(page.locator("header nav")).to_contain_text("Camille Martin")
+    # Asked to confirm the address, by the link the e-mail carries.
+    expect(page).to_have_url(re.compile(r"/signup/check-your-inbox$"))
     with e2e_server.app.app_context():
         user = db.session.scalar(select(User).where(User.email == "camille@example.org"))
         assert user is not None
         assert user.role == Role.HOUSEHOLD
         assert user.display_name == "Camille Martin"
+        mail = db.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.to_address == "camille@example.org"))
+        link = re.search(r"https?://\S+(/confirm/\S+)", mail.body_text).group(1)
+    page.goto(link)
+    expect(page).to_have_url(re.compile(r"/login$"))
+    sign_in(page, "camille@example.org", "un mot de passe solide")
+
+    # A household lands on the catalogue, signed in.
+    expect(page).to_have_url(re.compile(r"/catalogue$"))
+    expect(page.locator("header nav")).to_contain_text("Camille Martin")
 
     titles = page.locator(CARD_TITLES)
     expect(titles).to_have_text(
