@@ -211,9 +211,14 @@ def confirm_email(session: Session, config: Mapping, token: str, *, now: datetim
     if user is None or user.deleted_at is not None or user.email != email:
         raise UsedLink(tokens.CONFIRM)
     if user.email_confirmed_at is None:
-        user.email_confirmed_at = now
-        session.flush()
+        _confirmed(session, user, now)
     return user
+
+
+def _confirmed(session: Session, user: User, now: datetime) -> None:
+    user.email_confirmed_at = now
+    session.flush()
+    signals.email_confirmed.send(user, session=session, now=now)
 
 
 # Password reset ------------------------------------------------------------------------------
@@ -250,7 +255,7 @@ def reset_password(session: Session, config: Mapping, token: str, new_password: 
     user = user_of_reset_token(session, config, token)
     set_password(user, new_password, config["PASSWORD_HASH_METHOD"])
     if user.email_confirmed_at is None:
-        user.email_confirmed_at = now
+        _confirmed(session, user, now)
     session.flush()
     return user
 

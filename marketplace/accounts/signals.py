@@ -48,6 +48,10 @@ email_change_requested = _signals.signal("email-change-requested")
 #: User. kwargs: session, old_email. The old address is told.
 email_changed = _signals.signal("email-changed")
 
+#: The account's address was confirmed, the first time (flushed). Sender: the User.
+#: kwargs: session, now. The person is welcomed.
+email_confirmed = _signals.signal("email-confirmed")
+
 #: Asked before an account is deleted. Sender: the User. kwargs: session, now. A receiver
 #: returns why it cannot be deleted yet (a lazy string), or None.
 deletion_checked = _signals.signal("deletion-checked")
