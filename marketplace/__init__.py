@@ -24,7 +24,7 @@ from werkzeug.routing import IntegerConverter
 
 from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
-from marketplace.extensions import babel, csrf, db, login_manager, migrate
+from marketplace.extensions import babel, cache, csrf, db, login_manager, migrate
 from marketplace.models import MAX_ID
 from marketplace.transactions import commit_per_request
 from marketplace.web.display import cutoff_people_say, date_people_say
@@ -76,6 +76,11 @@ def select_locale() -> str:
 def register_extensions(app: Flask) -> None:
     sqlite_setup.configure(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
+    cache.init_app(app)
+    from marketplace.catalogue import versions as catalogue_versions
+
+    with app.app_context():
+        catalogue_versions.watch(db.engine)  # what the page cache is keyed by
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(

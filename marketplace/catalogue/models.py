@@ -194,3 +194,14 @@ class WholesaleTier(db.Model):
 
     def __repr__(self) -> str:
         return f"<WholesaleTier variant={self.variant_id} from {self.min_quantity}>"
+
+
+class CatalogueVersion(db.Model):
+    """One row (id 1): a number every committed change to what the public pages show
+    raises (catalogue/versions.py). Cached parts of those pages are keyed by it, in
+    the database so that every worker and host sees the same number."""
+
+    __tablename__ = "catalogue_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)

@@ -21,6 +21,7 @@ from marketplace.catalogue import pricing, services
 from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
 from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.models import SaleMode, months_to_mask
+from marketplace.catalogue.page_cache import shared_part
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
@@ -83,24 +84,39 @@ def index():
         wholesale=is_wholesale_buyer(current_user),
         available=only,
     )
-    pagination = services.browse(db.session, filters, current_app.config["CATALOGUE_PAGE_SIZE"])
+    month = market_day.day.month if market_day else services.current_month(utcnow(),
+                                                                              display_tz())
+
+    def grid() -> str:
+        pagination = services.browse(db.session, filters,
+                                     current_app.config["CATALOGUE_PAGE_SIZE"])
+        return render_template(
+            "catalogue/_results.html", pagination=pagination, month=month,
+            market_day=market_day,
+            marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
+        )
+
+    # The grid depends on the filters (and the query string, which its pager links
+    # repeat), the language, the month, the market day and, for the distance
+    # filters, the farms in reach: the same for anyone asking the same.
+    results = shared_part("catalogue-grid", (
+        str(get_locale()), sorted(request.args.items(multi=True)), filters, month,
+        market_day.slot_id if market_day else None,
+        sorted(producer_ids) if producer_ids is not None else None,
+    ), grid)
     producer = None
     if producer_id is not None:
-
         producer = get_public_producer(db.session, producer_id)
     return render_template(
         "catalogue/index.html",
-        pagination=pagination,
+        results=results,
         filters=filters,
         categories=services.all_categories(db.session),
         labels=services.all_labels(db.session),
         filter_producer=producer,
         reach=reach,
-        month=market_day.day.month if market_day else services.current_month(
-            utcnow(), display_tz()),
         market_day=market_day,
         show_all=show_all,
-        marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
     )
 
 
