@@ -77,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     sqlite_setup.configure(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
     cache.init_app(app)
+    # Imported here, as the domains below: marketplace stays light to import.
     from marketplace.catalogue import versions as catalogue_versions
 
     with app.app_context():

@@ -65,7 +65,7 @@ def load_settings(instance_path: str) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Europe/Paris"),
         "LANGUAGES": ("fr", "en"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 24),
-        # The cache of what visitors share (marketplace/catalogue/page_cache.py): in-process
+        # The cache of what visitors share (marketplace/catalogue/page_cache_views.py): in-process
         # by default, Redis when CACHE_REDIS_URL is set (or any Flask-Caching
         # CACHE_TYPE). Entries are keyed by the catalogue's version, so an edit shows
         # at once; the timeout bounds what depends on the clock (next market dates).

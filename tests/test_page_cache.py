@@ -1,4 +1,4 @@
-"""The shared parts of public pages are cached (catalogue/page_cache.py), keyed by the
+"""The shared parts of public pages are cached (catalogue/page_cache_views.py), keyed by the
 catalogue's version (catalogue/versions.py): a second visit of the same page is a
 hit, and any change, through the ORM or a bulk statement, shows at the next request."""
 
@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from marketplace.catalogue import versions
 from marketplace.catalogue.models import Variant
-from marketplace.catalogue.page_cache import STATS
+from marketplace.catalogue.page_cache_views import STATS
 from tests import factories
 from tests.pages import names_on
 

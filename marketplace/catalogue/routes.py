@@ -21,7 +21,7 @@ from marketplace.catalogue import pricing, services
 from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
 from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.models import SaleMode, months_to_mask
-from marketplace.catalogue.page_cache import shared_part
+from marketplace.catalogue.page_cache_views import shared_part
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location

@@ -10,7 +10,7 @@ from flask_login import current_user
 from marketplace.accounts.decorators import producer_required
 from marketplace.catalogue import services as catalogue
 from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
-from marketplace.catalogue.page_cache import shared_part
+from marketplace.catalogue.page_cache_views import shared_part
 from marketplace.catalogue.pricing import is_wholesale_buyer
 from marketplace.extensions import db
 from marketplace.models import utcnow
