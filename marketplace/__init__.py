@@ -27,6 +27,7 @@ from marketplace.config import load_settings
 from marketplace.extensions import babel, cache, csrf, db, login_manager, migrate
 from marketplace.models import MAX_ID
 from marketplace.transactions import commit_per_request
+from marketplace.web import http_cache
 from marketplace.web.display import cutoff_people_say, date_people_say
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_cli(app)
+    http_cache.register(app)
     return app
 
 
