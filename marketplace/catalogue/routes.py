@@ -87,37 +87,35 @@ def index():
     month = market_day.day.month if market_day else services.current_month(utcnow(),
                                                                               display_tz())
 
-    def grid() -> str:
+    def content() -> str:
         pagination = services.browse(db.session, filters,
                                      current_app.config["CATALOGUE_PAGE_SIZE"])
         return render_template(
-            "catalogue/_results.html", pagination=pagination, month=month,
+            "catalogue/_content.html",
+            pagination=pagination,
+            filters=filters,
+            categories=services.all_categories(db.session),
+            labels=services.all_labels(db.session),
+            filter_producer=None if producer_id is None
+            else get_public_producer(db.session, producer_id),
+            reach=reach,
+            month=month,
             market_day=market_day,
+            show_all=show_all,
             marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
         )
 
-    # The grid depends on the filters (and the query string, which its pager links
-    # repeat), the language, the month, the market day and, for the distance
-    # filters, the farms in reach: the same for anyone asking the same.
-    results = shared_part("catalogue-grid", (
+    # The page's body depends on the query string (the filters, and the links that
+    # repeat it), the language, the month, the market day and, for the distance
+    # filters, where the buyer is and the farms in reach: the same for anyone
+    # asking the same.
+    near = reach.get("near")
+    return render_template("catalogue/index.html", content=shared_part("catalogue", (
         str(get_locale()), sorted(request.args.items(multi=True)), filters, month,
         market_day.slot_id if market_day else None,
         sorted(producer_ids) if producer_ids is not None else None,
-    ), grid)
-    producer = None
-    if producer_id is not None:
-        producer = get_public_producer(db.session, producer_id)
-    return render_template(
-        "catalogue/index.html",
-        results=results,
-        filters=filters,
-        categories=services.all_categories(db.session),
-        labels=services.all_labels(db.session),
-        filter_producer=producer,
-        reach=reach,
-        market_day=market_day,
-        show_all=show_all,
-    )
+        (near.label, near.latitude, near.longitude, near.radius_km) if near else None,
+    ), content))
 
 
 @bp.route("/products/<int:product_id>")
