@@ -125,6 +125,10 @@ class CappedPagination(SelectPagination):
         return self.total is not None and self.total > self.cap
 
     def _query_count(self) -> int:
+        shown = len(self.items)
+        if 0 < shown < self.per_page or (shown == 0 and self.page == 1):
+            # The last page: the rows before it and on it are all there is.
+            return min((self.page - 1) * self.per_page + shown, self.cap + 1)
         # The ORDER BY stays: with it the count walks the same index as the page.
         capped = (self._query_args["select"].options(lazyload("*"))
                   .limit(self.cap + 1).subquery())
