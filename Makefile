@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-dev db gazetteer demo test test-money e2e lint bench vendor translations messages bench-geo bench-catalogue bench-checkout bench-pick-list clean
+.PHONY: run install install-dev db gazetteer demo test test-money e2e lint bench vendor translations messages bench-geo bench-catalogue bench-pages bench-checkout bench-pick-list clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -124,6 +124,14 @@ bench-geo: install
 
 bench-catalogue: install
 	$(BIN)/python bench/catalogue.py
+
+# The buyer's pages under gunicorn (2 sync workers) against a bare endpoint served the
+# same way, driven by wrk (installed here when missing and root). SIZE=100000 for the
+# large synthetic territory.
+bench-pages: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } \
+		|| { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/pages.py --size $${SIZE:-demo}
 
 # gunicorn with 2 workers, 32 buyers placing orders for 60 s; fails on any oversold unit.
 bench-checkout: install

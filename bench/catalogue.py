@@ -33,8 +33,9 @@ from marketplace.extensions import db  # noqa: E402
 CASES = (
     ("first page", "/catalogue"),
     ("category", "/catalogue?category=fruit"),
+    ("label", "/catalogue?label=AB"),
     ("search", "/catalogue?q=pomme"),
-    ("page 200", "/catalogue?page=200"),
+    ("page 200", "/catalogue?page=200"),  # capped: the last page reachable (42)
 )
 SLOW_MS = 200
 

@@ -28,9 +28,10 @@ from werkzeug.routing import IntegerConverter
 
 from marketplace import sqlite as sqlite_setup
 from marketplace.config import load_settings
-from marketplace.extensions import babel, csrf, db, limiter, login_manager, migrate
+from marketplace.extensions import babel, cache, csrf, db, limiter, login_manager, migrate
 from marketplace.models import MAX_ID
 from marketplace.transactions import commit_per_request
+from marketplace.web import http_cache
 from marketplace.web.display import cutoff_people_say, date_people_say
 from marketplace.web.headers import PUBLIC_FILE_ENDPOINTS, add_security_headers
 
@@ -67,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_cli(app)
+    http_cache.register(app)
     return app
 
 
@@ -90,6 +92,12 @@ def select_locale() -> str:
 def register_extensions(app: Flask) -> None:
     sqlite_setup.configure(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
+    cache.init_app(app)
+    # Imported here, as the domains below: marketplace stays light to import.
+    from marketplace.catalogue import versions as catalogue_versions
+
+    with app.app_context():
+        catalogue_versions.watch(db.engine)  # what the page cache is keyed by
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(

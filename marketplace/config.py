@@ -78,6 +78,15 @@ def load_settings(instance_path: str) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "Europe/Paris"),
         "LANGUAGES": ("fr", "en"),
         "CATALOGUE_PAGE_SIZE": _int("CATALOGUE_PAGE_SIZE", 24),
+        # The cache of what visitors share (marketplace/catalogue/page_cache_views.py): in-process
+        # by default, Redis when CACHE_REDIS_URL is set (or any Flask-Caching
+        # CACHE_TYPE). Entries are keyed by the catalogue's version, so an edit shows
+        # at once; the timeout bounds what depends on the clock (next market dates).
+        "CACHE_TYPE": os.environ.get("CACHE_TYPE")
+        or ("RedisCache" if os.environ.get("CACHE_REDIS_URL") else "SimpleCache"),
+        "CACHE_REDIS_URL": os.environ.get("CACHE_REDIS_URL", ""),
+        "CACHE_DEFAULT_TIMEOUT": _int("CACHE_DEFAULT_TIMEOUT", 300),
+        "CACHE_KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cc:"),
         # Map tiles: empty means no tile layer (markers on a plain background, works offline).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),

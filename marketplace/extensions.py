@@ -1,6 +1,7 @@
 """Extension objects only; create_app() binds them to the application."""
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,3 +19,4 @@ babel = Babel()
 # Limits by the client's address unless a route says otherwise (marketplace/web/limits.py);
 # storage and switches come from the RATELIMIT_* settings.
 limiter = Limiter(key_func=get_remote_address)
+cache = Cache()

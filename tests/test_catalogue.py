@@ -150,14 +150,41 @@ def test_producer_page_query_count_does_not_grow(client, db, count_queries):
     assert few == many
 
 
-def test_language_switch(client, db, form_post):
+def test_language_switch(client, db):
     html = client.get("/").get_data(as_text=True)
     assert '<html lang="fr">' in html
-    response = form_post("/language", {"lang": "en", "next": "/catalogue"}, page="/")
+    # An anonymous visitor's form carries no token (its page needs no session).
+    assert "csrf_token" not in html
+    response = client.post("/language", data={"lang": "en", "next": "/catalogue"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/catalogue"
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
     # An unknown language or a foreign next URL changes nothing dangerous.
-    response = form_post("/language", {"lang": "de", "next": "https://evil.example"}, page="/")
+    response = client.post("/language", data={"lang": "de", "next": "https://evil.example"})
     assert response.headers["Location"] == "/"
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/", "/catalogue", "/catalogue?q=carottes", "PRODUCER"])
+def test_anonymous_public_pages_set_no_cookie(client, db, url):
+    """Nothing on a public page needs a session: no cookie, so caches may keep it."""
+    farm = factories.producer(name="Ferme de Kerlann")
+    factories.product(farm, name="Carottes")
+    if url == "PRODUCER":
+        url = f"/producers/{farm.id}"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    # Choosing a language is what gives the visitor a cookie.
+    assert "Set-Cookie" in client.post("/language", data={"lang": "en", "next": url}).headers
+
+
+def test_a_signed_in_language_choice_needs_its_token(client, db, login, form_post):
+    """It is kept on the account: a forged request must not change it."""
+    buyer = factories.user()
+    login(buyer)
+    assert client.post("/language", data={"lang": "en", "next": "/"}).status_code == 400
+    assert db.session.get(type(buyer), buyer.id).locale != "en"
+    assert form_post("/language", {"lang": "en", "next": "/"}, page="/").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(buyer), buyer.id).locale == "en"

@@ -329,3 +329,15 @@ def test_bad_inputs_elsewhere(db):
     with pytest.raises(ValueError, match="radius_km"):
         bounding_box(0, 0, 0)
     assert search_radius(Producer, 0, 0, 10, limit=0, session=_db.session) == []
+
+
+@pytest.mark.parametrize("radius", [0.5, 12.0, 30.0, 150.0])
+def test_within_km_equals_geodesic_at_the_boundary(radius):
+    """within_km decides as geodesic does, a metre either side of the radius too."""
+    rng = random.Random(radius)
+    for _ in range(200):
+        bearing = rng.uniform(0, 360)
+        km = rng.choice([radius - BOUNDARY_M, radius + BOUNDARY_M, rng.uniform(0, 2 * radius)])
+        point = destination(VANNES, bearing, km)
+        assert services.within_km(VANNES, point, radius) is (
+            geodesic(VANNES, point).km <= radius)

@@ -182,7 +182,7 @@ def test_pages_are_french_by_default_and_english_on_request(client, db, form_pos
     assert LOGIN_LINK_RE.findall(html) == [str(escape(fr("Sign in")))]
     assert str(escape(fr("Food from farms near you"))) in html
 
-    response = form_post("/language", {"lang": "en", "next": "/"}, page="/")
+    response = client.post("/language", data={"lang": "en", "next": "/"})
     assert response.status_code == 302
 
     html = client.get("/").get_data(as_text=True)

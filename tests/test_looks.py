@@ -77,8 +77,10 @@ def test_only_the_illustrations_used_are_vendored_with_their_licence():
 
 
 def test_an_unknown_category_falls_back_to_the_basket(app):
-    assert illustration_url(app, "truffles").endswith(f"/{illustrations.FALLBACK}.svg")
-    assert illustration_url(app, None).endswith(f"/{illustrations.FALLBACK}.svg")
+    # (The URL ends with ?v=<the file's hash>: see web/http_cache.py.)
+    assert illustration_url(app, "truffles").split("?")[0].endswith(
+        f"/{illustrations.FALLBACK}.svg")
+    assert illustration_url(app, None).split("?")[0].endswith(f"/{illustrations.FALLBACK}.svg")
 
 
 def test_a_product_without_photo_shows_its_category_illustration(app, client, db):
@@ -117,7 +119,8 @@ def test_favicon_answers_and_every_page_links_it(app, client):
         assert response.status_code == 200
         assert response.mimetype == "image/svg+xml"
     home = client.get("/").get_data(as_text=True)
-    assert re.search(r'<link rel="icon" href="/static/[^"]+\.svg" type="image/svg\+xml">', home)
+    assert re.search(r'<link rel="icon" href="/static/[^"]+\.svg\?v=\w+" type="image/svg\+xml">',
+                     home)
 
 
 @pytest.fixture

@@ -176,9 +176,12 @@ def test_tile_layer_from_settings(app, client):
 def test_uses_vendored_leaflet_only(client, territory):
     html = client.get("/map").get_data(as_text=True)
 
-    assert '<link rel="stylesheet" href="/static/vendor/leaflet/leaflet.css">' in html
-    assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
-    assert '<script src="/static/js/map.js" defer></script>' in html
+    # Static URLs carry their content's hash (?v=...: kept a year by browsers).
+    assert re.search(r'<link rel="stylesheet" href="/static/vendor/leaflet/leaflet\.css\?v=\w+">',
+                     html)
+    assert re.search(r'<script src="/static/vendor/leaflet/leaflet\.js\?v=\w+" defer></script>',
+                     html)
+    assert re.search(r'<script src="/static/js/map\.js\?v=\w+" defer></script>', html)
     assert _map_data(html)["icon_path"] == "/static/vendor/leaflet/images/"
     # No other host anywhere in the page: no CDN, no tile server by default.
     assert re.findall(r"(?:https?:)?//[\w.-]+", html) == []

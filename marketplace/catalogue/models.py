@@ -74,9 +74,13 @@ class Product(TimestampMixin, db.Model):
         CheckConstraint(f"allergens >= 0 AND allergens <= {ALL_ALLERGENS}", name="allergens"),
         CheckConstraint(f"allergen_traces >= 0 AND allergen_traces <= {ALL_ALLERGENS}",
                         name="allergen_traces"),
-        Index("ix_products_active_category", "is_active", "category_id"),
-        # Every public listing counts active products of approved producers.
-        Index("ix_products_active_producer", "is_active", "producer_id"),
+        # The catalogue's order (name, id) for each of its filters, so that a page
+        # reads a few index entries instead of sorting every match
+        # (tests/test_catalogue_plans.py). The (is_active, producer_id) prefix also
+        # serves the public listings' counts of a farm's active products.
+        Index("ix_products_active_name", "is_active", "name", "id"),
+        Index("ix_products_active_category_name", "is_active", "category_id", "name", "id"),
+        Index("ix_products_active_producer_name", "is_active", "producer_id", "name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -236,3 +240,14 @@ class WholesaleTier(db.Model):
 
     def __repr__(self) -> str:
         return f"<WholesaleTier variant={self.variant_id} from {self.min_quantity}>"
+
+
+class CatalogueVersion(db.Model):
+    """One row (id 1): a number every committed change to what the public pages show
+    raises (catalogue/versions.py). Cached parts of those pages are keyed by it, in
+    the database so that every worker and host sees the same number."""
+
+    __tablename__ = "catalogue_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(default=0)

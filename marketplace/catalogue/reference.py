@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace.catalogue.models import Category
+from marketplace.catalogue.versions import ensure_row
 from marketplace.producers.models import Label
 
 CATEGORIES = [
@@ -49,3 +50,5 @@ def ensure_reference_data(session) -> None:
         if code not in have:
             session.add(Label(code=code, name_fr=fr, name_en=en))
     session.flush()
+    # The catalogue's version row (catalogue/versions.py), made by its migration.
+    ensure_row(session)

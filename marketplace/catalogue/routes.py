@@ -21,6 +21,7 @@ from marketplace.catalogue import food, pricing, services
 from marketplace.catalogue.forms import DeleteForm, ProductForm, VariantForm, WholesaleVariantForm
 from marketplace.catalogue.market_day_views import market_day_marks, market_day_view
 from marketplace.catalogue.models import SaleMode, months_to_mask
+from marketplace.catalogue.page_cache_views import shared_part
 from marketplace.catalogue.pricing import is_wholesale_buyer, tiers_for, visible_to
 from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
@@ -91,26 +92,39 @@ def index():
         available=only,
         free_from=free_from_arg(request.args.getlist("free_from")),
     )
-    pagination = services.browse(db.session, filters, current_app.config["CATALOGUE_PAGE_SIZE"])
-    producer = None
-    if producer_id is not None:
+    month = market_day.day.month if market_day else services.current_month(utcnow(),
+                                                                              display_tz())
 
-        producer = get_public_producer(db.session, producer_id)
-    return render_template(
-        "catalogue/index.html",
-        pagination=pagination,
-        filters=filters,
-        categories=services.all_categories(db.session),
-        allergens=list(food.Allergen),
-        labels=services.all_labels(db.session),
-        filter_producer=producer,
-        reach=reach,
-        month=market_day.day.month if market_day else services.current_month(
-            utcnow(), display_tz()),
-        market_day=market_day,
-        show_all=show_all,
-        marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
-    )
+    def content() -> str:
+        pagination = services.browse(db.session, filters,
+                                     current_app.config["CATALOGUE_PAGE_SIZE"])
+        return render_template(
+            "catalogue/_content.html",
+            pagination=pagination,
+            filters=filters,
+            categories=services.all_categories(db.session),
+            allergens=list(food.Allergen),
+            labels=services.all_labels(db.session),
+            filter_producer=None if producer_id is None
+            else get_public_producer(db.session, producer_id),
+            reach=reach,
+            month=month,
+            market_day=market_day,
+            show_all=show_all,
+            marks=market_day_marks(pagination.items, market_day, available) if show_all else {},
+        )
+
+    # The page's body depends on the query string (the filters, and the links that
+    # repeat it), the language, the month, the market day and, for the distance
+    # filters, where the buyer is and the farms in reach: the same for anyone
+    # asking the same.
+    near = reach.get("near")
+    return render_template("catalogue/index.html", content=shared_part("catalogue", (
+        str(get_locale()), sorted(request.args.items(multi=True)), filters, month,
+        market_day.slot_id if market_day else None,
+        sorted(producer_ids) if producer_ids is not None else None,
+        (near.label, near.latitude, near.longitude, near.radius_km) if near else None,
+    ), content))
 
 
 @bp.route("/products/<int:product_id>")

@@ -3,17 +3,25 @@
 Services flush; views commit. Browsing issues a fixed number of queries whatever
 the number of rows: one count, one page of products (with producer and category
 joined), then one SELECT ... IN each for variants, photos and producer labels.
+
+Its cost does not grow with the catalogue either: the count stops at COUNT_CAP + 1
+rows ("more than 1,000 products"), the page number is capped so that OFFSET never
+skips more than that, and the order (name, id) is served by an index for every
+filter (tests/test_catalogue_plans.py reads the query plans). So a page walks at
+most about COUNT_CAP rows of an index, whether the catalogue holds a thousand
+products or a million.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, lazyload, selectinload
 
 from marketplace.accounts.models import User
 from marketplace.catalogue import food, search
@@ -112,6 +120,39 @@ def _public_products():
     )
 
 
+# Beyond this many matching products the catalogue says "more than 1,000" and asks
+# for a narrower search: an exact count would visit every matching product.
+COUNT_CAP = 1000
+
+
+class CappedPagination(SelectPagination):
+    """A page of a SELECT whose count stops at ``cap`` + 1 rows: ``total`` is exact
+    up to ``cap``; above it, ``more`` is true and ``total`` is ``cap`` + 1."""
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
+
+    @property
+    def more(self) -> bool:
+        return self.total is not None and self.total > self.cap
+
+    def _query_count(self) -> int:
+        shown = len(self.items)
+        if 0 < shown < self.per_page or (shown == 0 and self.page == 1):
+            # The last page: the rows before it and on it are all there is.
+            return min((self.page - 1) * self.per_page + shown, self.cap + 1)
+        # The ORDER BY stays: with it the count walks the same index as the page.
+        capped = (self._query_args["select"].options(lazyload("*"))
+                  .limit(self.cap + 1).subquery())
+        return self._query_args["session"].scalar(select(func.count()).select_from(capped))
+
+
+def last_page(per_page: int) -> int:
+    """The deepest page browse() reads: OFFSET stays below COUNT_CAP + per_page."""
+    return max(1, math.ceil((COUNT_CAP + 1) / per_page))
+
+
 def browse(session: Session, filters: CatalogueFilters, per_page: int):
     stmt = _public_products()
     if filters.category:
@@ -139,8 +180,10 @@ def browse(session: Session, filters: CatalogueFilters, per_page: int):
     if matches is not None:
         stmt = stmt.where(matches)
     stmt = _with_card_data(stmt.order_by(Product.name, Product.id))
-    # What db.paginate does, on the session given (no cap on per_page, as there).
-    return SelectPagination(select=stmt, session=session, page=filters.page,
+    # What db.paginate does, on the session given, with the count capped and the
+    # page number too (a deeper page shows the last one reachable).
+    return CappedPagination(select=stmt, session=session,
+                            page=min(filters.page, last_page(per_page)),
                             per_page=per_page, max_per_page=None, error_out=False)
 
 

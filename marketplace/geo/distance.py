@@ -137,6 +137,22 @@ def distance_km(a, b) -> float:
     return geodesic_km(lat1, lon1, lat2, lon2)
 
 
+
+def within_km(a, b, radius_km: float) -> bool:
+    """distance_km(a, b) <= radius_km, with the geodesic (the costly step) computed
+    only when the curvature bounds of the haversine angle cannot decide."""
+    (lat1, lon1), (lat2, lon2) = _point(a, "a"), _point(b, "b")
+    k_lo, k_hi = _curvature_bounds(lat1, radius_km)
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    h = (math.sin((phi2 - phi1) / 2) ** 2
+         + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    angle = 2 * math.asin(math.sqrt(min(h, 1.0)))
+    if angle * k_hi * (1 + _SLACK) <= radius_km:
+        return True
+    if angle * k_lo / (1 + _SLACK) > radius_km:
+        return False
+    return geodesic_km(lat1, lon1, lat2, lon2) <= radius_km
+
 # Bounding box and curvature bounds ----------------------------------------------------
 
 def _latitude_reach(lat: float, radius_km: float) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from .distance import (
     search_radius,
     validate_point,
     validate_radius,
+    within_km,
     within_radius_ids,
 )
 from .geocoders import geocoder_for
@@ -24,5 +25,5 @@ __all__ = [
     "BoundingBox", "Hit", "PlaceInfo", "Resolution", "ResolutionStatus", "bounding_box",
     "candidate_query", "distance_km", "geocoder_for", "geodesic_km", "reaching",
     "resolve_place", "search_radius", "validate_point", "validate_radius",
-    "within_radius_ids",
+    "within_km", "within_radius_ids",
 ]

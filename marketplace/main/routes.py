@@ -11,10 +11,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
 
 from marketplace.catalogue.illustrations import favicon_file
 from marketplace.catalogue.services import all_categories
-from marketplace.extensions import db
+from marketplace.extensions import csrf, db
 from marketplace.web.redirects import safe_next
 
 bp = Blueprint("main", __name__)
@@ -26,7 +28,19 @@ def home():
 
 
 @bp.route("/language", methods=["POST"])
+@csrf.exempt
 def set_language():
+    """The language switcher of every page. An anonymous visitor's form carries no
+    CSRF token, so that a public page needs no session (a session cookie on every
+    anonymous response would stop any cache from keeping the page): a forged
+    request could at most switch an anonymous visitor's language, which is no
+    harm. A signed-in buyer's choice is also kept on the account, so there the
+    token is still checked."""
+    if current_user.is_authenticated:
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as error:
+            raise CSRFError(error.args[0]) from error
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from marketplace.geo.services import distance_km, search_radius
+from marketplace.geo.services import search_radius, within_km
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSchedule, PickupSlot
 from marketplace.producers.models import Producer
 from marketplace.producers.services import is_public
@@ -41,7 +41,7 @@ def _has_position(producer: Producer) -> bool:
 def point_within_radius(producer: Producer, point: PickupPoint) -> bool:
     if not _has_position(producer):
         return False
-    return distance_km(producer, point) <= producer.delivery_radius_km
+    return within_km(producer, point, producer.delivery_radius_km)
 
 
 def nearby_points(session: Session, producer: Producer) -> list[NearbyPoint]:
