@@ -156,6 +156,9 @@ vendor:
 	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE static/vendor/leaflet/
 	cp node_modules/leaflet/dist/images/*.png static/vendor/leaflet/images/
 	node scripts/vendor_illustrations.mjs static/vendor/fluent-emoji-flat $(ILLUSTRATIONS)
+	# axe-core checks every page of the browser tests for accessibility; never served.
+	mkdir -p tests/e2e/vendor/axe-core
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE tests/e2e/vendor/axe-core/
 
 clean:
 	rm -rf $(VENV) instance/circuit_court.db*
