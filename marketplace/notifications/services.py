@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from marketplace.accounts.services import receives_mail
 from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
@@ -59,7 +60,11 @@ def queue(session: Session, *, to: str, subject: str, body: str,
     With a ``key``, a message already queued under that key (in any transaction,
     sent or not) wins: nothing is added and None is returned. ``headers`` are extra
     headers (List-Unsubscribe), sent verbatim: ValueError for one that cannot be.
+    An address under the reserved ``.invalid`` domain (a relay's neighbour, who is
+    not online) gets nothing: None is returned.
     """
+    if not receives_mail(to):
+        return None
     message = OutboxMessage(to_address=to, subject=subject, body_text=body, dedupe_key=key,
                             created_at=utcnow(), attempts=0, last_error="",
                             headers=json.dumps(checked_headers(headers or {})))
