@@ -177,6 +177,14 @@ def test_a_relay_orders_for_a_neighbour_paid_at_pickup(client, db, login, form_p
     login(db.session.get(User, market["farm"].user_id))
     packing = client.get(f"/farm/orders/slots/{market['slot'].id}").get_data(as_text=True)
     assert "Ordered by Hôte for Odette Le Goff" in packing
+    # An admin sees every point's neighbours and who ordered in their name.
+    logout(client)
+    login(factories.user(Role.ADMIN))
+    assert f"/relay/points/{market['point'].id}" in client.get("/relay").get_data(as_text=True)
+    admin_view = client.get(
+        f"/relay/points/{market['point'].id}/neighbours/{neighbour.id}").get_data(as_text=True)
+    assert f"Order {order.id}" in admin_view
+    assert "Hôte" in admin_view
 
 
 def test_the_order_form_sent_twice_places_one_order(client, db, login, form_post, market):
