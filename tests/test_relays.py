@@ -108,6 +108,9 @@ def test_an_admin_names_a_volunteer_relay_and_ends_it(client, db, login, form_po
     assignment = db.session.scalars(select(RelayAssignment)).one()
     assert (assignment.user_id, assignment.named_by_id, assignment.until) == (
         volunteer.id, admin.id, None)
+    told = db.session.scalars(select(OutboxMessage)
+                              .where(OutboxMessage.to_address == volunteer.email)).one()
+    assert f"/relay/points/{point.id}" in told.body_text
     again = name_relay(form_post, point, volunteer.email)
     assert again.status_code == 400
     logout(client)

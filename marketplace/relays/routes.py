@@ -16,7 +16,7 @@ from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import PickupPoint, PickupSlot
-from marketplace.relays import services
+from marketplace.relays import mails, services
 from marketplace.relays.forms import NameRelayForm, NeighbourForm
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
@@ -84,6 +84,7 @@ def name_relay(point_id: int):
         db.session.rollback()
         form.email.errors = [str(exc.message)]
         return _render_point(point, name_form=form, status=400)
+    mails.relay_named(db.session, made)
     db.session.commit()
     flash(_("%(name)s is now relay of %(point)s.", name=made.user.display_name,
             point=point.name), "success")
