@@ -4,13 +4,16 @@ e-mail and orders for them, paid at pickup; the order says who placed it for who
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Role, User
 from marketplace.notifications.models import OutboxMessage
+from marketplace.orders import services as orders
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
 from marketplace.relays.models import Neighbour, RelayAssignment
 from tests import factories
+from tests.clock import now
 from tests.conftest import CSRF_RE
 from tests.pages import TOKEN_RE
 
@@ -245,3 +248,19 @@ def test_a_neighbour_account_cannot_sign_in(client, db, login, form_post, market
     response = form_post("/login", {"email": user.email, "password": factories.PASSWORD})
     assert response.status_code == 400
     assert "Wrong e-mail or password" in response.get_data(as_text=True)
+
+
+def test_a_buyer_sees_on_its_order_page_who_ordered_in_its_name(client, db, login, market):
+    """An account later handed over to its person (or any buyer a relay ordered for)
+    reads on its order page who placed the order."""
+    buyer, relay = market["buyers"][0], market["host"]
+    order = orders.checkout(db.session, buyer=buyer, cart={str(market["carrots"].id): 1},
+                            slot_id=market["slot"].id, now=now(), tz=factories.TZ,
+                            payment_method=PaymentMethod.AT_PICKUP, placed_by_id=relay.id,
+                            config=current_app.config)
+    db.session.commit()
+    login(buyer)
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert "Ordered by Hôte for Zoé" in page
+    plain = factories.order(buyer, market["slot"], {market["carrots"].id: 1})
+    assert "Ordered by" not in client.get(f"/orders/{plain.id}").get_data(as_text=True)
