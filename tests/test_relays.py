@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role, User
 from marketplace.notifications.models import OutboxMessage
 from marketplace.orders import services as orders
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
+from marketplace.relays import services
 from marketplace.relays.models import Neighbour, RelayAssignment
 from tests import factories
 from tests.clock import now
@@ -264,3 +266,22 @@ def test_a_buyer_sees_on_its_order_page_who_ordered_in_its_name(client, db, logi
     assert "Ordered by Hôte for Zoé" in page
     plain = factories.order(buyer, market["slot"], {market["carrots"].id: 1})
     assert "Ordered by" not in client.get(f"/orders/{plain.id}").get_data(as_text=True)
+
+
+def test_one_active_assignment_per_point_and_person_even_at_once(db, market):
+    """The database holds one active assignment per point and person (two admins
+    naming the same volunteer at once); an ended one does not count."""
+    point, volunteer = market["point"], factories.user(name="Bénévole")
+    first = RelayAssignment(pickup_point_id=point.id, user_id=volunteer.id, since=now())
+    db.session.add(first)
+    db.session.commit()
+    db.session.add(RelayAssignment(pickup_point_id=point.id, user_id=volunteer.id, since=now()))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    first.until = now()
+    db.session.commit()
+    again = services.name_relay(db.session, point, volunteer.email, by=market["host"], now=now())
+    db.session.commit()
+    assert again.active
+    assert not db.session.get(RelayAssignment, first.id).active

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
@@ -22,7 +22,9 @@ class RelayAssignment(db.Model):
 
     __tablename__ = "relay_assignments"
     __table_args__ = (
-        Index("ix_relay_assignments_point_user", "pickup_point_id", "user_id"),
+        # One active assignment per point and person, even named twice at once.
+        Index("ix_relay_assignments_active", "pickup_point_id", "user_id", unique=True,
+              sqlite_where=text("until IS NULL"), postgresql_where=text("until IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import generate_password_hash
 
@@ -94,8 +95,12 @@ def name_relay(session: Session, point: PickupPoint, email: str, *, by: User,
                             name=user.display_name))
     made = RelayAssignment(pickup_point_id=point.id, user_id=user.id, named_by_id=by.id,
                            since=now)
-    session.add(made)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(made)
+    except IntegrityError:  # named at the same moment by someone else
+        raise RelayError(_l("%(name)s is relay of this point already.",
+                            name=user.display_name)) from None
     return made
 
 

@@ -33,7 +33,8 @@ def upgrade():
     op.create_index(op.f('ix_relay_assignments_named_by_id'), 'relay_assignments', ['named_by_id'], unique=False)
     op.create_index(op.f('ix_relay_assignments_pickup_point_id'), 'relay_assignments', ['pickup_point_id'], unique=False)
     op.create_index(op.f('ix_relay_assignments_user_id'), 'relay_assignments', ['user_id'], unique=False)
-    op.create_index('ix_relay_assignments_point_user', 'relay_assignments', ['pickup_point_id', 'user_id'], unique=False)
+    # One active assignment per point and person (a partial index: both databases).
+    op.create_index('ix_relay_assignments_active', 'relay_assignments', ['pickup_point_id', 'user_id'], unique=True, sqlite_where=sa.text('until IS NULL'), postgresql_where=sa.text('until IS NULL'))
     op.create_table('relay_neighbours',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -67,7 +68,7 @@ def downgrade():
     op.drop_index(op.f('ix_relay_neighbours_pickup_point_id'), table_name='relay_neighbours')
     op.drop_index(op.f('ix_relay_neighbours_consent_by_id'), table_name='relay_neighbours')
     op.drop_table('relay_neighbours')
-    op.drop_index('ix_relay_assignments_point_user', table_name='relay_assignments')
+    op.drop_index('ix_relay_assignments_active', table_name='relay_assignments')
     op.drop_index(op.f('ix_relay_assignments_user_id'), table_name='relay_assignments')
     op.drop_index(op.f('ix_relay_assignments_pickup_point_id'), table_name='relay_assignments')
     op.drop_index(op.f('ix_relay_assignments_named_by_id'), table_name='relay_assignments')
