@@ -285,3 +285,19 @@ def test_one_active_assignment_per_point_and_person_even_at_once(db, market):
     db.session.commit()
     assert again.active
     assert not db.session.get(RelayAssignment, first.id).active
+
+
+@pytest.mark.parametrize(("typed", "e164", "shown"), [
+    ("06 12 34 56 78", "+33612345678", "06 12 34 56 78"),
+    ("+33 6 12 34 56 78", "+33612345678", "06 12 34 56 78"),
+    ("02.97.12.34.56", "+33297123456", "02 97 12 34 56"),
+    ("+32 470 12 34 56", "+32470123456", "+32 470 12 34 56"),  # abroad: international
+])
+def test_phone_numbers_are_kept_in_e164_and_shown_as_dialled(typed, e164, shown):
+    assert services.parse_phone(typed) == (e164, shown)
+
+
+@pytest.mark.parametrize("typed", ["12 34", "06 12 34", "téléphone", "+33 1", "0" * 40])
+def test_what_is_not_a_phone_number_is_refused(typed):
+    with pytest.raises(services.RelayError):
+        services.parse_phone(typed)
