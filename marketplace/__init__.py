@@ -126,6 +126,7 @@ def register_extensions(app: Flask) -> None:
     from marketplace.pickup import market_day_models as _market_days  # noqa: F401
     from marketplace.pickup import models as _pickup  # noqa: F401
     from marketplace.producers import models as _producers  # noqa: F401
+    from marketplace.relays import models as _relays  # noqa: F401
     from marketplace.wholesale import invoice_models as _invoices  # noqa: F401
     from marketplace.wholesale import models as _wholesale  # noqa: F401
 
@@ -232,6 +233,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.payments.routes import bp as payments_bp
     from marketplace.pickup.routes import bp as pickup_bp
     from marketplace.producers.routes import bp as producers_bp
+    from marketplace.relays.routes import bp as relays_bp
     from marketplace.reports.farm_routes import bp as farm_orders_bp
     from marketplace.reports.farms_routes import bp as farms_bp
     from marketplace.reports.host_routes import bp as distribution_bp
@@ -269,6 +271,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(standing_bp)
     app.register_blueprint(quick_order_bp)
     app.register_blueprint(order_upload_bp)
+    app.register_blueprint(relays_bp)
     app.register_blueprint(invoices_bp)
     app.register_blueprint(door_bp)
     app.register_blueprint(market_day_mails_bp)

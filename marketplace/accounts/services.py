@@ -22,6 +22,16 @@ from marketplace.models import get_by_id
 _DUMMY_HASH: dict[str, str] = {}
 
 
+# Accounts with an e-mail under this reserved domain (RFC 2606) are made for someone
+# who is not online (a relay's neighbour): they never sign in and never get mail.
+NO_MAIL_DOMAIN = ".invalid"
+
+
+def receives_mail(email: str) -> bool:
+    """False for an address under the reserved ``.invalid`` domain."""
+    return not normalise_email(email).endswith(NO_MAIL_DOMAIN)
+
+
 class EmailTaken(ValueError):
     pass
 
@@ -103,7 +113,7 @@ def authenticate(session: Session, email: str, password: str,
         dummy = _DUMMY_HASH.setdefault(hash_method, generate_password_hash("x", method=hash_method))
         check_password_hash(dummy, password or "")
         return None
-    if check_password_hash(user.password_hash, password or ""):
+    if check_password_hash(user.password_hash, password or "") and receives_mail(user.email):
         return user
     return None
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import User
+from marketplace.accounts.services import receives_mail
 from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
@@ -64,7 +65,11 @@ def queue(session: Session, *, to: str, subject: str, body: str,
     With a ``key``, a message already queued under that key (in any transaction,
     sent or not) wins: nothing is added and None is returned. ``headers`` are extra
     headers (List-Unsubscribe), sent verbatim: ValueError for one that cannot be.
+    An address under the reserved ``.invalid`` domain (a relay's neighbour, who is
+    not online) gets nothing: None is returned.
     """
+    if not receives_mail(to):
+        return None
     if not before_confirmation and awaits_confirmation(session, to):
         log.info("no e-mail to %s until its account confirms the address", to)
         return None

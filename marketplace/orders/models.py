@@ -123,8 +123,13 @@ class Order(db.Model):
     # (a double click, the back button, a replayed request) finds this order again
     # instead of placing a second one.
     checkout_token: Mapped[str | None] = mapped_column(String(64))
+    # Who placed the order for the buyer when it was not the buyer: a relay ordering
+    # for a neighbour who is not online (None: the buyer did).
+    placed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)
 
-    buyer = relationship("User")
+    buyer = relationship("User", foreign_keys=[buyer_id])
+    placed_by = relationship("User", foreign_keys=[placed_by_id])
     pickup_slot = relationship("PickupSlot")
     sub_orders: Mapped[list[SubOrder]] = relationship(
         back_populates="order", cascade="all, delete-orphan", passive_deletes=True,

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from marketplace.accounts.services import receives_mail
 from marketplace.catalogue import pricing
 from marketplace.catalogue.models import Variant
 from marketplace.geo.services import distance_km
@@ -261,7 +262,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
              tz: str = "Europe/Paris", hold: timedelta | None = None,
              payment_method: PaymentMethod = PaymentMethod.CARD,
              standing: bool = False, token: str | None = None,
-             config: Mapping) -> Order:
+             placed_by_id: int | None = None, config: Mapping) -> Order:
     """Turn the cart into an order for the slot, in the caller's transaction.
 
     Prices come from the database only. Raises CheckoutError; the caller must then
@@ -272,13 +273,15 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     serve standing orders first take before the slot's ``standing_placed_at``.
     ``token``: the form's checkout token; AlreadyPlaced when it placed an order
     before (and, sent twice at once, the second commit fails on the unique index:
-    the caller then looks the order up with ``order_by_token``).
+    the caller then looks the order up with ``order_by_token``). ``placed_by_id``:
+    the relay who places it for the buyer, if not the buyer.
     """
     existing = order_by_token(session, buyer.id, token)
     if existing is not None:
         raise AlreadyPlaced(existing)
-    if buyer.email_confirmed_at is None:
-        # Every order e-mails its buyer: an address no one confirmed gets nothing.
+    if buyer.email_confirmed_at is None and receives_mail(buyer.email):
+        # Every order e-mails its buyer: an address no one confirmed gets nothing. (A
+        # relay's neighbour has no address: a relay orders for them, and reads to them.)
         raise CheckoutError(EMAIL_UNCONFIRMED, _(
             "Confirm your e-mail address before ordering: open the link we sent you, "
             "or ask for a new one."))
@@ -333,7 +336,7 @@ def checkout(session: Session, *, buyer, cart: dict, slot_id, now: datetime,
     order = Order(buyer_id=buyer.id, pickup_slot_id=slot.id, status=OrderStatus.PENDING_PAYMENT,
                   currency=view.currency or CURRENCY, created_at=now, expires_at=expires_at,
                   total_cents=0, vat_cents=0, payment_method=payment_method,
-                  checkout_token=token)
+                  checkout_token=token, placed_by_id=placed_by_id)
     for group in view.groups:
         producer = session.get(Producer, group.producer_id)
         km = _food_km(producer, point)

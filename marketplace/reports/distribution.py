@@ -17,7 +17,7 @@ def distribution_sheet(session: Session, slot_id: int) -> list[Order]:
         select(Order)
         .join(User, User.id == Order.buyer_id)
         .where(Order.pickup_slot_id == slot_id, Order.status.in_(list(FULFILMENT_STATUSES)))
-        .options(joinedload(Order.buyer),
+        .options(joinedload(Order.buyer), joinedload(Order.placed_by),
                  selectinload(Order.sub_orders).joinedload(SubOrder.producer),
                  selectinload(Order.sub_orders).selectinload(SubOrder.lines))
         .order_by(func.lower(User.display_name), Order.id)

@@ -105,6 +105,7 @@ def packing_list(session: Session, producer_id: int, slot_id: int) -> list[SubOr
         .where(SubOrder.producer_id == producer_id, Order.pickup_slot_id == slot_id,
                SubOrder.status.in_(list(FULFILMENT_STATUSES)))
         .options(joinedload(SubOrder.order).joinedload(Order.buyer),
+                 joinedload(SubOrder.order).joinedload(Order.placed_by),
                  selectinload(SubOrder.lines))
         .order_by(func.lower(User.display_name), Order.id)
     ).unique())
