@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -39,9 +47,31 @@ class OutboxMessage(db.Model):
     # name -> value (List-Unsubscribe), written verbatim: services.queue checks them.
     headers: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        order_by="OutboxAttachment.position", cascade="all, delete-orphan",
+        passive_deletes=True)
+
     def __repr__(self) -> str:
         state = "sent" if self.sent_at else f"pending, {self.attempts} attempt(s)"
         return f"<OutboxMessage {self.id} {self.dedupe_key or ''} {state}>"
+
+
+class OutboxAttachment(db.Model):
+    """A file an outbox message carries (an invoice's PDF, a pick list as CSV), written
+    in the same transaction as its message and kept with it for the retries."""
+
+    __tablename__ = "outbox_attachments"
+    __table_args__ = (
+        UniqueConstraint("message_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MarketDaySubscription(db.Model):

@@ -14,11 +14,13 @@ from __future__ import annotations
 from marketplace.orders import signals
 from marketplace.payments import signals as payment_signals
 
+from . import farms
 from . import orders as notify
 
 
 def _confirmed(order, *, session, **_kw):
     notify.order_confirmed(session, order)
+    farms.new_orders(session, order)
 
 
 def _cancelled(order, *, session, reason="", **_kw):

@@ -1,0 +1,168 @@
+"""Notices beyond the buyer's order e-mails: attachments in the outbox (kept for the
+retries), a farm told of each new order, a restaurant's invoices as PDF, welcome."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from marketplace.accounts.models import Role
+from marketplace.notifications import accounts as account_mails
+from marketplace.notifications import services
+from marketplace.notifications.models import OutboxAttachment
+from marketplace.orders import services as order_services
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.sqlite import write_intent
+from tests import factories
+from tests.clock import now
+from tests.mailbox import free_port
+from tests.test_notifications import TZ, make_slot, outbox
+from tests.test_notifications import market as market  # noqa: F401 - the fixture
+
+CSV = "\ufeffproduit;quantité\r\nCarottes;3\r\n".encode()
+
+
+def attachments_of(mail) -> list[tuple[str, str, bytes]]:
+    return [(part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+            for part in mail.iter_attachments()]
+
+
+def test_attachments_are_written_with_the_message_and_survive_a_retry(app, db, mailbox):
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = free_port()  # the mail server is down at first
+    message = services.queue(
+        db.session, to="ferme@example.org", subject="Liste de préparation",
+        body="Ci-joint la liste.\n", key="test:attached",
+        attachments=[services.Attachment("liste.csv", "text/csv", CSV),
+                     services.Attachment("facture.pdf", "application/pdf", b"%PDF-1.4 x")])
+    db.session.commit()
+    [row] = outbox(db)
+    assert (row.sent_at, row.attempts) == (None, 1)
+    stored = db.session.scalars(select(OutboxAttachment).where(
+        OutboxAttachment.message_id == message.id).order_by(OutboxAttachment.position)).all()
+    assert [(a.filename, a.content) for a in stored] == [("liste.csv", CSV),
+                                                         ("facture.pdf", b"%PDF-1.4 x")]
+    assert len(mailbox) == 0
+
+    app.config["MAIL_PORT"] = port
+    assert services.deliver_pending(db.engine, app.config) == (1, 0)
+    [mail] = mailbox.wait_for(1)
+    assert mail.get_body(("plain",)).get_content() == "Ci-joint la liste.\n"
+    assert attachments_of(mail) == [("liste.csv", "text/csv", CSV),
+                                    ("facture.pdf", "application/pdf", b"%PDF-1.4 x")]
+
+
+def test_a_message_without_attachments_stays_a_plain_text_e_mail(db, mailbox):
+    services.queue(db.session, to="a@example.org", subject="S", body="B\n")
+    db.session.commit()
+    [mail] = mailbox.wait_for(1)
+    assert mail.get_content_type() == "text/plain"
+
+
+def confirm_order(db, market, slot, buyer=None) -> Order:
+    with write_intent():
+        order = order_services.checkout(
+            db.session, buyer=buyer or market["buyer"], slot_id=slot.id, now=now(), tz=TZ,
+            cart={str(market["carrots"].id): 3, str(market["apples"].id): 1},
+            config=current_app.config)
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            order_services.confirm(db.session, order, now=now(), config=current_app.config)
+        db.session.commit()
+    return order
+
+
+def test_each_farm_receives_its_part_of_a_new_order_in_its_language(app, db, mailbox, market):
+    farm = market["carrots"].product.producer
+    other = market["apples"].product.producer
+    other.user.locale = "en"
+    db.session.commit()
+    slot = make_slot(db, market["point"], timedelta(days=3))
+    order = confirm_order(db, market, slot)
+
+    mailbox.wait_for(3)
+    [to_farm] = mailbox.to(farm.user.email)
+    assert to_farm["Subject"] == f"Nouvelle commande {order.id} de Claire Le Goff"
+    body = to_farm.get_content()
+    assert "3 × Carottes (1 kg)\u00a0: 10,50\u00a0€" in body
+    assert "Pommes" not in body
+    assert "Café de la gare" in body
+    assert f"/farm/orders/slots/{slot.id}" in body
+    [to_other] = mailbox.to(other.user.email)
+    assert to_other["Subject"] == f"New order {order.id} from Claire Le Goff"
+    assert "1 × Pommes (2 kg): €6.00" in to_other.get_content()
+    assert "Carottes" not in to_other.get_content()
+
+    # Confirmed again (a webhook told twice): no second e-mail.
+    with write_intent():
+        from marketplace.notifications import farms
+        assert farms.new_orders(db.session, db.session.get(Order, order.id)) == []
+
+
+def test_welcome_mail_in_the_readers_language(app, db, mailbox):
+    farmer = factories.user(Role.PRODUCER, name="Yann Le Bihan")
+    buyer = factories.user(name="Anne Martin")
+    buyer.locale = "en"
+    with write_intent():
+        assert account_mails.send_welcome(db.session, farmer) is not None
+        assert account_mails.send_welcome(db.session, buyer) is not None
+        assert account_mails.send_welcome(db.session, buyer) is None  # once per account
+        db.session.commit()
+    mailbox.wait_for(2)
+    [fr] = mailbox.to(farmer.email)
+    assert fr["Subject"] == "Bienvenue sur Circuit Court"
+    assert "Bonjour Yann Le Bihan," in fr.get_content()
+    assert "/farm" in fr.get_content()
+    [en] = mailbox.to(buyer.email)
+    assert en["Subject"] == "Welcome to Circuit Court"
+    assert "Hello Anne Martin," in en.get_content()
+
+
+# A restaurant's invoices and credit notes, as PDF ------------------------------------------
+
+def pdf_attachment(mail) -> tuple[str, bytes]:
+    [(name, content_type, content)] = attachments_of(mail)
+    assert content_type == "application/pdf"
+    assert content.startswith(b"%PDF")
+    return name, content
+
+
+def test_a_restaurant_receives_each_invoice_as_a_pdf(db, mailbox, invoice_market):
+    m = invoice_market
+    m["bistrot"].locale = "en"
+    db.session.commit()
+    order = factories.restaurant_order(m["bistrot"], m["slot"],
+                                       {m["carrots"].id: 3, m["eggs"].id: 1})
+    a, b = factories.invoices_of(order)
+    mailbox.wait_for(4)  # the order e-mail, an invoice per farm (and the farms' e-mails)
+    documents = sorted((mail for mail in mailbox.to(m["bistrot"].email)
+                        if mail["Subject"].startswith("Invoice")),
+                       key=lambda mail: mail["Subject"])
+    assert [mail["Subject"] for mail in documents] == [
+        f"Invoice {a.display_number} from Ferme A", f"Invoice {b.display_number} from Ferme B"]
+    name, content = pdf_attachment(documents[0])
+    assert name == f"{a.display_number}_Ferme_A.pdf"
+    body = documents[0].get_body(("plain",)).get_content()
+    assert f"/restaurant/invoices/{a.id}" in body
+    assert "Ferme A issued invoice F-000001" in body
+
+
+def test_a_farms_credit_note_e_mail_carries_its_pdf(client, db, mailbox, invoice_market,
+                                                     login, form_post):
+    m = invoice_market
+    order = factories.restaurant_order(m["bistrot"], m["slot"], {m["carrots"].id: 2})
+    (inv,) = factories.invoices_of(order)
+    mailbox.wait_for(3)
+    mailbox.clear()
+    login(m["farm_a"].user)
+    url = f"/farm/invoices/{inv.id}"
+    response = form_post(f"{url}/credit-note", {f"qty-{inv.lines[0].id}": "1", "reason": "Gel"},
+                         page=url)
+    assert response.status_code == 303
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == m["bistrot"].email
+    assert mail["Subject"] == f"Commande {order.id}\u00a0: avoir A-000002"
+    name, _content = pdf_attachment(mail)
+    assert name.startswith("A-000002")
+    assert "Gel" in mail.get_body(("plain",)).get_content()
