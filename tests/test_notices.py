@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from marketplace.accounts.models import Role
+from marketplace.accounts.models import Role, User
 from marketplace.notifications import accounts as account_mails
 from marketplace.notifications import services
 from marketplace.notifications.models import OutboxAttachment
@@ -166,3 +166,53 @@ def test_a_farms_credit_note_e_mail_carries_its_pdf(client, db, mailbox, invoice
     name, _content = pdf_attachment(mail)
     assert name.startswith("A-000002")
     assert "Gel" in mail.get_body(("plain",)).get_content()
+
+
+# Approval and refusal --------------------------------------------------------------------
+
+def test_an_approved_farm_is_told_in_its_language(client, db, mailbox, form_post, login):
+    waiting = factories.producer(approved=False, name="Ferme de Kerguen")
+    login(factories.user(Role.ADMIN))
+    response = form_post(f"/admin/approvals/{waiting.user.id}", {}, page="/admin/approvals")
+    assert response.status_code == 302
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == waiting.user.email
+    assert mail["Subject"] == "Votre compte est validé"
+    assert "elle peut maintenant vendre" in mail.get_content()
+    assert "/farm" in mail.get_content()
+
+
+def test_an_admin_refuses_a_restaurant_with_a_reason_it_receives(client, db, mailbox,
+                                                                 form_post, login):
+
+    waiting = factories.user(Role.RESTAURANT, approved=False, name="Le Bistrot du Port")
+    waiting.locale = "en"
+    db.session.commit()
+    login(factories.user(Role.ADMIN))
+    # No reason: refused with a message, nothing sent.
+    response = form_post(f"/admin/refusals/{waiting.id}", {"reason": "  "},
+                         page="/admin/approvals")
+    assert response.status_code == 400
+    assert "Dites pourquoi" in response.get_data(as_text=True)
+    assert len(mailbox) == 0
+    response = form_post(f"/admin/refusals/{waiting.id}",
+                         {"reason": "Le SIRET ne correspond à aucun restaurant."},
+                         page="/admin/approvals")
+    assert response.status_code == 303
+    [mail] = mailbox.wait_for(1)
+    assert mail["To"] == waiting.email
+    assert mail["Subject"] == "Your account was not approved"
+    assert "Le SIRET ne correspond à aucun restaurant." in mail.get_content()
+    db.session.expire_all()
+    refused = db.session.get(User, waiting.id)
+    assert refused.refused_at is not None
+    assert not refused.is_approved
+    page = client.get("/admin/approvals").get_data(as_text=True)
+    assert "Comptes refusés" in page
+    assert "Le SIRET ne correspond à aucun restaurant." in page
+    assert f"/admin/refusals/{waiting.id}" not in page  # no longer waiting
+    # A second refusal of a refused account is refused: it is not waiting.
+    response = form_post(f"/admin/refusals/{waiting.id}", {"reason": "Encore"},
+                         page="/admin/approvals")
+    assert response.status_code == 404
+    assert len(mailbox) == 1

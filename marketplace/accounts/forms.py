@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectChoice, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from marketplace.accounts import services
@@ -89,6 +97,18 @@ class LoginForm(FlaskForm):
 
 class ApproveForm(FlaskForm):
     submit = SubmitField(_l("Approve"))
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why (the person receives it by e-mail)"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Say why: the person receives it by e-mail.")),
+            Length(max=1000, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    submit = SubmitField(_l("Refuse"))
 
 
 class LogoutForm(FlaskForm):

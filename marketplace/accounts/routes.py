@@ -6,7 +6,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
 from marketplace.accounts.decorators import admin_required
-from marketplace.accounts.forms import ApproveForm, LoginForm, LogoutForm, SignupForm
+from marketplace.accounts.forms import (
+    ApproveForm,
+    LoginForm,
+    LogoutForm,
+    RefuseForm,
+    SignupForm,
+)
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -88,13 +94,17 @@ def logout():
     return redirect(url_for("main.home"))
 
 
-def _render_approvals(status: int = 200):
+def _render_approvals(status: int = 200, *, refuse_form: RefuseForm | None = None,
+                      refusing: int | None = None):
     users = services.pending_approvals(db.session)
     profiles = services.approval_details(db.session, users)
     problems = {user.id: services.approval_problem(db.session, user, profiles)
                 for user in users}
     return render_template("accounts/approvals.html", users=users, profiles=profiles,
-                           problems=problems, form=ApproveForm()), status
+                           problems=problems, form=ApproveForm(),
+                           refused=services.refused_accounts(db.session),
+                           refuse_form=refuse_form or RefuseForm(formdata=None),
+                           refusing=refusing), status
 
 
 @admin_bp.route("/approvals")
@@ -120,3 +130,21 @@ def approve(user_id: int):
         return _render_approvals(status=400)
     flash(_("%(name)s is approved.", name=user.display_name), "success")
     return redirect(url_for("admin.approvals"))
+
+
+@admin_bp.route("/refusals/<int:user_id>", methods=["POST"])
+@admin_required
+def refuse(user_id: int):
+    """Refuse an account waiting for approval; the reason is e-mailed to the person."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.needs_approval or user.approved_at is not None \
+            or user.refused_at is not None:
+        abort(404)  # only an account waiting for approval is refused
+    form = RefuseForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _render_approvals(status=400, refuse_form=form, refusing=user.id)
+    services.refuse(db.session, user, by=current_user, reason=form.reason.data, now=utcnow())
+    flash(_("%(name)s is refused: the reason is e-mailed.", name=user.display_name), "success")
+    return redirect(url_for("admin.approvals"), code=303)

@@ -25,6 +25,14 @@ approval_checked = _signals.signal("approval-checked")
 approval_details = _signals.signal("approval-details")
 
 
+#: An admin approved an account waiting for it. Sender: the User. kwargs: session.
+account_approved = _signals.signal("account-approved")
+
+#: An admin refused an account waiting for approval. Sender: the User. kwargs: session,
+#: reason (the admin's words, for the person).
+account_refused = _signals.signal("account-refused")
+
+
 def first_answer(signal, sender, **kwargs):
     """The first receiver's answer that is not None, else None."""
     for _receiver, value in signal.send(sender, **kwargs):

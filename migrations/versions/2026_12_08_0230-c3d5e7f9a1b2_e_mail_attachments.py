@@ -1,4 +1,5 @@
-"""E-mail attachments in the outbox (invoices as PDF, pick lists as CSV).
+"""E-mail attachments in the outbox (invoices as PDF, pick lists as CSV); an
+admin's refusal of an account, with its reason.
 
 Revision ID: c3d5e7f9a1b2
 Revises: 7b1e4c2a9f30
@@ -29,8 +30,20 @@ def upgrade():
     sa.UniqueConstraint('message_id', 'position', name=op.f('uq_outbox_attachments_message_id'))
     )
     op.create_index(op.f('ix_outbox_attachments_message_id'), 'outbox_attachments', ['message_id'], unique=False)
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('refused_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('refused_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('refusal_reason', sa.String(length=1000), nullable=True))
+        batch_op.create_index(batch_op.f('ix_users_refused_by_id'), ['refused_by_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_users_refused_by_id_users'), 'users', ['refused_by_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_users_refused_by_id_users'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_users_refused_by_id'))
+        batch_op.drop_column('refusal_reason')
+        batch_op.drop_column('refused_by_id')
+        batch_op.drop_column('refused_at')
     op.drop_index(op.f('ix_outbox_attachments_message_id'), table_name='outbox_attachments')
     op.drop_table('outbox_attachments')
