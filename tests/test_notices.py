@@ -16,7 +16,7 @@ from marketplace.orders import services as order_services
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.sqlite import write_intent
 from tests import factories
-from tests.clock import now
+from tests.clock import PARIS, now
 from tests.mailbox import free_port
 from tests.test_notifications import TZ, make_slot, outbox
 from tests.test_notifications import market as market  # noqa: F401 - the fixture
@@ -216,3 +216,43 @@ def test_an_admin_refuses_a_restaurant_with_a_reason_it_receives(client, db, mai
                          page="/admin/approvals")
     assert response.status_code == 404
     assert len(mailbox) == 1
+
+
+# The summary of a slot at its cut-off -------------------------------------------------------
+
+def test_each_farm_gets_one_summary_at_the_cut_off_with_its_pick_list(app, db, mailbox,
+                                                                     market, clock):
+    from marketplace.downloads import FRENCH
+    from marketplace.jobs import run_once
+    from marketplace.reports import pick_lists
+
+    farm = market["carrots"].product.producer
+    slot = make_slot(db, market["point"], timedelta(days=2))
+    slot.cutoff_at = now() + timedelta(hours=5)
+    db.session.commit()
+    confirm_order(db, market, slot)
+    confirm_order(db, market, slot, buyer=factories.user(name="Paul"))
+    mailbox.wait_for(6)
+    mailbox.clear()
+    with app.test_request_context():
+        assert run_once(generate_slots=False)["slot_summaries"] == 0  # before the cut-off
+
+        clock.move_to(slot.cutoff_at + timedelta(minutes=1))
+        assert run_once(generate_slots=False)["slot_summaries"] == 2  # one per farm
+        assert run_once(generate_slots=False)["slot_summaries"] == 0  # once
+    mailbox.wait_for(2)
+    [mail] = mailbox.to(farm.user.email)
+    assert mail["Subject"].startswith("Commandes closes pour ")
+    body = mail.get_body(("plain",)).get_content()
+    assert "6 × Carottes (1 kg)" in body
+    assert "Pommes" not in body
+    [(name, content_type, content)] = attachments_of(mail)
+    assert (name, content_type) == (f"pick-list-{slot.starts_at.astimezone(PARIS):%Y-%m-%d}"
+                                    f"-slot{slot.id}.csv", "text/csv")
+    lines = pick_lists.pick_list(db.session, farm.id, slot.id)
+    with app.test_request_context():
+        from flask_babel import force_locale
+        with force_locale("fr"):
+            assert content == pick_lists.pick_list_csv(lines, FRENCH)
+    rows = content.decode("utf-8-sig").splitlines()
+    assert rows[1] == "Carottes;1 kg;6;0;6;2"

@@ -1,8 +1,10 @@
-"""The e-mails a farm receives: a new order with its part of it."""
+"""The e-mails a farm receives: a new order with its part of it, and the summary of a
+slot at its cut-off with the pick list attached (reports/slot_summaries.py)."""
 
 from __future__ import annotations
 
 from flask import render_template
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -10,7 +12,7 @@ from marketplace.orders.models import Order, OrderStatus, SubOrder
 
 from .models import OutboxMessage
 from .orders import language_of, public_url
-from .services import queue
+from .services import Attachment, queue
 
 NEW_ORDER_KEY = "farm-new-order:"
 
@@ -37,3 +39,22 @@ def new_orders(session: Session, order: Order) -> list[OutboxMessage]:
     queued = [new_order(session, sub) for sub in order.sub_orders
               if sub.status != OrderStatus.CANCELLED]
     return [message for message in queued if message is not None]
+
+
+SLOT_SUMMARY_KEY = "slot-summary:"
+
+
+def slot_summary(session: Session, producer, slot, lines, pick_list: Attachment
+                 ) -> OutboxMessage | None:
+    """To the farm, once per slot: orders are closed; what to bring (``lines``, the
+    pick list's), the pick list attached."""
+    farmer = producer.user
+    with language_of(farmer):
+        subject = _("Orders closed for %(day)s at %(point)s: what to bring",
+                    day=format_datetime(slot.starts_at, "EEEE d MMMM"),
+                    point=slot.pickup_point.name)
+        body = render_template(
+            "mail/farm_slot_summary.txt", farmer=farmer, producer=producer, slot=slot,
+            lines=lines, slot_url=public_url("farm_orders.slot", slot_id=slot.id))
+    return queue(session, to=farmer.email, subject=subject, body=body,
+                 key=f"{SLOT_SUMMARY_KEY}{slot.id}:{producer.id}", attachments=(pick_list,))
