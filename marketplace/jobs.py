@@ -5,6 +5,7 @@ and places go back), queue the day-before reminders, send refunds still to send
 and what the outbox holds; queue the market day e-mails buyers asked for (orders
 open, last call before the cut-off: notifications/market_days.py); each farm's summary
 of a slot whose cut-off passed, its pick list attached (reports/slot_summaries.py);
+the daily digest of new orders of the farms that chose one, from their hour;
 every hour, generate the dated slots of the weekly openings; once a day (from 02:00
 local time, AUDIT_HOUR), the money audit, whose findings are e-mailed to the admins. Each task is
 idempotent, so two runners, a restart or a missed tick change nothing; `--once`
@@ -22,6 +23,7 @@ from flask.cli import with_appcontext
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.notifications import farms as farm_mails
 from marketplace.notifications import market_days
 from marketplace.notifications import orders as notify
 from marketplace.notifications import services as outbox
@@ -86,6 +88,10 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
         db.session.commit()
     with write_intent():
         done["slot_summaries"] = slot_summaries.queue_due(db.session, now=utcnow())
+        db.session.commit()
+    with write_intent():
+        done["digests"] = farm_mails.queue_digests(db.session, now=utcnow(),
+                                                   tz=config["BABEL_DEFAULT_TIMEZONE"])
         db.session.commit()
     if gateway.is_configured(config):
         with write_intent():

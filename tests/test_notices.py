@@ -256,3 +256,92 @@ def test_each_farm_gets_one_summary_at_the_cut_off_with_its_pick_list(app, db, m
             assert content == pick_lists.pick_list_csv(lines, FRENCH)
     rows = content.decode("utf-8-sig").splitlines()
     assert rows[1] == "Carottes;1 kg;6;0;6;2"
+
+
+# Choices ----------------------------------------------------------------------------------
+
+def test_the_notices_page_lists_what_is_required_and_saves_a_farms_choices(
+        client, db, form_post, login, market):
+    from marketplace.notifications import preferences
+
+    farm = market["carrots"].product.producer
+    login(farm.user)
+    page = client.get("/account/notices").get_data(as_text=True)
+    assert "Toujours envoyés (obligatoires)" in page
+    assert "Factures et avoirs" not in page  # a restaurant's
+    assert "Une nouvelle commande pour ma ferme" in page
+    response = form_post("/account/notices",
+                         {"farm_new_order": "digest", "digest_hour": "99"},
+                         page="/account/notices")
+    assert response.status_code == 400  # no such hour; nothing saved
+    assert preferences.digest_hour(db.session, farm.user_id) is None
+    response = form_post("/account/notices", {"farm_new_order": "digest", "digest_hour": "18"},
+                         page="/account/notices")
+    assert response.status_code == 303
+    assert preferences.digest_hour(db.session, farm.user_id) == 18
+    assert not preferences.wants(db.session, farm.user_id, preferences.FARM_SLOT_SUMMARY)
+
+
+def test_a_household_has_nothing_to_switch_off_only_the_list(client, db, form_post, login,
+                                                            market):
+    login(market["buyer"])
+    page = client.get("/account/notices").get_data(as_text=True)
+    assert "notices-form" not in page
+    assert "Mes commandes" in page
+
+
+def test_a_farm_that_switched_new_orders_off_gets_none(app, db, mailbox, market):
+    from marketplace.notifications import preferences
+
+    farm = market["carrots"].product.producer
+    preferences.choose(db.session, farm.user, preferences.FARM_NEW_ORDER, enabled=False,
+                       now=now())
+    db.session.commit()
+    slot = make_slot(db, market["point"], timedelta(days=3))
+    confirm_order(db, market, slot)
+    mailbox.wait_for(2)  # the buyer's and the other farm's
+    assert mailbox.to(farm.user.email) == []
+
+
+def test_a_digest_farm_gets_one_e_mail_a_day_at_its_hour_and_none_per_order(
+        app, db, mailbox, market, clock):
+    from marketplace.jobs import run_once
+    from marketplace.notifications import preferences
+    from tests.clock import paris
+
+    clock.move_to(paris(2026, 11, 17, 8, 0))
+    farm = market["carrots"].product.producer
+    preferences.choose(db.session, farm.user, preferences.FARM_NEW_ORDER, enabled=True,
+                       digest_hour=18, now=now())
+    preferences.choose(db.session, farm.user, preferences.FARM_SLOT_SUMMARY, enabled=False,
+                       now=now())
+    db.session.commit()
+    slot = make_slot(db, market["point"], timedelta(days=3))
+    first = confirm_order(db, market, slot)
+    second = confirm_order(db, market, slot, buyer=factories.user(name="Paul Morvan"))
+    mailbox.wait_for(4)
+    assert mailbox.to(farm.user.email) == []  # none per order
+    with app.test_request_context():
+        assert run_once(generate_slots=False)["digests"] == 0  # 08:00: before its hour
+        clock.move_to(paris(2026, 11, 17, 18, 1))
+        assert run_once(generate_slots=False)["digests"] == 1
+        assert run_once(generate_slots=False)["digests"] == 0  # once a day
+    mailbox.wait_for(5)
+    [digest] = mailbox.to(farm.user.email)
+    assert digest["Subject"] == "2 nouvelles commandes pour Ferme des Landes"
+    body = digest.get_content()
+    assert f"Commande {first.id} de Claire Le Goff" in body
+    assert f"Commande {second.id} de Paul Morvan" in body
+    assert "Pommes" not in body
+    # The next day: a new order only, then nothing more.
+    clock.move_to(paris(2026, 11, 18, 9, 0))
+    third = confirm_order(db, market, make_slot(db, market["point"], timedelta(days=3)))
+    with app.test_request_context():
+        clock.move_to(paris(2026, 11, 18, 18, 5))
+        assert run_once(generate_slots=False)["digests"] == 1
+        clock.move_to(paris(2026, 11, 19, 18, 5))
+        assert run_once(generate_slots=False)["digests"] == 0  # nothing new
+    later = [mail for mail in mailbox.to(farm.user.email) if mail is not digest]
+    assert len(later) == 1
+    assert f"Commande {third.id}" in later[0].get_content()
+    assert f"Commande {first.id} " not in later[0].get_content()

@@ -100,3 +100,39 @@ class MarketDaySubscription(db.Model):
 
     def wants(self, kind: str) -> bool:
         return bool(getattr(self, kind))
+
+
+class NoticePreference(db.Model):
+    """A person's choice about one kind of notice that may be switched off (the kinds
+    are listed in preferences.py); no row means the default: on, each as it happens.
+    For a farm's new orders, ``digest_hour`` (local time) asks for one e-mail a day
+    listing them instead of one per order."""
+
+    __tablename__ = "notice_preferences"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind"),
+        CheckConstraint("digest_hour IS NULL OR (digest_hour >= 0 AND digest_hour <= 23)",
+                        name="digest_hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    digest_hour: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestItem(db.Model):
+    """A farm's sub-order confirmed while the farm asked for a daily digest: listed in
+    the next digest (``digest_key`` set then), so each is told once."""
+
+    __tablename__ = "notice_digest_items"
+
+    sub_order_id: Mapped[int] = mapped_column(
+        ForeignKey("sub_orders.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    digest_key: Mapped[str | None] = mapped_column(String(120))

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from marketplace.downloads import csv_style
 from marketplace.notifications import farms as farm_mails
 from marketplace.notifications import orders as notify
-from marketplace.notifications.models import OutboxMessage
+from marketplace.notifications import preferences
+from marketplace.notifications.models import NoticePreference, OutboxMessage
 from marketplace.notifications.services import Attachment
 from marketplace.orders.models import FULFILMENT_STATUSES, Order, SubOrder
 from marketplace.pickup.models import PickupSlot
@@ -29,7 +30,8 @@ LATEST = timedelta(hours=12)
 
 def due(session: Session, now: datetime) -> list[tuple[Producer, PickupSlot]]:
     """(farm, slot) of every summary due: the slot's cut-off has passed (within LATEST),
-    the farm has confirmed orders in it, and its summary is not queued yet."""
+    the farm has confirmed orders in it, did not switch summaries off, and its summary
+    is not queued yet."""
     key = (literal(farm_mails.SLOT_SUMMARY_KEY) + cast(PickupSlot.id, String) + literal(":")
            + cast(Producer.id, String))
     rows = session.execute(
@@ -40,7 +42,10 @@ def due(session: Session, now: datetime) -> list[tuple[Producer, PickupSlot]]:
         .join(Producer, Producer.id == SubOrder.producer_id)
         .where(PickupSlot.cutoff_at <= now, PickupSlot.cutoff_at > now - LATEST,
                SubOrder.status.in_(list(FULFILMENT_STATUSES)),
-               ~exists().where(OutboxMessage.dedupe_key == key))
+               ~exists().where(OutboxMessage.dedupe_key == key),
+               ~exists().where(NoticePreference.user_id == Producer.user_id,
+                               NoticePreference.kind == preferences.FARM_SLOT_SUMMARY,
+                               NoticePreference.enabled.is_(False)))
         .order_by(PickupSlot.cutoff_at, PickupSlot.id, Producer.id)
     ).all()
     return [(session.get(Producer, producer_id), session.get(PickupSlot, slot_id))
