@@ -225,6 +225,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.discover.near_routes import bp as near_bp
     from marketplace.main.routes import bp as main_bp
     from marketplace.notifications.routes import bp as market_day_mails_bp
+    from marketplace.notifications.routes import notices_bp
     from marketplace.orders.closing_routes import bp as closing_bp
     from marketplace.orders.routes import bp as orders_bp
     from marketplace.payments.admin_routes import bp as payments_admin_bp
@@ -275,6 +276,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(invoices_bp)
     app.register_blueprint(door_bp)
     app.register_blueprint(market_day_mails_bp)
+    app.register_blueprint(notices_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

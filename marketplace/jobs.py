@@ -3,7 +3,9 @@
 Every --interval seconds (default 60): expire unpaid orders past their hold (stock
 and places go back), queue the day-before reminders, send refunds still to send
 and what the outbox holds; queue the market day e-mails buyers asked for (orders
-open, last call before the cut-off: notifications/market_days.py);
+open, last call before the cut-off: notifications/market_days.py); each farm's summary
+of a slot whose cut-off passed, its pick list attached (reports/slot_summaries.py);
+the daily digest of new orders of the farms that chose one, from their hour;
 every hour, generate the dated slots of the weekly openings; once a day (from 02:00
 local time, AUDIT_HOUR), the money audit, whose findings are e-mailed to the admins. Each task is
 idempotent, so two runners, a restart or a missed tick change nothing; `--once`
@@ -21,6 +23,7 @@ from flask.cli import with_appcontext
 
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.notifications import farms as farm_mails
 from marketplace.notifications import market_days
 from marketplace.notifications import orders as notify
 from marketplace.notifications import services as outbox
@@ -28,7 +31,7 @@ from marketplace.orders.cli import expire_unpaid_now
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.pickup import services as pickup
-from marketplace.reports import audit
+from marketplace.reports import audit, slot_summaries
 from marketplace.sqlite import write_intent
 from marketplace.wholesale.cli import run_standing_now
 
@@ -82,6 +85,13 @@ def run_once(*, generate_slots: bool = True) -> dict[str, int]:
     # After the slots: a market day generated this round can be announced at once.
     with write_intent():
         done["market_day_mails"] = market_days.queue_due(db.session, config, now=utcnow())
+        db.session.commit()
+    with write_intent():
+        done["slot_summaries"] = slot_summaries.queue_due(db.session, now=utcnow())
+        db.session.commit()
+    with write_intent():
+        done["digests"] = farm_mails.queue_digests(db.session, now=utcnow(),
+                                                   tz=config["BABEL_DEFAULT_TIMEZONE"])
         db.session.commit()
     if gateway.is_configured(config):
         with write_intent():

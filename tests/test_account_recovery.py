@@ -207,8 +207,11 @@ def test_an_unconfirmed_account_cannot_order_until_it_opens_the_link(
     assert placed.status_code == 303
     order = db.session.scalars(select(Order)).one()
     assert order.buyer_id == buyer.id
-    # Now the order's e-mail goes out.
-    assert [m["To"] for m in mailbox.wait_for(2)] == ["new@example.org"] * 2
+    # Welcomed once confirmed; now the order's e-mail goes out (and the farm's notice).
+    mails = mailbox.wait_for(4)
+    assert [m["Subject"] for m in mails if m["To"] == "new@example.org"][1] == \
+        "Bienvenue sur Circuit Court"
+    assert len([m for m in mails if m["To"] == "new@example.org"]) == 3
 
 
 def test_orders_placed_by_any_form_refuse_an_unconfirmed_buyer(db, shop):

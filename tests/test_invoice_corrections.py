@@ -271,7 +271,11 @@ def test_a_credit_note_on_an_unpaid_invoice_tells_the_restaurant_what_is_left_to
     assert mail["To"] == m["bistrot"].email
     # In the restaurant's language (French).
     assert mail["Subject"] == f"Commande {order.id}\u00a0: avoir {note.display_number}"
-    body = mail.get_content()
+    body = mail.get_body(("plain",)).get_content()
+    # The credit note itself comes with it.
+    [pdf] = mail.iter_attachments()
+    assert pdf.get_filename().startswith(note.display_number)
+    assert pdf.get_payload(decode=True).startswith(b"%PDF")
     assert f"Ferme A a émis l’avoir {note.display_number} de 3,50\u00a0€" in body
     assert "Abîmée" in body
     assert "Reste à payer sur cette facture\u00a0: 10,50\u00a0€." in body

@@ -11,6 +11,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
@@ -110,6 +111,18 @@ class LoginForm(FlaskForm):
 
 class ApproveForm(FlaskForm):
     submit = SubmitField(_l("Approve"))
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why (the person receives it by e-mail)"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Say why: the person receives it by e-mail.")),
+            Length(max=1000, message=_l("At most %(max)d characters.")),
+        ],
+    )
+    submit = SubmitField(_l("Refuse"))
 
 
 class LogoutForm(FlaskForm):

@@ -37,6 +37,13 @@ class User(UserMixin, TimestampMixin, db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # An admin refused the account (a producer or restaurant), saying why; approving it
+    # later clears the refusal.
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refused_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    refusal_reason: Mapped[str | None] = mapped_column(String(1000))
     locale: Mapped[str | None] = mapped_column(String(5))
     # When the person opened the link sent to ``email``: until then no order is taken
     # and no e-mail but the account's own (confirmation, password reset) goes there.

@@ -29,6 +29,7 @@ from marketplace.accounts.forms import (
     LoginForm,
     LogoutForm,
     ProfileForm,
+    RefuseForm,
     ResendConfirmationForm,
     ResetPasswordForm,
     SignupForm,
@@ -381,13 +382,17 @@ def delete_account():
     return _render_account(400, delete_form=form)
 
 
-def _render_approvals(status: int = 200):
+def _render_approvals(status: int = 200, *, refuse_form: RefuseForm | None = None,
+                      refusing: int | None = None):
     users = services.pending_approvals(db.session)
     profiles = services.approval_details(db.session, users)
     problems = {user.id: services.approval_problem(db.session, user, profiles)
                 for user in users}
     return render_template("accounts/approvals.html", users=users, profiles=profiles,
-                           problems=problems, form=ApproveForm()), status
+                           problems=problems, form=ApproveForm(),
+                           refused=services.refused_accounts(db.session),
+                           refuse_form=refuse_form or RefuseForm(formdata=None),
+                           refusing=refusing), status
 
 
 @admin_bp.route("/approvals")
@@ -437,3 +442,21 @@ def end_sessions(user_id: int):
     flash(_("%(name)s is signed out everywhere.", name=user.display_name), "success")
     return redirect(url_for("admin.users") if current_user.is_authenticated
                     else url_for("accounts.login"))
+
+
+@admin_bp.route("/refusals/<int:user_id>", methods=["POST"])
+@admin_required
+def refuse(user_id: int):
+    """Refuse an account waiting for approval; the reason is e-mailed to the person."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.needs_approval or user.approved_at is not None \
+            or user.refused_at is not None:
+        abort(404)  # only an account waiting for approval is refused
+    form = RefuseForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _render_approvals(status=400, refuse_form=form, refusing=user.id)
+    services.refuse(db.session, user, by=current_user, reason=form.reason.data, now=utcnow())
+    flash(_("%(name)s is refused: the reason is e-mailed.", name=user.display_name), "success")
+    return redirect(url_for("admin.approvals"), code=303)

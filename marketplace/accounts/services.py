@@ -147,8 +147,20 @@ def pending_approvals(session: Session) -> list[User]:
         session.scalars(
             select(User)
             .where(User.role.in_(list(ROLES_NEEDING_APPROVAL)), User.approved_at.is_(None),
-                   User.deleted_at.is_(None))
+                   User.deleted_at.is_(None), User.refused_at.is_(None))
             .order_by(User.created_at, User.id)
+        )
+    )
+
+
+def refused_accounts(session: Session) -> list[User]:
+    """Accounts an admin refused and has not approved since, latest first."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.role.in_(list(ROLES_NEEDING_APPROVAL)), User.approved_at.is_(None),
+                   User.refused_at.is_not(None))
+            .order_by(User.refused_at.desc(), User.id)
         )
     )
 
@@ -175,6 +187,9 @@ def approve(session: Session, user: User, by: User, *, now: datetime) -> None:
     if user.approved_at is None:
         user.approved_at = now
         user.approved_by_id = by.id
+        user.refused_at = user.refused_by_id = user.refusal_reason = None
+        session.flush()
+        signals.account_approved.send(user, session=session)
     session.flush()
 
 
@@ -400,3 +415,21 @@ def delete_account(session: Session, user: User, *, password: str, now: datetime
     user.approved_at = None
     user.deleted_at = now
     session.flush()
+
+
+REFUSAL_REASON_MAX = 1000
+
+
+def refuse(session: Session, user: User, by: User, *, reason: str, now: datetime) -> None:
+    """An admin refuses an account waiting for approval, saying why (the person is
+    told). ValueError for an empty or too long reason, or an account already approved."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REFUSAL_REASON_MAX:
+        raise ValueError("a refusal needs a reason of at most 1000 characters")
+    if user.approved_at is not None or not user.needs_approval:
+        raise ValueError("only an account waiting for approval can be refused")
+    user.refused_at = now
+    user.refused_by_id = by.id
+    user.refusal_reason = reason
+    session.flush()
+    signals.account_refused.send(user, session=session, reason=reason)

@@ -66,6 +66,14 @@ account_deleting = _signals.signal("account-deleting")
 data_exported = _signals.signal("data-exported")
 
 
+#: An admin approved an account waiting for it. Sender: the User. kwargs: session.
+account_approved = _signals.signal("account-approved")
+
+#: An admin refused an account waiting for approval. Sender: the User. kwargs: session,
+#: reason (the admin's words, for the person).
+account_refused = _signals.signal("account-refused")
+
+
 def all_answers(signal, sender, **kwargs) -> list:
     """The receivers' answers that are not None, in receiver order."""
     return [value for _receiver, value in signal.send(sender, **kwargs) if value is not None]

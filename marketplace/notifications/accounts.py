@@ -1,7 +1,9 @@
-"""The account's own e-mails (accounts/signals.py): the link that confirms an
-address, the password reset link, the notice to an address someone tried to sign up
-with, the link that confirms a new address and the notice to the old one. Each in
-the reader's language; the links carry the token accounts signed.
+"""The e-mails of an account's life, each in the reader's language: the account's own
+e-mails (accounts/signals.py: the link that confirms an address, the password reset
+link, the notice to an address someone tried to sign up with, the link that confirms
+a new address and the notice to the old one; the links carry the token accounts
+signed), welcome once the address is confirmed, and an admin's approval or refusal
+of a producer or restaurant.
 
 Also what notifications keeps of a person, for the export and the deletion of an
 account: the market day e-mails asked for.
@@ -15,11 +17,47 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from marketplace.accounts import signals
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Role, User
 
-from .models import MarketDaySubscription
-from .orders import _language_of, public_url
+from .models import MarketDaySubscription, OutboxMessage
+from .orders import language_of, public_url
 from .services import queue
+
+WELCOME_KEY = "welcome:"
+
+
+def send_welcome(session: Session, user: User) -> OutboxMessage | None:
+    """Welcome, once per account: where to start for its kind of account, and whether
+    an admin still has to approve it. None when it was queued before."""
+    start = "farms.dashboard" if user.role == Role.PRODUCER else "catalogue.index"
+    with language_of(user):
+        subject = _("Welcome to Circuit Court")
+        body = render_template("mail/welcome.txt", user=user,
+                               start_url=public_url(start),
+                               waits=user.needs_approval and not user.is_approved)
+    return queue(session, to=user.email, subject=subject, body=body,
+                 key=f"{WELCOME_KEY}{user.id}")
+
+
+def account_approved(session: Session, user: User) -> OutboxMessage | None:
+    """An admin approved the farm or restaurant: it can sell, or buy wholesale."""
+    start = "farms.dashboard" if user.role == Role.PRODUCER else "catalogue.index"
+    with language_of(user):
+        subject = _("Your account is approved")
+        body = render_template("mail/account_approved.txt", user=user,
+                               start_url=public_url(start))
+    return queue(session, to=user.email, subject=subject, body=body,
+                 key=f"account-approved:{user.id}")
+
+
+def account_refused(session: Session, user: User, reason: str) -> OutboxMessage | None:
+    """An admin refused the farm or restaurant, saying why: one e-mail per refusal."""
+    when = user.refused_at.strftime("%Y%m%dT%H%M%S") if user.refused_at else ""
+    with language_of(user):
+        subject = _("Your account was not approved")
+        body = render_template("mail/account_refused.txt", user=user, reason=reason)
+    return queue(session, to=user.email, subject=subject, body=body,
+                 key=f"account-refused:{user.id}:{when}")
 
 
 def _hours(seconds: int) -> int:
@@ -28,7 +66,7 @@ def _hours(seconds: int) -> int:
 
 def _send(session: Session, user: User, *, subject, template: str, to: str | None = None,
           before_confirmation: bool = True, **context) -> None:
-    with _language_of(user):
+    with language_of(user):
         body = render_template(template, user=user, **context)
         queue(session, to=to or user.email, subject=str(subject()), body=body,
               before_confirmation=before_confirmation)
@@ -96,3 +134,8 @@ def connect_receivers() -> None:
     signals.email_changed.connect(_changed, weak=False)
     signals.data_exported.connect(_exported, weak=False)
     signals.account_deleting.connect(_deleting, weak=False)
+    signals.email_confirmed.connect(_welcome, weak=False)
+
+
+def _welcome(user: User, *, session: Session, **_kw) -> None:
+    send_welcome(session, user)

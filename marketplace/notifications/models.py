@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
@@ -39,9 +47,31 @@ class OutboxMessage(db.Model):
     # name -> value (List-Unsubscribe), written verbatim: services.queue checks them.
     headers: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        order_by="OutboxAttachment.position", cascade="all, delete-orphan",
+        passive_deletes=True)
+
     def __repr__(self) -> str:
         state = "sent" if self.sent_at else f"pending, {self.attempts} attempt(s)"
         return f"<OutboxMessage {self.id} {self.dedupe_key or ''} {state}>"
+
+
+class OutboxAttachment(db.Model):
+    """A file an outbox message carries (an invoice's PDF, a pick list as CSV), written
+    in the same transaction as its message and kept with it for the retries."""
+
+    __tablename__ = "outbox_attachments"
+    __table_args__ = (
+        UniqueConstraint("message_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MarketDaySubscription(db.Model):
@@ -70,3 +100,39 @@ class MarketDaySubscription(db.Model):
 
     def wants(self, kind: str) -> bool:
         return bool(getattr(self, kind))
+
+
+class NoticePreference(db.Model):
+    """A person's choice about one kind of notice that may be switched off (the kinds
+    are listed in preferences.py); no row means the default: on, each as it happens.
+    For a farm's new orders, ``digest_hour`` (local time) asks for one e-mail a day
+    listing them instead of one per order."""
+
+    __tablename__ = "notice_preferences"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind"),
+        CheckConstraint("digest_hour IS NULL OR (digest_hour >= 0 AND digest_hour <= 23)",
+                        name="digest_hour"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    digest_hour: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestItem(db.Model):
+    """A farm's sub-order confirmed while the farm asked for a daily digest: listed in
+    the next digest (``digest_key`` set then), so each is told once."""
+
+    __tablename__ = "notice_digest_items"
+
+    sub_order_id: Mapped[int] = mapped_column(
+        ForeignKey("sub_orders.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    digest_key: Mapped[str | None] = mapped_column(String(120))

@@ -32,7 +32,7 @@ from marketplace.payments.services.delays import REFUND_DELAY
 from marketplace.pickup.models import PickupSlot
 
 from .models import OutboxMessage
-from .services import already_queued, queue
+from .services import Attachment, already_queued, queue
 
 SLOT_FORMAT = "EEEE d MMMM, HH:mm"
 REMINDER_KEY = "order-reminder:"
@@ -48,7 +48,7 @@ REMINDED_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY)
 
 
 @contextmanager
-def _language_of(user) -> Iterator[None]:
+def language_of(user) -> Iterator[None]:
     config = current_app.config
     locale = user.locale if user.locale in config["LANGUAGES"] else None
     with force_locale(locale or config["BABEL_DEFAULT_LOCALE"]):
@@ -73,15 +73,17 @@ def _when(slot: PickupSlot) -> str:
 
 
 def _queue(session: Session, order: Order, key: str, make_subject: Callable[[], str],
-           template: str, **context) -> OutboxMessage | None:
+           template: str, *, attachments: tuple[Attachment, ...] = (),
+           **context) -> OutboxMessage | None:
     buyer = order.buyer
     # The subject is made here too: gettext must run in the buyer's language.
-    with _language_of(buyer):
+    with language_of(buyer):
         subject = make_subject()
         body = render_template(template, order=order, buyer=buyer, slot=order.pickup_slot,
                                order_url=order_url(order.id), refund_delay=REFUND_DELAY,
                                **context)
-    return queue(session, to=buyer.email, subject=subject, body=body, key=key)
+    return queue(session, to=buyer.email, subject=subject, body=body, key=key,
+                 attachments=attachments)
 
 
 def order_confirmed(session: Session, order: Order) -> OutboxMessage | None:
@@ -322,13 +324,47 @@ def send_reminders(session: Session, now: datetime, *,
 
 def credit_note_issued(session: Session, order: Order, *, note_id: int, number: str,
                        farm: str, amount_cents: int, due_cents: int, paid: bool,
-                       reason: str = "") -> OutboxMessage | None:
+                       reason: str = "", pdf: Attachment | None = None
+                       ) -> OutboxMessage | None:
     """A farm issued a credit note on an invoice of the order that was not paid by card
     (one paid by card is told as a refund): what is left to pay on the invoice, or, the
-    invoice being paid another way, that the farm repays the amount."""
+    invoice being paid another way, that the farm repays the amount. ``pdf``: the
+    credit note itself, attached (so no document e-mail is sent for it)."""
     return _queue(
-        session, order, f"credit-note:{note_id}",
+        session, order, credit_note_key(note_id),
         lambda: _("Order %(number)s: credit note %(note)s", number=order.id, note=number),
         "mail/credit_note.txt", note_number=number, farm=farm, amount_cents=amount_cents,
-        due_cents=due_cents, paid=paid, reason=reason,
+        due_cents=due_cents, paid=paid, reason=reason, attachments=(pdf,) if pdf else (),
+    )
+
+
+def credit_note_key(note_id: int) -> str:
+    return f"credit-note:{note_id}"
+
+
+def document_key(document_id: int) -> str:
+    return f"invoice-document:{document_id}"
+
+
+def document_told(session: Session, document_id: int) -> bool:
+    """Whether an e-mail carrying this invoice or credit note is queued already."""
+    return already_queued(session, document_key(document_id)) or \
+        already_queued(session, credit_note_key(document_id))
+
+
+def document_issued(session: Session, order: Order, *, document_id: int, number: str,
+                    farm: str, credit_note: bool, amount_cents: int, pdf: Attachment,
+                    document_url: str) -> OutboxMessage | None:
+    """A farm's invoice or credit note to a restaurant, its PDF attached: one e-mail per
+    document (the restaurant's accounts keep them)."""
+    if credit_note:
+        def subject():
+            return _("Credit note %(note)s from %(farm)s", note=number, farm=farm)
+    else:
+        def subject():
+            return _("Invoice %(invoice)s from %(farm)s", invoice=number, farm=farm)
+    return _queue(
+        session, order, document_key(document_id), subject, "mail/invoice_issued.txt",
+        number=number, farm=farm, credit_note=credit_note, amount_cents=amount_cents,
+        document_url=document_url, attachments=(pdf,),
     )

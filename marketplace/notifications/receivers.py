@@ -11,15 +11,17 @@ its own, keyed by the refund.
 
 from __future__ import annotations
 
+from marketplace.accounts import signals as account_signals
 from marketplace.orders import signals
 from marketplace.payments import signals as payment_signals
 
-from . import accounts as account_mails
+from . import accounts, farms
 from . import orders as notify
 
 
 def _confirmed(order, *, session, **_kw):
     notify.order_confirmed(session, order)
+    farms.new_orders(session, order)
 
 
 def _cancelled(order, *, session, reason="", **_kw):
@@ -38,10 +40,20 @@ def _refunded(refund, *, session, **_kw):
     notify.refund_recorded(session, refund)
 
 
+def _approved(user, *, session, **_kw):
+    accounts.account_approved(session, user)
+
+
+def _refused(user, *, session, reason, **_kw):
+    accounts.account_refused(session, user, reason)
+
+
 def connect_receivers() -> None:
+    account_signals.account_approved.connect(_approved, weak=False)
+    account_signals.account_refused.connect(_refused, weak=False)
     signals.order_confirmed.connect(_confirmed, weak=False)
     signals.order_cancelled.connect(_cancelled, weak=False)
     signals.sub_order_ready.connect(_ready, weak=False)
     signals.order_moved.connect(_moved, weak=False)
     payment_signals.refund_recorded.connect(_refunded, weak=False)
-    account_mails.connect_receivers()
+    accounts.connect_receivers()

@@ -11,10 +11,11 @@ from marketplace.models import get_by_id, utcnow
 from marketplace.pickup.models import PickupPoint
 from marketplace.web.redirects import safe_next
 
-from . import market_days
-from .forms import MarketDayMailsForm
+from . import market_days, preferences
+from .forms import MarketDayMailsForm, NoticesForm
 
 bp = Blueprint("market_day_mails", __name__, url_prefix="/market-day-mails")
+notices_bp = Blueprint("notices", __name__)
 
 
 @bp.app_context_processor
@@ -80,3 +81,45 @@ def unsubscribe(token: str):
         return render_template("notifications/unsubscribe.html", bad_link=True), 400
     return render_template("notifications/unsubscribe.html", point=point, kind=kind,
                            subscribed=False, done=True, stopped=stopped)
+
+
+# The notices a person may switch off -------------------------------------------------------
+
+def _notices_form() -> NoticesForm:
+    """The form as stored (defaults where nothing was chosen)."""
+    form = NoticesForm(formdata=None)
+    new_order = preferences.preference_of(db.session, current_user.id,
+                                          preferences.FARM_NEW_ORDER)
+    if new_order is not None:
+        form.farm_new_order.data = ("off" if not new_order.enabled
+                                    else "digest" if new_order.digest_hour is not None
+                                    else "each")
+        if new_order.digest_hour is not None:
+            form.digest_hour.data = new_order.digest_hour
+    form.farm_slot_summary.data = preferences.wants(db.session, current_user.id,
+                                                    preferences.FARM_SLOT_SUMMARY)
+    return form
+
+
+@notices_bp.route("/account/notices", methods=["GET", "POST"])
+@login_required
+def notices():
+    optional = preferences.optional_for(current_user)
+    form = NoticesForm() if request.method == "POST" else _notices_form()
+    if request.method == "POST":
+        if not optional:
+            abort(400)
+        if not form.validate_on_submit():
+            return render_template("notifications/notices.html", form=form, optional=optional,
+                                   required=preferences.required_for(current_user)), 400
+        choice = form.farm_new_order.data
+        preferences.choose(db.session, current_user, preferences.FARM_NEW_ORDER,
+                           enabled=choice != "off",
+                           digest_hour=form.digest_hour.data if choice == "digest" else None,
+                           now=utcnow())
+        preferences.choose(db.session, current_user, preferences.FARM_SLOT_SUMMARY,
+                           enabled=bool(form.farm_slot_summary.data), now=utcnow())
+        flash(_("Your e-mail choices are saved."), "success")
+        return redirect(url_for("notices.notices"), code=303)
+    return render_template("notifications/notices.html", form=form, optional=optional,
+                           required=preferences.required_for(current_user))

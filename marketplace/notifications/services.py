@@ -21,7 +21,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -38,7 +38,7 @@ from marketplace.accounts.services import receives_mail
 from marketplace.models import utcnow
 from marketplace.sqlite import write_intent
 
-from .models import OutboxMessage
+from .models import OutboxAttachment, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 LAST_ERROR_MAX = 2000
 
 _table = OutboxMessage.__table__
+_files = OutboxAttachment.__table__
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a message: its name, MIME type ("text/csv") and bytes."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 # Queueing -------------------------------------------------------------------------------
@@ -56,7 +66,8 @@ _table = OutboxMessage.__table__
 def queue(session: Session, *, to: str, subject: str, body: str,
           key: str | None = None,
           headers: Mapping[str, str] | None = None,
-          before_confirmation: bool = False) -> OutboxMessage | None:
+          before_confirmation: bool = False,
+          attachments: Iterable[Attachment] = ()) -> OutboxMessage | None:
     """Add a message to the outbox in the caller's transaction.
 
     Nothing goes to the address of an account that has not confirmed it (None is
@@ -67,6 +78,8 @@ def queue(session: Session, *, to: str, subject: str, body: str,
     headers (List-Unsubscribe), sent verbatim: ValueError for one that cannot be.
     An address under the reserved ``.invalid`` domain (a relay's neighbour, who is
     not online) gets nothing: None is returned.
+    ``attachments`` are written with the message, in the same transaction, and sent
+    with it on every try.
     """
     if not receives_mail(to):
         return None
@@ -76,6 +89,10 @@ def queue(session: Session, *, to: str, subject: str, body: str,
     message = OutboxMessage(to_address=to, subject=subject, body_text=body, dedupe_key=key,
                             created_at=utcnow(), attempts=0, last_error="",
                             headers=json.dumps(checked_headers(headers or {})))
+    message.attachments = [
+        OutboxAttachment(position=position, filename=a.filename, content_type=a.content_type,
+                         content=a.content)
+        for position, a in enumerate(attachments)]
     if key is None:
         session.add(message)
         session.flush()
@@ -142,6 +159,7 @@ class _Outgoing:
     body_text: str
     created_at: datetime
     headers: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 SessionSource = Engine | Connection | Callable[[], Session]
@@ -203,7 +221,23 @@ def _claim(make_session: Callable[[], Session], *, limit: int, ids: Iterable[int
             if result.rowcount == 1:
                 claimed.append(_Outgoing(row.id, row.to_address, row.subject, row.body_text,
                                          row.created_at, row.headers))
-    return claimed
+        files = _attachments_of(session, [message.id for message in claimed])
+    return [replace(message, attachments=files.get(message.id, ())) for message in claimed]
+
+
+def _attachments_of(session: Session, ids: list[int]) -> dict[int, tuple[Attachment, ...]]:
+    """message id -> its attachments, in order: one query for all the messages."""
+    if not ids:
+        return {}
+    found: dict[int, list[Attachment]] = {}
+    for row in session.execute(
+            select(_files.c.message_id, _files.c.filename, _files.c.content_type,
+                   _files.c.content)
+            .where(_files.c.message_id.in_(ids))
+            .order_by(_files.c.message_id, _files.c.position)):
+        found.setdefault(row.message_id, []).append(
+            Attachment(row.filename, row.content_type, bytes(row.content)))
+    return {message_id: tuple(files) for message_id, files in found.items()}
 
 
 def _record(make_session: Callable[[], Session], errors: Mapping[int, str], *,
@@ -278,6 +312,10 @@ def build_message(message: _Outgoing | OutboxMessage, sender: str) -> EmailMessa
     for name, value in extra.items():
         mail[name] = value
     mail.set_content(message.body_text)
+    for attachment in message.attachments:
+        maintype, _slash, subtype = attachment.content_type.partition("/")
+        mail.add_attachment(attachment.content, maintype=maintype,
+                            subtype=subtype or "octet-stream", filename=attachment.filename)
     return mail
 
 

@@ -16,8 +16,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from marketplace.accounts.decorators import producer_required
 from marketplace.downloads import csv_download, escape_cell, page_csv_style
@@ -67,20 +67,13 @@ def slot(slot_id: int):
     return _render_slot(_slot_or_404(slot_id), current_farm())
 
 
-def _filename(kind: str, slot: PickupSlot) -> str:
-    day = format_datetime(slot.starts_at, "yyyy-MM-dd")
-    return f"{kind}-{day}-slot{slot.id}.csv"
-
-
 @bp.get("/slots/<int:slot_id>/pick-list.csv")
 @producer_required
 def pick_list_csv(slot_id: int):
     slot, farm = _slot_or_404(slot_id), current_farm()
-    rows = [[_("product"), _("variant"), _("quantity"), _("missing"), _("to pick"), _("buyers")]]
-    for line in pick_lists.pick_list(db.session, farm.id, slot.id):
-        rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
-                     str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
-    return csv_download(page_csv_style().encode(rows), _filename("pick-list", slot))
+    lines = pick_lists.pick_list(db.session, farm.id, slot.id)
+    return csv_download(pick_lists.pick_list_csv(lines, page_csv_style()),
+                        pick_lists.csv_filename("pick-list", slot))
 
 
 @bp.get("/slots/<int:slot_id>/packing-list.csv")
@@ -100,7 +93,7 @@ def packing_list_csv(slot_id: int):
                 ", ".join(str(a.label) for a in line.allergen_list),
                 ", ".join(str(a.label) for a in line.trace_list),
             ])
-    return csv_download(style.encode(rows), _filename("packing-list", slot))
+    return csv_download(style.encode(rows), pick_lists.csv_filename("packing-list", slot))
 
 
 @bp.post("/sub-orders/<int:sub_order_id>/ready")

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import format_datetime
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.accounts.models import User
+from marketplace.downloads import CsvStyle, escape_cell
 from marketplace.orders.models import FULFILMENT_STATUSES, Order, OrderLine, OrderStatus, SubOrder
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 
@@ -93,6 +96,20 @@ def pick_list(session: Session, producer_id: int, slot_id: int) -> list[PickLine
     ).all()
     return [PickLine(row[0], row[1], row[2], int(row[3]), int(row[4] or 0), int(row[5]))
             for row in rows]
+
+
+def csv_filename(kind: str, slot: PickupSlot) -> str:
+    day = format_datetime(slot.starts_at, "yyyy-MM-dd")
+    return f"{kind}-{day}-slot{slot.id}.csv"
+
+
+def pick_list_csv(lines: list[PickLine], style: CsvStyle) -> bytes:
+    """The pick list as the farm downloads it (headers in the current language)."""
+    rows = [[_("product"), _("variant"), _("quantity"), _("missing"), _("to pick"), _("buyers")]]
+    for line in lines:
+        rows.append([escape_cell(line.product_name), escape_cell(line.variant_label),
+                     str(line.quantity), str(line.short), str(line.to_pick), str(line.buyers)])
+    return style.encode(rows)
 
 
 def packing_list(session: Session, producer_id: int, slot_id: int) -> list[SubOrder]:

@@ -21,15 +21,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.utils import secure_filename
 from wtforms import StringField, SubmitField
 
 from marketplace.accounts.decorators import admin_required, producer_required, role_required
 from marketplace.accounts.models import Role, User
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
-from marketplace.notifications import orders as notify
-from marketplace.orders.models import Order
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.payments.services.stripe_objects import get as stripe_field
@@ -37,7 +34,7 @@ from marketplace.producers.views import current_farm
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 
-from . import invoice_payments, invoice_pdf, invoices
+from . import invoice_mails, invoice_payments, invoice_pdf, invoices
 from .forms import PaymentTermsForm
 from .invoice_models import Invoice
 from .models import LEGAL_MAX_PAYMENT_TERMS_DAYS
@@ -55,13 +52,10 @@ class CreditNoteForm(FlaskForm):
 
 
 def _pdf_response(invoice: Invoice):
-    credited = invoice.credits_invoice if invoice.is_credit_note else None
-    response = make_response(invoice_pdf.render(invoice, credited=credited))
-    response.headers["Content-Type"] = "application/pdf"
-    # Numbers run per farm: the farm's name keeps the files of one order's invoices
-    # from overwriting each other when saved.
-    name = secure_filename(f"{invoice.display_number} {invoice.seller_name}.pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    pdf = invoice_mails.pdf_of(invoice)
+    response = make_response(pdf.content)
+    response.headers["Content-Type"] = pdf.content_type
+    response.headers["Content-Disposition"] = f'inline; filename="{pdf.filename}"'
     return response
 
 
@@ -258,13 +252,10 @@ def issue_credit_note(invoice_id: int):
                      credited=invoices.credited_by_line(db.session, invoice), error=message,
                      typed=request.form), 400
     flash(_("Credit note %(number)s is issued.", number=note.display_number), "success")
-    if not refunds:  # a refund to the card is told to the restaurant as such
-        notify.credit_note_issued(
-            db.session, db.session.get(Order, invoice.order_id), note_id=note.id,
-            number=note.display_number,
-            farm=invoice.seller_name, amount_cents=note.total_cents,
-            due_cents=invoices.balance_cents(db.session, invoice),
-            paid=invoice.paid_at is not None, reason=note.reason or "")
+    if refunds:  # a refund to the card is told to the restaurant as such
+        invoice_mails.send_document(db.session, note)
+    else:
+        invoice_mails.credit_note_told(db.session, note, invoice)
     if refunds:
         amount = format_currency(sum(r.amount_cents for r in refunds) / 100, note.currency)
         flash(_("The restaurant paid this invoice by card: %(amount)s goes back to its card.",

@@ -16,7 +16,7 @@ from marketplace.orders.models import PaymentMethod
 from marketplace.payments import signals as payment_signals
 from marketplace.pickup.models import PickupPoint
 
-from . import invoice_payments, invoices, services
+from . import invoice_mails, invoice_payments, invoices, services
 from .models import RestaurantProfile
 
 
@@ -26,7 +26,8 @@ def _site_locale(config) -> str:
 
 
 def _issue_invoices(order, *, session, now, **_kw):
-    invoices.issue_for_order(session, order, now=now)
+    for invoice in invoices.issue_for_order(session, order, now=now):
+        invoice_mails.send_document(session, invoice)
 
 
 def _credit_cancelled(order, *, session, now, config, **_kw):
@@ -35,12 +36,14 @@ def _credit_cancelled(order, *, session, now, config, **_kw):
     for note in invoices.credit_cancelled(session, order, now=now,
                                           locale=_site_locale(config)):
         invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
+        invoice_mails.send_document(session, note)
 
 
 def _credit_shorts(sub, *, session, now, config, **_kw):
     note = invoices.credit_shorts(session, sub, now=now, locale=_site_locale(config))
     if note is not None:
         invoice_payments.refund_credit_note(session, note, config, now=now, order_payment=False)
+        invoice_mails.send_document(session, note)
 
 
 def _paid_at_counter(order, *, session, **_kw):
