@@ -34,6 +34,7 @@ def test_every_signed_in_person_reaches_the_account_page_from_the_menu(client, a
     for section in ("Name and language", "E-mail address", "Password", "Your data",
                     "Delete your account", "L123-22"):
         assert section in page
+    assert 'href="/account/notices"' in page  # the notice choices, one click away
 
 
 def test_the_account_page_needs_a_sign_in(client):
