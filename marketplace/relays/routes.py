@@ -22,6 +22,8 @@ from flask_babel import to_user_timezone
 from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
+from marketplace.accounts import services as accounts
+from marketplace.accounts import tokens
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
@@ -29,7 +31,7 @@ from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import PickupPoint, PickupSlot
 from marketplace.relays import mails, paper, services
-from marketplace.relays.forms import NameRelayForm, NeighbourForm
+from marketplace.relays.forms import HandOverForm, NameRelayForm, NeighbourForm
 from marketplace.web.display import cutoff_people_say, date_people_say, display_tz, hour_people_say
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
@@ -172,9 +174,40 @@ def new_neighbour(point_id: int):
 @login_required
 def neighbour(point_id: int, neighbour_id: int):
     point = _point_or_404(point_id)
+    return _render_neighbour(point, _neighbour_or_404(point, neighbour_id))
+
+
+def _render_neighbour(point, neighbour, *, form=None, status=200):
+    return render_template(
+        "relays/neighbour.html", point=point, neighbour=neighbour,
+        orders=services.orders_of_neighbour(db.session, neighbour),
+        hand_over_form=form or HandOverForm(formdata=None)), status
+
+
+@bp.post("/points/<int:point_id>/neighbours/<int:neighbour_id>/hand-over")
+@login_required
+def hand_over(point_id: int, neighbour_id: int):
+    """Give the neighbour their account: their e-mail, a link to choose a password."""
+    point = _point_or_404(point_id)
     neighbour = _neighbour_or_404(point, neighbour_id)
-    return render_template("relays/neighbour.html", point=point, neighbour=neighbour,
-                           orders=services.orders_of_neighbour(db.session, neighbour))
+    form = HandOverForm()
+    if not form.validate_on_submit():
+        return _render_neighbour(point, neighbour, form=form, status=400)
+    try:
+        user = services.hand_over(db.session, neighbour, form.email.data, now=utcnow())
+    except services.RelayError as exc:
+        db.session.rollback()
+        form.email.errors = [str(exc.message)]
+        return _render_neighbour(point, neighbour, form=form, status=400)
+    config = current_app.config
+    mails.handed_over(db.session, neighbour, by=current_user,
+                      token=accounts.password_reset_token(config, user),
+                      max_age=tokens.max_age(config, tokens.RESET))
+    db.session.commit()
+    flash(_("%(name)s has their own account now: a link to choose a password went to "
+            "%(email)s.", name=user.display_name, email=user.email), "success")
+    return redirect(url_for(".neighbour", point_id=point.id, neighbour_id=neighbour.id),
+                    code=303)
 
 
 def _chosen_slot(point, slots) -> PickupSlot | None:
