@@ -192,8 +192,10 @@ def hand_over(session: Session, neighbour: Neighbour, email: str, *,
 
 
 def neighbours_of(session: Session, point: PickupPoint) -> list[Neighbour]:
+    """The point's neighbours whose account was not deleted, by name."""
     return list(session.scalars(
-        select(Neighbour).join(Neighbour.user).where(Neighbour.pickup_point_id == point.id)
+        select(Neighbour).join(Neighbour.user).where(Neighbour.pickup_point_id == point.id,
+                                                     User.deleted_at.is_(None))
         .options(joinedload(Neighbour.user)).order_by(User.display_name, Neighbour.id)))
 
 
