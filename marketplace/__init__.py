@@ -195,6 +195,7 @@ def register_receivers() -> None:
     from marketplace.payments.receivers import connect_receivers as payments
     from marketplace.pickup.market_day_views import load_on_login
     from marketplace.producers.receivers import connect_receivers as producers
+    from marketplace.relays.receivers import connect_receivers as relays
     from marketplace.wholesale.receivers import connect_receivers as wholesale
 
     producers()
@@ -202,6 +203,7 @@ def register_receivers() -> None:
     payments()
     wholesale()
     notifications()
+    relays()
     # Signing in brings back the market day kept on the account.
     user_logged_in.connect(load_on_login)
 

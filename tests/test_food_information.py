@@ -307,10 +307,10 @@ def test_the_packing_list_lists_the_allergens(client, db, login, hosted_market):
     rows = list(csv.reader(io.StringIO(client.get(
         f"/farm/orders/slots/{m['slot'].id}/packing-list.csv").get_data(as_text=True)
         .lstrip("\ufeff"))))
-    assert rows[0][-2:] == ["allergens", "may contain"]
+    assert rows[0][-3:] == ["allergens", "may contain", "placed by"]
     by_product = {row[2]: row for row in rows[1:]}
-    assert by_product["Carottes"][-2:] == ["celery", ""]
-    assert by_product["'=Poireaux"][-2:] == ["", "mustard"]  # escaped for spreadsheets
+    assert by_product["Carottes"][-3:-1] == ["celery", ""]
+    assert by_product["'=Poireaux"][-3:-1] == ["", "mustard"]  # escaped for spreadsheets
 
 
 def _speak_english(client):
@@ -348,8 +348,8 @@ def test_the_restaurants_delivery_sheet_lists_the_allergens_delivered(client, db
     assert "sulphites" not in sheet
     rows = list(csv.reader(io.StringIO(client.get(
         f"/pickup/slots/{d['slot'].id}/sheet.csv").get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][-1] == "allergens"
-    assert rows[1][-1] == "milk, celery"
+    assert rows[0][-2] == "allergens"
+    assert rows[1][-2] == "milk, celery"
 
 
 # CSV ---------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_pick_and_packing_lists(client, login, farm_with_orders, lang, delimiter
     assert rows[0] == header
     assert ["Carottes", "1 kg", "2", "0", "2", "1"] in rows
     rows = read_csv(client.get(f"{base}/packing-list.csv"), delimiter)
-    assert len(rows[0]) == 10  # then the allergens and traces of each line
+    assert len(rows[0]) == 11  # then the allergens and traces of each line, who placed it
     assert next(row for row in rows if row[2] == "Carottes")[6:8] == carrots
     assert next(row for row in rows if row[2] == "'=Poireaux")[6:8] == leeks
 
@@ -197,7 +197,7 @@ def test_the_hosts_distribution_sheet_as_csv(client, login, farm_with_orders, la
     speak(client, lang)
     assert url in client.get(f"/pickup/slots/{m['slot'].id}/sheet").get_data(as_text=True)
     rows = read_csv(client.get(url), delimiter)
-    assert len(rows[0]) == 9  # then the allergens delivered
+    assert len(rows[0]) == 10  # then the allergens delivered, who placed the order
     by_buyer = {row[1]: row for row in rows[1:]}
     assert by_buyer["Zoé"][2] == "Ferme A, Ferme B"
     assert by_buyer["Zoé"][3:8] == to_collect

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Email, Length
 
 
 def _strip(value):
@@ -36,3 +36,12 @@ class NeighbourForm(FlaskForm):
     consent = BooleanField(
         _l("The neighbour agrees, today"),
         validators=[DataRequired(message=_l("Register a neighbour only with their consent."))])
+
+
+class HandOverForm(FlaskForm):
+    email = EmailField(
+        _l("The neighbour's own e-mail address"), filters=[_strip],
+        validators=[DataRequired(message=_l("Enter the neighbour's e-mail address.")),
+                    Length(max=254, message=_l("At most %(max)d characters.")),
+                    Email(message=_l("This is not a valid e-mail address."),
+                          check_deliverability=False)])

@@ -1,4 +1,6 @@
-"""The e-mail a volunteer gets when named relay of a point: where its desk is. Needs
+"""The e-mail a volunteer gets when named relay of a point (where its desk is), and the
+one a neighbour gets when their account is handed over to them (the link to choose a
+password). Needs
 a Flask app context (templates, translations, PUBLIC_URL), not a request."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from marketplace.notifications.models import OutboxMessage
 from marketplace.notifications.orders import public_url
 from marketplace.notifications.services import queue
-from marketplace.relays.models import RelayAssignment
+from marketplace.relays.models import Neighbour, RelayAssignment
 
 
 def relay_named(session: Session, assignment: RelayAssignment) -> OutboxMessage | None:
@@ -28,3 +30,20 @@ def relay_named(session: Session, assignment: RelayAssignment) -> OutboxMessage 
             desk_url=public_url("relays.point", point_id=point.id))
     return queue(session, to=user.email, subject=subject, body=body,
                  key=f"relay-named:{assignment.id}")
+
+
+def handed_over(session: Session, neighbour: Neighbour, *, by, token: str,
+                max_age: int) -> OutboxMessage | None:
+    """Queue the e-mail telling a neighbour their account is theirs now, with the
+    password reset link (``token``, accounts') that sets their password and confirms
+    the address. Sent before the address is confirmed: it is how it gets confirmed."""
+    user, point = neighbour.user, neighbour.pickup_point
+    config = current_app.config
+    with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+        subject = _("Your Circuit Court account: choose your password")
+        body = render_template(
+            "mail/relay_handed_over.txt", user=user, point=point, by=by,
+            url=public_url("accounts.reset_password", token=token),
+            login_url=public_url("accounts.login"), hours=max(1, max_age // 3600))
+    return queue(session, to=user.email, subject=subject, body=body,
+                 before_confirmation=True)

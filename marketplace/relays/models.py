@@ -64,6 +64,9 @@ class Neighbour(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
     consent_purpose: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The account was handed over to the person (a real e-mail, a password of theirs):
+    # they sign in themselves; their relays still see and order for them.
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User", foreign_keys=[user_id])
     consent_by = relationship("User", foreign_keys=[consent_by_id])

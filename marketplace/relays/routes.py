@@ -6,19 +6,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from flask_login import current_user, login_required
+from werkzeug.utils import secure_filename
 
+from marketplace.accounts import services as accounts
+from marketplace.accounts import tokens
 from marketplace.extensions import db
 from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
 from marketplace.pickup.models import PickupPoint, PickupSlot
-from marketplace.relays import mails, services
-from marketplace.relays.forms import NameRelayForm, NeighbourForm
-from marketplace.web.display import display_tz
+from marketplace.relays import mails, paper, services
+from marketplace.relays.forms import HandOverForm, NameRelayForm, NeighbourForm
+from marketplace.web.display import cutoff_people_say, date_people_say, display_tz, hour_people_say
 from marketplace.web.forms import ConfirmForm
 from marketplace.web.ids import parse_id
 from marketplace.wholesale import quick_order as quick
@@ -59,6 +73,7 @@ def _render_point(point, *, name_form=None, status=200):
         neighbours=services.neighbours_of(db.session, point), may_name=may_name,
         assignments=services.assignments(db.session, point) if may_name else [],
         name_form=name_form or NameRelayForm(formdata=None), end_form=ConfirmForm(),
+        slots=services.open_slots(db.session, point, utcnow(), tz=display_tz()),
     ), status
 
 
@@ -66,6 +81,31 @@ def _render_point(point, *, name_form=None, status=200):
 @login_required
 def point(point_id: int):
     return _render_point(_point_or_404(point_id))
+
+
+@bp.get("/points/<int:point_id>/paper/<int:slot_id>.pdf")
+@login_required
+def paper_form(point_id: int, slot_id: int):
+    """The paper order form of one of the point's open market days, to print."""
+    point = _point_or_404(point_id)
+    slot = next((s for s in services.open_slots(db.session, point, utcnow(), tz=display_tz())
+                 if s.id == slot_id), None)
+    if slot is None:
+        abort(404)
+    # No buyer: the retail items anyone may order, as a neighbour sees them.
+    rows = paper.lines(grid_variants(slot, None, limit=MAX_LINES_SHOWN))
+    starts = to_user_timezone(slot.starts_at)
+    address = ", ".join(part for part in (point.address, f"{point.postcode} {point.commune}"
+                                          .strip()) if part)
+    response = make_response(paper.render(
+        point_name=point.name, point_address=address,
+        day=_("%(day)s at %(time)s", day=date_people_say(starts.date()),
+              time=hour_people_say(starts.time())),
+        cutoff=cutoff_people_say(slot.cutoff_at), rows=rows))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="{secure_filename(f"{point.name} {starts.date()}")}.pdf"')
+    return response
 
 
 @bp.post("/points/<int:point_id>/relays")
@@ -134,9 +174,40 @@ def new_neighbour(point_id: int):
 @login_required
 def neighbour(point_id: int, neighbour_id: int):
     point = _point_or_404(point_id)
+    return _render_neighbour(point, _neighbour_or_404(point, neighbour_id))
+
+
+def _render_neighbour(point, neighbour, *, form=None, status=200):
+    return render_template(
+        "relays/neighbour.html", point=point, neighbour=neighbour,
+        orders=services.orders_of_neighbour(db.session, neighbour),
+        hand_over_form=form or HandOverForm(formdata=None)), status
+
+
+@bp.post("/points/<int:point_id>/neighbours/<int:neighbour_id>/hand-over")
+@login_required
+def hand_over(point_id: int, neighbour_id: int):
+    """Give the neighbour their account: their e-mail, a link to choose a password."""
+    point = _point_or_404(point_id)
     neighbour = _neighbour_or_404(point, neighbour_id)
-    return render_template("relays/neighbour.html", point=point, neighbour=neighbour,
-                           orders=services.orders_of_neighbour(db.session, neighbour))
+    form = HandOverForm()
+    if not form.validate_on_submit():
+        return _render_neighbour(point, neighbour, form=form, status=400)
+    try:
+        user = services.hand_over(db.session, neighbour, form.email.data, now=utcnow())
+    except services.RelayError as exc:
+        db.session.rollback()
+        form.email.errors = [str(exc.message)]
+        return _render_neighbour(point, neighbour, form=form, status=400)
+    config = current_app.config
+    mails.handed_over(db.session, neighbour, by=current_user,
+                      token=accounts.password_reset_token(config, user),
+                      max_age=tokens.max_age(config, tokens.RESET))
+    db.session.commit()
+    flash(_("%(name)s has their own account now: a link to choose a password went to "
+            "%(email)s.", name=user.display_name, email=user.email), "success")
+    return redirect(url_for(".neighbour", point_id=point.id, neighbour_id=neighbour.id),
+                    code=303)
 
 
 def _chosen_slot(point, slots) -> PickupSlot | None:

@@ -164,9 +164,38 @@ def register_neighbour(session: Session, point: PickupPoint, *, relay: User, nam
     return neighbour
 
 
+def hand_over(session: Session, neighbour: Neighbour, email: str, *,
+              now: datetime) -> User:
+    """Give the neighbour's account their own e-mail address, keeping its orders: the
+    placeholder goes, ``handed_over_at`` is set. The caller e-mails them the link to
+    choose a password (which also confirms the address). RelayError when handed over
+    already, or the address is one that receives nothing or has an account."""
+    if neighbour.handed_over_at is not None:
+        raise RelayError(_l("This account was handed over already."))
+    email = accounts.normalise_email(email)
+    if not accounts.receives_mail(email):
+        raise RelayError(_l("This address receives no e-mail: enter the neighbour's own."))
+    if accounts.email_taken(session, email):
+        raise RelayError(_l("An account has this e-mail address already: the neighbour "
+                            "signs in with it, or gives another address."))
+    user = neighbour.user
+    user.email = email
+    user.email_confirmed_at = None
+    neighbour.handed_over_at = now
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the same address given at the same moment elsewhere
+        raise RelayError(_l("An account has this e-mail address already: the neighbour "
+                            "signs in with it, or gives another address.")) from None
+    return user
+
+
 def neighbours_of(session: Session, point: PickupPoint) -> list[Neighbour]:
+    """The point's neighbours whose account was not deleted, by name."""
     return list(session.scalars(
-        select(Neighbour).join(Neighbour.user).where(Neighbour.pickup_point_id == point.id)
+        select(Neighbour).join(Neighbour.user).where(Neighbour.pickup_point_id == point.id,
+                                                     User.deleted_at.is_(None))
         .options(joinedload(Neighbour.user)).order_by(User.display_name, Neighbour.id)))
 
 

@@ -81,7 +81,8 @@ def pick_list_csv(slot_id: int):
 def packing_list_csv(slot_id: int):
     slot, farm, style = _slot_or_404(slot_id), current_farm(), page_csv_style()
     rows = [[_("order"), _("buyer"), _("product"), _("variant"), _("quantity"), _("missing"),
-             _("amount (EUR)"), _("status"), _("allergens"), _("may contain")]]
+             _("amount (EUR)"), _("status"), _("allergens"), _("may contain"),
+             _("placed by")]]
     for sub in pick_lists.packing_list(db.session, farm.id, slot.id):
         for line in sub.lines:
             rows.append([
@@ -92,6 +93,7 @@ def packing_list_csv(slot_id: int):
                 sub.status.label,
                 ", ".join(str(a.label) for a in line.allergen_list),
                 ", ".join(str(a.label) for a in line.trace_list),
+                escape_cell(sub.order.placed_by.display_name if sub.order.placed_by else ""),
             ])
     return csv_download(style.encode(rows), pick_lists.csv_filename("packing-list", slot))
 

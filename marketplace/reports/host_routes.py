@@ -63,7 +63,8 @@ def sheet(slot_id: int):
 def sheet_csv(slot_id: int):
     slot, style = _managed_slot_or_404(slot_id), page_csv_style()
     rows = [[_("order"), _("buyer"), _("farms"), _("status"), _("payment"), _("paid with"),
-             _("amount (EUR)"), _("to take at the counter (EUR)"), _("allergens")]]
+             _("amount (EUR)"), _("to take at the counter (EUR)"), _("allergens"),
+             _("placed by")]]
     for order in distribution.distribution_sheet(db.session, slot.id):
         rows.append([
             str(order.id), escape_cell(order.buyer.display_name),
@@ -74,6 +75,7 @@ def sheet_csv(slot_id: int):
             style.amount(order.amount_due_cents if order.to_pay_at_pickup else 0),
             ", ".join(str(a.label) for a in sorted(
                 {a for sub in order.active_sub_orders for a in sub.allergens_delivered})),
+            escape_cell(order.placed_by.display_name if order.placed_by else ""),
         ])
     day = format_datetime(slot.starts_at, "yyyy-MM-dd")
     return csv_download(style.encode(rows), f"distribution-{day}-slot{slot.id}.csv")
