@@ -126,3 +126,25 @@ def test_no_query_value_breaks_a_page(app, people, read_names, role):
             _open(failures, client, "GET", url,
                   query_string={name: value for name in QUERY_NAMES})
     assert not failures, "\n".join(sorted(failures))
+
+
+def _main(response) -> str:
+    html = response.get_data(as_text=True)
+    return html[html.index("<main"):html.index("</main>")]
+
+
+def test_a_restaurants_door_is_an_unknown_point_to_all_but_that_restaurant(app, doorstep):
+    """?pickup= names a restaurant's private door: the same 404 as for a point that
+    does not exist, anonymous or signed in, but for the restaurant itself."""
+    door = doorstep["point"]
+    for user in (None, factories.user(), factories.door_restaurant(name="La Cantine"),
+                 factories.user(Role.HOST), doorstep["near"].user):
+        client = _client(app, user)
+        client.get("/")  # the "signed in" message shown
+        unknown = client.get(f"/catalogue?pickup={door.id + 1000}")
+        response = client.get(f"/catalogue?pickup={door.id}")
+        assert (response.status_code, unknown.status_code) == (404, 404), user
+        assert _main(response) == _main(unknown)
+    own = _client(app, doorstep["bistrot"]).get(f"/catalogue?pickup={door.id}")
+    assert own.status_code == 200
+    assert "Poireaux" in own.get_data(as_text=True)
