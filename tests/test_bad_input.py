@@ -148,3 +148,53 @@ def test_a_restaurants_door_is_an_unknown_point_to_all_but_that_restaurant(app, 
     own = _client(app, doorstep["bistrot"]).get(f"/catalogue?pickup={door.id}")
     assert own.status_code == 200
     assert "Poireaux" in own.get_data(as_text=True)
+
+
+# Forms' id and number fields, as the page that holds them would post them (a valid
+# CSRF token), each with every bad value: {point} and {slot} are the market's.
+FORM_CASES = [
+    (None, "/location", {"place_id": None}),
+    ("household", "/location", {"place_id": None}),
+    ("household", "/cart/add", {"variant_id": None, "quantity": "1"}),
+    ("household", "/cart/add", {"variant_id": "{variant}", "quantity": None}),
+    ("household", "/cart/update", {"variant_id": None, "quantity": "2"}),
+    ("household", "/cart/remove", {"variant_id": None}),
+    ("household", "/checkout", {"slot_id": None}),
+    ("household", "/market-day", {"slot_id": None}),
+    ("household", "/market-day/aside/remove", {"variant_id": None}),
+    ("restaurant", "/restaurant/quick-order", {"slot_id": None}),
+    ("restaurant", "/restaurant/quick-order", {"slot_id": "{slot}", "q-{variant}": None}),
+    ("restaurant", "/restaurant/quick-order", {"slot_id": "{slot}", "q-{huge}": "1"}),
+    ("restaurant", "/checkout", {"slot_id": None}),
+    ("producer", "/farm/rounds", {"round": "{huge}:2"}),
+    ("producer", "/farm/rounds", {"round": None}),
+    ("producer", "/farm/products/new", {"name": "Navets", "category_id": None}),
+    ("host", "/pickup/points/{point}/slots/{slot}/close", {"then": "move:{huge}",
+                                                         "reason": "Fermé"}),
+    ("host", "/pickup/points/{point}/schedules", {"weekday": None, "starts_at": "17:00",
+                                                 "ends_at": "19:00", "capacity": None,
+                                                 "cutoff_hours": "24"}),
+    ("admin", "/admin/invoices/terms", {"user_id": None, "days": "30"}),
+    ("admin", "/admin/invoices/terms", {"user_id": "{restaurant}", "days": None}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[str(r) for r in ROLES])
+def test_no_form_value_breaks_a_post(app, people, role):
+    users, ids = people
+    cases = [case for case in FORM_CASES if case[0] == role]
+    if not cases:
+        pytest.skip("no form of its own")
+    client = _client(app, users.get(role))
+    token = csrf_token(client, "/login" if role is None else "/account")
+    names = {"point": ids["point_id"], "slot": ids["slot_id"], "variant": ids["variant_id"],
+             "restaurant": users["restaurant"].id}
+    failures = set()
+    for _role, url, fields in cases:
+        for value in BAD_VALUES:
+            names["huge"] = value
+            data = {key.format(**names): (value if typed is None else typed.format(**names))
+                    for key, typed in fields.items()}
+            _open(failures, client, "POST", url.format(**names),
+                  data={**data, "csrf_token": token})
+    assert not failures, "\n".join(sorted(failures))
