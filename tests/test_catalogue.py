@@ -39,12 +39,21 @@ def test_filters_by_category_label_producer_and_text(client, db):
 
 
 @pytest.mark.parametrize("query", [
-    "?page=abc", "?page=-5", "?page=99999", "?producer=abc", "?category=nope",
-    "?q=%25%25_", "?q=" + "x" * 500, "?producer=99999999",
+    "?page=abc", "?page=-5", "?page=99999", "?page=" + "9" * 20, "?category=nope",
+    "?q=%25%25_", "?q=" + "x" * 500, "?producer=",
 ])
 def test_odd_query_strings_never_fail(client, db, query):
     factories.product(name="Carottes")
     assert client.get("/catalogue" + query).status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "?producer=abc", "?producer=99999999", "?producer=" + "9" * 20, "?producer=-1",
+    "?pickup=abc", "?pickup=99999999", "?pickup=" + "9" * 20, "?pickup=1e400",
+])
+def test_a_producer_or_point_that_is_no_id_or_unknown_is_not_found(client, db, query):
+    factories.product(name="Carottes")
+    assert client.get("/catalogue" + query).status_code == 404
 
 
 @pytest.mark.parametrize("query", ["?label=%00", "?q=ab%00c", "?category=x%00"])

@@ -4,7 +4,7 @@ private to it, that farms within reach opt into serving on its delivery days."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from flask import current_app
@@ -14,6 +14,7 @@ from marketplace.accounts.models import Role
 from marketplace.notifications.models import OutboxMessage
 from marketplace.orders import services
 from marketplace.orders.models import Order, OrderStatus, PaymentMethod
+from marketplace.pickup import services as pickup_services
 from marketplace.pickup.models import (
     DeliveryRound,
     PickupKind,
@@ -66,6 +67,18 @@ def test_a_restaurant_opens_its_door_on_its_delivery_days(client, db, login, for
     assert {local_weekday(s, TZ) for s in factories.slots_of(point)} == {1}
     assert db.session.scalar(select(func.count()).select_from(PickupSchedule).where(
         PickupSchedule.pickup_point_id == point.id)) == 1
+
+
+def test_opening_a_door_makes_its_own_dates_only(client, db, login, form_post):
+    """A café's opening has no dates yet (its host generates them): a restaurant
+    saving its door does not make them."""
+    cafe = factories.pickup_point(host=factories.user(Role.HOST))
+    pickup_services.add_schedule(db.session, cafe, weekday=2, starts_at=time(17),
+                                 ends_at=time(19), capacity=10, cutoff_hours=24)
+    db.session.commit()
+    login(factories.door_restaurant())
+    assert form_post(DOOR_URL, form()).status_code == 303
+    assert factories.slots_of(cafe) == []
 
 
 @pytest.mark.parametrize(("data", "message"), [

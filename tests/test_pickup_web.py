@@ -183,6 +183,29 @@ def test_host_generates_dates(client, host, form_post, db):
     assert len(db.session.scalars(select(PickupSlot)).all()) >= 3
 
 
+def test_a_host_generates_the_dates_of_its_own_points_only(client, host, form_post, db):
+    mine = factories.pickup_point("Mon café", host=host)
+    theirs = factories.pickup_point("Autre café", host=factories.user(Role.HOST))
+    for point in (mine, theirs):
+        services.add_schedule(db.session, point, weekday=2, starts_at=time(17),
+                              ends_at=time(19), capacity=10, cutoff_hours=24)
+    db.session.commit()
+    own_page = f"/pickup/points/{mine.id}"
+
+    def dates_of(point):
+        return db.session.scalars(
+            select(PickupSlot).where(PickupSlot.pickup_point_id == point.id)).all()
+
+    other = form_post(f"/pickup/points/{theirs.id}/slots/generate", {}, page=own_page)
+    assert other.status_code == 404
+    assert dates_of(theirs) == []
+    assert dates_of(mine) == []
+    # Its own point's button makes its own dates, not the other host's.
+    assert form_post(f"{own_page}/slots/generate", {}, page=own_page).status_code == 302
+    assert len(dates_of(mine)) >= 3
+    assert dates_of(theirs) == []
+
+
 # Mondays 09:00 over the next three weeks of local dates (today's included): three,
 # unless today is a Monday past 09:00 or the next Monday is a public holiday (Easter
 # Monday, 29 March 2027). The command reads the (frozen) clock itself.

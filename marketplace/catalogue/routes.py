@@ -27,12 +27,13 @@ from marketplace.extensions import db
 from marketplace.geo import location as buyer_location
 from marketplace.geo.services import within_radius_ids
 from marketplace.media import ImageRejected, delete_photo_once_committed, save_photo
-from marketplace.models import utcnow
+from marketplace.models import get_by_id, utcnow
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import get_public_producer, is_public, producers_serving
 from marketplace.producers.views import current_farm
 from marketplace.web.display import display_tz
+from marketplace.web.ids import id_arg, page_arg
 
 bp = Blueprint("catalogue", __name__)
 farm_bp = Blueprint("farm", __name__, url_prefix="/farm/products")
@@ -46,10 +47,12 @@ def _reach_filter():
     """
 
     approved = (is_public(),)
-    pickup_id = request.args.get("pickup", type=int)
+    pickup_id = id_arg("pickup")
     if pickup_id is not None:
-        point = db.session.get(PickupPoint, pickup_id)
-        if point is None or not point.is_active:
+        point = get_by_id(db.session, PickupPoint, pickup_id)
+        # A restaurant's door is as unknown as a point that does not exist, but to it.
+        viewer = current_user.id if current_user.is_authenticated else None
+        if point is None or not point.is_active or not point.is_open_to(viewer):
             abort(404)
         hits = producers_serving(point.latitude, point.longitude, where=approved,
                                  session=db.session)
@@ -75,7 +78,11 @@ def free_from_arg(codes: list[str]) -> int:
 
 @bp.route("/catalogue")
 def index():
-    producer_id = request.args.get("producer", type=int)
+    producer_id = id_arg("producer")
+    filter_producer = (None if producer_id is None
+                       else get_public_producer(db.session, producer_id))
+    if producer_id is not None and filter_producer is None:
+        abort(404)
     producer_ids, reach = _reach_filter()
     if reach.get("needs_location"):
         return redirect(url_for("near.location", next=request.full_path))
@@ -86,7 +93,7 @@ def index():
         category=(request.args.get("category") or "")[:40],
         label=(request.args.get("label") or "")[:20],
         producer_id=producer_id,
-        page=max(request.args.get("page", 1, type=int), 1),
+        page=page_arg(),
         producer_ids=producer_ids,
         wholesale=is_wholesale_buyer(current_user),
         available=only,
@@ -105,8 +112,7 @@ def index():
             categories=services.all_categories(db.session),
             allergens=list(food.Allergen),
             labels=services.all_labels(db.session),
-            filter_producer=None if producer_id is None
-            else get_public_producer(db.session, producer_id),
+            filter_producer=filter_producer,
             reach=reach,
             month=month,
             market_day=market_day,

@@ -16,6 +16,7 @@ from marketplace.geo.geocoders import geocoder_for
 from marketplace.geo.models import Place
 from marketplace.geo.resolver import resolve_place
 from marketplace.geo.services import search_radius
+from marketplace.models import get_by_id
 from marketplace.pickup.models import PickupPoint
 from marketplace.producers.models import Producer
 from marketplace.producers.services import is_public
@@ -69,7 +70,7 @@ def location():
                 return _save_and_go(form, _("my position"), *point)
             form.place.errors = [_("Your browser sent a position we cannot read.")]
         elif form.place_id.data is not None:
-            place = db.session.get(Place, form.place_id.data)
+            place = get_by_id(db.session, Place, form.place_id.data)
             if place is not None:
                 return _save_and_go(form, place.label, place.latitude, place.longitude)
             form.place.errors = [_("This place is not in our list any more. Type it again.")]

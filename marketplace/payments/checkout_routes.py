@@ -41,7 +41,7 @@ from marketplace.pickup.market_day_views import current_market_day
 from marketplace.pickup.models import PickupPoint, PickupSlot, SlotStatus
 from marketplace.web.display import display_tz
 from marketplace.web.forms import ConfirmForm
-from marketplace.web.ids import parse_id
+from marketplace.web.ids import page_arg, parse_id
 from marketplace.web.limits import by_account_or_address, setting
 
 from . import services as payments
@@ -200,13 +200,12 @@ def place():
 
 
 ORDERS_PER_PAGE = 20
-MAX_ORDERS_PAGE = 10_000  # an offset the database takes, whatever ?page= says
 
 
 @bp.get("/orders")
 @login_required
 def orders():
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_ORDERS_PAGE)
+    page = page_arg()
     # One more than a page: whether there are older orders, without counting them all.
     shown = services.orders_of(db.session, current_user, limit=ORDERS_PER_PAGE + 1,
                                offset=(page - 1) * ORDERS_PER_PAGE)

@@ -114,8 +114,7 @@ def generate(point_id: int):
         abort(400)
     created = services.generate_slots(
         db.session, weeks=current_app.config.get("PICKUP_WEEKS_AHEAD", 4), now=utcnow(),
-        tz=display_tz(),
-    )
+        tz=display_tz(), point_ids=[point.id])
     flash(_("%(n)d date(s) created.", n=created), "success")
     return redirect(url_for("pickup.point", point_id=point.id))
 

@@ -14,6 +14,7 @@ from marketplace.media import ImageRejected, delete_photo_once_committed, save_p
 from marketplace.producers import services
 from marketplace.producers.forms import FarmProfileForm
 from marketplace.producers.views import current_farm
+from marketplace.web.ids import page_arg
 
 bp = Blueprint("producers", __name__)
 
@@ -24,7 +25,7 @@ def _digits(text: str | None) -> str:
 
 @bp.route("/producers")
 def index():
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     pagination = services.list_public_producers(db.session, page, 30)
     return render_template("producers/index.html", pagination=pagination)
 

@@ -121,7 +121,7 @@ def save_door(session: Session, user: User, profile: RestaurantProfile | None, *
             pickup.add_schedule(session, point, weekday=day, starts_at=starts_at,
                                 ends_at=ends_at, capacity=DOOR_CAPACITY,
                                 cutoff_hours=cutoff_hours)
-    pickup.generate_slots(session, weeks=SLOT_WEEKS, now=now, tz=tz)
+    pickup.generate_slots(session, weeks=SLOT_WEEKS, now=now, tz=tz, point_ids=[point.id])
     return point
 
 
