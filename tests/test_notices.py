@@ -282,12 +282,28 @@ def test_the_notices_page_lists_what_is_required_and_saves_a_farms_choices(
     assert not preferences.wants(db.session, farm.user_id, preferences.FARM_SLOT_SUMMARY)
 
 
-def test_a_household_has_nothing_to_switch_off_only_the_list(client, db, form_post, login,
-                                                            market):
-    login(market["buyer"])
+def test_a_household_switches_its_reminder_off_and_gets_none(client, db, form_post, login,
+                                                             market):
+    from marketplace.notifications import orders as order_mails
+    from marketplace.notifications import preferences
+
+    buyer = market["buyer"]
+    login(buyer)
     page = client.get("/account/notices").get_data(as_text=True)
-    assert "notices-form" not in page
-    assert "Mes commandes" in page
+    assert "Mes commandes" in page  # required, listed
+    assert "Une nouvelle commande pour ma ferme" not in page  # a farm's
+    assert 'name="buyer_reminder"' in page
+    response = form_post("/account/notices", {}, page="/account/notices")  # box unticked
+    assert response.status_code == 303
+    assert not preferences.wants(db.session, buyer.id, preferences.BUYER_REMINDER)
+    assert preferences.wants(db.session, buyer.id, preferences.FARM_NEW_ORDER)  # not its own
+
+    slot = make_slot(db, market["point"], timedelta(hours=20))
+    confirm_order(db, market, slot)
+    assert order_mails.send_reminders(db.session, now()) == 0
+    response = form_post("/account/notices", {"buyer_reminder": "y"}, page="/account/notices")
+    assert response.status_code == 303
+    assert order_mails.send_reminders(db.session, now()) == 1
 
 
 def test_a_farm_that_switched_new_orders_off_gets_none(app, db, mailbox, market):

@@ -16,7 +16,8 @@ class MarketDayMailsForm(FlaskForm):
 
 
 class NoticesForm(FlaskForm):
-    """A farm's choices (the only optional notices so far)."""
+    """A farm's choices, and a buyer's: each sees the fields of its own kinds
+    (``preferences.optional_for``)."""
 
     farm_new_order = RadioField(
         _l("A new order for my farm"),
@@ -28,3 +29,5 @@ class NoticesForm(FlaskForm):
                               choices=[SelectChoice(hour, f"{hour:02d} h") for hour in range(24)])
     farm_slot_summary = BooleanField(
         _l("At each cut-off, what to bring, with the pick list (CSV)"), default=True)
+    buyer_reminder = BooleanField(_l("The day before I collect, a reminder of my order"),
+                                  default=True)

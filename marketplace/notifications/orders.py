@@ -32,6 +32,7 @@ from marketplace.payments.services.delays import REFUND_DELAY
 from marketplace.pickup.models import PickupSlot
 
 from .models import OutboxMessage
+from .preferences import BUYER_REMINDER, switched_off
 from .services import Attachment, already_queued, queue
 
 SLOT_FORMAT = "EEEE d MMMM, HH:mm"
@@ -309,6 +310,8 @@ def send_reminders(session: Session, now: datetime, *,
                    window: tuple[timedelta, timedelta] = REMINDER_WINDOW) -> int:
     """Queue the reminder of every order due; returns how many were queued."""
     orders = reminders_due(session, now, window=window)
+    off = switched_off(session, [order.buyer_id for order in orders], BUYER_REMINDER)
+    orders = [order for order in orders if order.buyer_id not in off]
     if not orders:
         return 0
     # What each e-mail lists, in two queries rather than a few per order.

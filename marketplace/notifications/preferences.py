@@ -4,7 +4,8 @@ Required, never switched off: what is told about a person's own orders and money
 (confirmed, ready, cancelled, moved, refunds), a restaurant's invoices and credit
 notes (documents it must keep), an account's approval or refusal, and the account's
 security e-mails. Optional: a farm's new orders (each one, or one daily digest at an
-hour it chooses) and its summary of a slot at the cut-off. Market day e-mails are
+hour it chooses) and its summary of a slot at the cut-off; a buyer's reminder the day
+before collecting. Market day e-mails are
 chosen per pickup point, on the point's page.
 """
 
@@ -23,6 +24,8 @@ from .models import NoticePreference
 
 FARM_NEW_ORDER = "farm_new_order"
 FARM_SLOT_SUMMARY = "farm_slot_summary"
+BUYER_REMINDER = "buyer_reminder"
+BUYERS = frozenset({Role.HOUSEHOLD, Role.RESTAURANT})
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ OPTIONAL = (
          digest=True),
     Kind(FARM_SLOT_SUMMARY, _l("At each cut-off, what to bring, with the pick list (CSV)"),
          frozenset({Role.PRODUCER})),
+    Kind(BUYER_REMINDER, _l("The day before I collect, a reminder of my order"), BUYERS),
 )
 REQUIRED = (
     (_l("My orders: confirmed, ready, cancelled, moved, refunded"), None),
@@ -90,3 +94,13 @@ def choose(session: Session, user: User, kind: str, *, enabled: bool,
     preference.updated_at = now
     session.flush()
     return preference
+
+
+def switched_off(session: Session, user_ids, kind: str) -> set[int]:
+    """Those of ``user_ids`` who switched ``kind`` off (one query)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(NoticePreference.user_id).where(
+        NoticePreference.kind == kind, NoticePreference.enabled.is_(False),
+        NoticePreference.user_id.in_(ids))))

@@ -98,6 +98,8 @@ def _notices_form() -> NoticesForm:
             form.digest_hour.data = new_order.digest_hour
     form.farm_slot_summary.data = preferences.wants(db.session, current_user.id,
                                                     preferences.FARM_SLOT_SUMMARY)
+    form.buyer_reminder.data = preferences.wants(db.session, current_user.id,
+                                                 preferences.BUYER_REMINDER)
     return form
 
 
@@ -112,13 +114,18 @@ def notices():
         if not form.validate_on_submit():
             return render_template("notifications/notices.html", form=form, optional=optional,
                                    required=preferences.required_for(current_user)), 400
-        choice = form.farm_new_order.data
-        preferences.choose(db.session, current_user, preferences.FARM_NEW_ORDER,
-                           enabled=choice != "off",
-                           digest_hour=form.digest_hour.data if choice == "digest" else None,
-                           now=utcnow())
-        preferences.choose(db.session, current_user, preferences.FARM_SLOT_SUMMARY,
-                           enabled=bool(form.farm_slot_summary.data), now=utcnow())
+        kinds = {kind.name for kind in optional}
+        if preferences.FARM_NEW_ORDER in kinds:
+            choice = form.farm_new_order.data
+            preferences.choose(db.session, current_user, preferences.FARM_NEW_ORDER,
+                               enabled=choice != "off",
+                               digest_hour=form.digest_hour.data if choice == "digest"
+                               else None, now=utcnow())
+            preferences.choose(db.session, current_user, preferences.FARM_SLOT_SUMMARY,
+                               enabled=bool(form.farm_slot_summary.data), now=utcnow())
+        if preferences.BUYER_REMINDER in kinds:
+            preferences.choose(db.session, current_user, preferences.BUYER_REMINDER,
+                               enabled=bool(form.buyer_reminder.data), now=utcnow())
         flash(_("Your e-mail choices are saved."), "success")
         return redirect(url_for("notices.notices"), code=303)
     return render_template("notifications/notices.html", form=form, optional=optional,
