@@ -97,7 +97,7 @@ def test_each_farm_receives_its_part_of_a_new_order_in_its_language(app, db, mai
     # Confirmed again (a webhook told twice): no second e-mail.
     with write_intent():
         from marketplace.notifications import farms
-        assert farms.new_orders(db.session, db.session.get(Order, order.id)) == []
+        assert farms.new_orders(db.session, db.session.get(Order, order.id), now=now()) == []
 
 
 def test_welcome_mail_in_the_readers_language(app, db, mailbox):

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.models import utcnow
 from marketplace.orders.models import FULFILMENT_STATUSES, Order, OrderStatus, SubOrder
 
 from . import preferences
@@ -40,7 +39,7 @@ def new_order(session: Session, sub: SubOrder) -> OutboxMessage | None:
                  key=f"{NEW_ORDER_KEY}{sub.id}")
 
 
-def new_orders(session: Session, order: Order) -> list[OutboxMessage]:
+def new_orders(session: Session, order: Order, *, now: datetime) -> list[OutboxMessage]:
     """The new-order e-mail of each farm with an active part in the order, as the farm
     chose: at once, in its next daily digest, or not at all."""
     queued = []
@@ -53,7 +52,7 @@ def new_orders(session: Session, order: Order) -> list[OutboxMessage]:
         if preferences.digest_hour(session, farmer_id) is not None:
             if session.get(DigestItem, sub.id) is None:
                 session.add(DigestItem(sub_order_id=sub.id, user_id=farmer_id,
-                                       created_at=utcnow()))
+                                       created_at=now))
                 session.flush()
             continue
         queued.append(new_order(session, sub))

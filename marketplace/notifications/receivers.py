@@ -19,9 +19,9 @@ from . import accounts, farms
 from . import orders as notify
 
 
-def _confirmed(order, *, session, **_kw):
+def _confirmed(order, *, session, now, **_kw):
     notify.order_confirmed(session, order)
-    farms.new_orders(session, order)
+    farms.new_orders(session, order, now=now)
 
 
 def _cancelled(order, *, session, reason="", **_kw):

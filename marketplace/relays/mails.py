@@ -5,13 +5,12 @@ a Flask app context (templates, translations, PUBLIC_URL), not a request."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from marketplace.notifications.models import OutboxMessage
-from marketplace.notifications.orders import public_url
+from marketplace.notifications.orders import language_of, public_url
 from marketplace.notifications.services import queue
 from marketplace.relays.models import Neighbour, RelayAssignment
 
@@ -20,9 +19,7 @@ def relay_named(session: Session, assignment: RelayAssignment) -> OutboxMessage 
     """Queue, in the caller's transaction, the e-mail telling the volunteer of
     ``assignment`` it is relay of the point, with the link to its desk there."""
     user, point = assignment.user, assignment.pickup_point
-    config = current_app.config
-    locale = user.locale if user.locale in config["LANGUAGES"] else None
-    with force_locale(locale or config["BABEL_DEFAULT_LOCALE"]):
+    with language_of(user):
         subject = _("You are relay of %(point)s", point=point.name)
         body = render_template(
             "mail/relay_named.txt", user=user, point=point,
@@ -38,8 +35,7 @@ def handed_over(session: Session, neighbour: Neighbour, *, by, token: str,
     password reset link (``token``, accounts') that sets their password and confirms
     the address. Sent before the address is confirmed: it is how it gets confirmed."""
     user, point = neighbour.user, neighbour.pickup_point
-    config = current_app.config
-    with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+    with language_of(user):  # the site's language: a neighbour chose none yet
         subject = _("Your Circuit Court account: choose your password")
         body = render_template(
             "mail/relay_handed_over.txt", user=user, point=point, by=by,
