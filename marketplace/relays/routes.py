@@ -4,8 +4,6 @@ request from a table of what the market day offers. Works without JavaScript."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     abort,
@@ -29,6 +27,7 @@ from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
+from marketplace.orders.views import place_from_form
 from marketplace.pickup.models import PickupPoint, PickupSlot
 from marketplace.relays import mails, paper, services
 from marketplace.relays.forms import HandOverForm, NameRelayForm, NeighbourForm
@@ -267,13 +266,9 @@ def order(point_id: int, neighbour_id: int):
                       error=_("Type a quantity for at least one item."))
     cart = {str(k): q for k, q in typed.quantities.items()}
     try:
-        placed_order, placed = orders.place_once(db.session, lambda token: orders.checkout(
-            db.session, buyer=buyer, cart=cart, slot_id=slot.id, now=utcnow(),
-            tz=display_tz(), payment_method=PaymentMethod.AT_PICKUP, token=token,
-            placed_by_id=current_user.id,
-            hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-            config=current_app.config,
-        ), buyer_id=buyer.id, raw_token=request.form.get("checkout_token"))
+        placed_order, placed = place_from_form(
+            buyer=buyer, cart=cart, slot_id=slot.id, payment_method=PaymentMethod.AT_PICKUP,
+            placed_by_id=current_user.id)
     except orders.CheckoutError as exc:
         db.session.rollback()
         if exc.line:

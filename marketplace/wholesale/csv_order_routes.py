@@ -5,8 +5,6 @@ or the page lists every problem by line and nothing is placed (see csv_order).""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     abort,
@@ -32,7 +30,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
-from marketplace.orders.views import show_placed_before
+from marketplace.orders.views import place_from_form, show_placed_before
 from marketplace.payments import services as payments
 from marketplace.web.display import display_tz
 
@@ -113,12 +111,9 @@ def upload():
         return _render(form, slot, errors=exc.errors, status=400)
 
     try:
-        order, placed = orders.place_once(db.session, lambda token: orders.checkout(
-            db.session, buyer=current_user, cart=uploaded.cart, slot_id=slot.id, now=utcnow(),
-            tz=display_tz(), payment_method=form.payment_method.data, token=token,
-            hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-            config=current_app.config,
-        ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
+        order, placed = place_from_form(buyer=current_user, cart=uploaded.cart,
+                                        slot_id=slot.id,
+                                        payment_method=form.payment_method.data)
     except orders.CheckoutError as exc:
         db.session.rollback()
         return _render(form, slot, errors=[csv_order.checkout_error(uploaded, exc)],

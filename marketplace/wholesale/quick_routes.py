@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection
-from datetime import timedelta
 from functools import partial
 
 from flask import (
@@ -34,7 +33,7 @@ from marketplace.models import get_by_id, utcnow
 from marketplace.orders import cart as cart_service
 from marketplace.orders import services as orders
 from marketplace.orders.models import PaymentMethod
-from marketplace.orders.views import show_placed_before
+from marketplace.orders.views import place_from_form, show_placed_before
 from marketplace.payments import services as payments
 from marketplace.pickup.market_day_views import current_market_day
 from marketplace.pickup.models import DeliveryRound, PickupPoint, PickupSlot, SlotStatus
@@ -213,12 +212,8 @@ def grid():
     if method not in payments.payment_methods(db.session, current_user, current_app.config):
         return render(status=400, error=_("Choose how to pay."))
     try:
-        order, placed = orders.place_once(db.session, lambda token: orders.checkout(
-            db.session, buyer=current_user, cart=cart, slot_id=slot.id, now=utcnow(),
-            tz=display_tz(), payment_method=method, token=token,
-            hold=timedelta(minutes=current_app.config.get("PAYMENT_HOLD_MINUTES", 30)),
-            config=current_app.config,
-        ), buyer_id=current_user.id, raw_token=request.form.get("checkout_token"))
+        order, placed = place_from_form(buyer=current_user, cart=cart, slot_id=slot.id,
+                                        payment_method=method)
     except orders.CheckoutError as exc:
         db.session.rollback()
         if exc.line:
